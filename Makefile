@@ -1,0 +1,38 @@
+# The two commands a new user needs: `make demo` and `make test`. Both build .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench bench-quick venv clean
+
+venv: $(STAMP)
+
+# Re-install when the package metadata changes. PIP_PROGRESS_BAR keeps CI logs short.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "Installing airflow-dtcal and its test tools into $(VENV) (about a minute the first time)..."
+	@PIP_PROGRESS_BAR=off $(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip 2>&1 | grep -v "is ignored" || true
+	@PIP_PROGRESS_BAR=off $(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,bench]" 2>&1 | grep -v -e "is ignored" -e "^\s*$$" || true
+	@$(BIN)/python -c "import airflow_dtcal.hooks.calendar, airflow_dtcal.testing, alibabacloud_dingtalk" \
+		|| { echo "The install into $(VENV) failed; see the pip output above."; exit 1; }
+	@touch $@
+
+demo: $(STAMP)
+	@$(BIN)/python scripts/demo.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check airflow_dtcal dags tests benchmarks scripts
+	$(BIN)/ruff format --check airflow_dtcal dags tests benchmarks scripts
+
+test: $(STAMP) lint
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+bench-quick: $(STAMP)
+	$(BIN)/python benchmarks/run.py --quick
+
+clean:
+	rm -rf $(VENV) .demo build *.egg-info .pytest_cache .ruff_cache

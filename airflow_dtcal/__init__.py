@@ -1,0 +1,7 @@
+"""Apache Airflow provider for the DingTalk Calendar server API.
+
+Importing this package is cheap on purpose (the scheduler imports operator modules on every DAG parse):
+hooks, operators and the emulator live in their own modules.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,158 @@
+"""The exceptions the hook and operators raise.
+
+```
+DingTalkError (AirflowException)
+├── DingTalkConfigurationError        connection / hook arguments unusable (no request sent)
+├── DingTalkInvalidArgumentError      bad input from the DAG (also an InvalidArgumentError / ValueError;
+│                                     an AirflowFailException, so Airflow does not retry the task)
+├── DingTalkTransportError            connection refused / reset, timeout, DNS, TLS (retryable unless DNS/TLS)
+└── DingTalkAPIError                  DingTalk answered with an error: .status, .code, .message, .request_id
+    ├── DingTalkInvalidParameterError 400 that is not about auth
+    ├── DingTalkAuthError             bad credentials, bad/expired/revoked token
+    ├── DingTalkPermissionError       the app lacks a scope, or the user may not do this
+    ├── DingTalkNotFoundError         404 / *NotExist* / *notFound* codes
+    ├── DingTalkQuotaExceededError    monthly org quota (not retryable)
+    ├── DingTalkRateLimitError        QPS throttling, 429 (retryable; .retry_after)
+    ├── DingTalkBannedError           IP ban page or non-JSON answer (retryable; .retry_after)
+    └── DingTalkServerError           5xx (retryable)
+```
+"""
+
+from __future__ import annotations
+
+try:  # Airflow 3 task SDK
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException
+except ImportError:  # pragma: no cover - older layouts
+    from airflow.exceptions import AirflowException, AirflowFailException
+
+from airflow_dtcal.payloads import InvalidArgumentError, _rebuild_invalid_argument
+
+
+class DingTalkError(AirflowException):
+    """Base class of every error this provider raises."""
+
+    retryable = False
+
+
+class DingTalkConfigurationError(DingTalkError, ValueError):
+    """The Airflow connection or the hook's arguments cannot work; raised before any request."""
+
+
+class DingTalkInvalidArgumentError(InvalidArgumentError, AirflowFailException, DingTalkError):
+    """A DAG argument breaks a DingTalk rule; raised before any request, never retried."""
+
+    @classmethod
+    def from_error(cls, error: InvalidArgumentError) -> DingTalkInvalidArgumentError:
+        return _rebuild_invalid_argument(cls, error.field, error.rule, str(error))
+
+
+class DingTalkTransportError(DingTalkError):
+    """The request did not get an HTTP answer (refused, reset, timed out, DNS or TLS failure)."""
+
+    def __init__(self, operation: str, detail: str, *, retryable: bool = True):
+        self.operation = operation
+        self.retryable = retryable
+        super().__init__(f"DingTalk {operation}: {detail}")
+
+
+class DingTalkAPIError(DingTalkError):
+    """DingTalk answered ``{code, message, requestid}`` (or something that is not an answer at all)."""
+
+    def __init__(
+        self,
+        operation: str,
+        status: int,
+        code: str | None,
+        message: str | None,
+        request_id: str | None = None,
+        *,
+        retry_after: float | None = None,
+    ):
+        self.operation = operation
+        self.status = status
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+        self.retry_after = retry_after
+        text = f"DingTalk {operation} failed: HTTP {status}"
+        if code:
+            text += f" {code}"
+        if message:
+            text += f": {message}"
+        if request_id:
+            text += f" (requestid {request_id})"
+        super().__init__(text)
+
+    def __reduce__(self):
+        return (
+            _rebuild_api_error,
+            (
+                type(self),
+                self.operation,
+                self.status,
+                self.code,
+                self.message,
+                self.request_id,
+                self.retry_after,
+            ),
+        )
+
+
+def _rebuild_api_error(cls, operation, status, code, message, request_id, retry_after):
+    return cls(operation, status, code, message, request_id, retry_after=retry_after)
+
+
+class DingTalkInvalidParameterError(DingTalkAPIError):
+    """DingTalk rejected a parameter."""
+
+
+class DingTalkAuthError(DingTalkAPIError):
+    """Bad App Key / App Secret, or a bad, expired or revoked access token."""
+
+
+class DingTalkPermissionError(DingTalkAPIError):
+    """The app lacks a permission scope, or the user may not act on this event."""
+
+
+class DingTalkNotFoundError(DingTalkAPIError):
+    """The event (or user's copy of it) does not exist."""
+
+
+class DingTalkQuotaExceededError(DingTalkAPIError):
+    """The organisation's monthly API quota is spent; retrying will not help until it resets."""
+
+
+class DingTalkRateLimitError(DingTalkAPIError):
+    """Throttled (QPS limit per app and API, global QPS limit, or HTTP 429)."""
+
+    retryable = True
+
+
+class DingTalkBannedError(DingTalkAPIError):
+    """DingTalk answered with a ban page or non-JSON body (e.g. the per-IP limit); retried after a wait."""
+
+    retryable = True
+
+
+class DingTalkServerError(DingTalkAPIError):
+    """DingTalk failed on its side (5xx)."""
+
+    retryable = True
+
+
+__all__ = [
+    "DingTalkAPIError",
+    "DingTalkAuthError",
+    "DingTalkBannedError",
+    "DingTalkConfigurationError",
+    "DingTalkError",
+    "DingTalkInvalidArgumentError",
+    "DingTalkInvalidParameterError",
+    "DingTalkNotFoundError",
+    "DingTalkPermissionError",
+    "DingTalkQuotaExceededError",
+    "DingTalkRateLimitError",
+    "DingTalkServerError",
+    "DingTalkTransportError",
+    "InvalidArgumentError",
+]

@@ -1,0 +1,429 @@
+"""Operators for DingTalk Calendar events and attendees.
+
+Importing this module is cheap (the scheduler does it on every DAG parse): the hook, ``requests`` and
+``tenacity`` are imported only when a task runs. Every argument a DAG author would template is a template
+field, stored unchanged; it is validated and converted in ``execute()``, before any request, and a bad value
+raises :class:`~airflow_dtcal.exceptions.DingTalkInvalidArgumentError` naming the argument (Airflow does
+not retry it).
+
+Writes are idempotent across retries: each sends an ``x-client-token`` derived from the DAG id, task id,
+run id, map index, operation and payload, so an Airflow retry after a lost reply repeats the same request
+and DingTalk (which keeps the token for a day) does not create or add twice. Pass ``client_token`` to
+choose your own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from airflow_dtcal import payloads
+
+try:
+    from airflow.sdk import BaseOperator
+except ImportError:  # pragma: no cover - Airflow < 3
+    from airflow.models import BaseOperator
+
+if TYPE_CHECKING:
+    from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
+
+    try:
+        from airflow.sdk import Context
+    except ImportError:  # pragma: no cover
+        from airflow.utils.context import Context
+
+DEFAULT_CONN_ID = "dingtalk_calendar_default"
+EVENT_ID_HINT = "the upstream task returned no event id (XCom was None)?"
+
+
+@contextmanager
+def _arguments():
+    """Turn a payload rule violation into an error Airflow fails the task with, without retrying."""
+    from airflow_dtcal.exceptions import DingTalkInvalidArgumentError
+
+    try:
+        yield
+    except DingTalkInvalidArgumentError:
+        raise
+    except payloads.InvalidArgumentError as err:
+        raise DingTalkInvalidArgumentError.from_error(err) from None
+
+
+class DingTalkCalendarBaseOperator(BaseOperator):
+    """Shared plumbing: the connection, the calendar, the client token and the hook.
+
+    :param dingtalk_conn_id: Airflow connection of type ``dingtalk_calendar``.
+    :param calendar_id: DingTalk calendar id; always ``primary`` today. (templated)
+    :param client_token: the ``x-client-token`` idempotency key for this task's writes; derived from the
+        task instance when not given. (templated)
+    """
+
+    ui_color = "#3296FA"
+    ui_fgcolor = "#FFFFFF"
+
+    def __init__(
+        self,
+        *,
+        dingtalk_conn_id: str = DEFAULT_CONN_ID,
+        calendar_id: str = "primary",
+        client_token: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.dingtalk_conn_id = dingtalk_conn_id
+        self.calendar_id = calendar_id
+        self.client_token = client_token
+
+    def get_hook(self) -> DingTalkCalendarHook:
+        from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
+
+        return DingTalkCalendarHook(dingtalk_conn_id=self.dingtalk_conn_id)
+
+    def _calendar(self) -> str:
+        return payloads.require_id(self.calendar_id, "calendar_id")
+
+    def _client_token(self, context: Context, operation: str, payload: Any) -> str:
+        """The idempotency key of one logical write of this task instance (stable across Airflow retries)."""
+        if self.client_token is not None:
+            return payloads.require_id(self.client_token, "client_token")
+        ti = context["ti"]
+        return payloads.derive_client_token(
+            "airflow-dtcal",
+            ti.dag_id,
+            ti.task_id,
+            ti.run_id,
+            getattr(ti, "map_index", -1),
+            operation,
+            payload,
+        )
+
+
+class CreateEventOperator(DingTalkCalendarBaseOperator):
+    """Create an event in the organizer's calendar and return its event id (the XCom return value).
+
+    :param organizer_id: unionId of the organizer, whose calendar holds the event. (templated)
+    :param summary: title, 1 to 2,048 characters. (templated)
+    :param start: pendulum/datetime, date, or ISO-8601 string, e.g. ``"{{ data_interval_end }}"``. (templated)
+    :param end: same types; required for timed events. For all-day events it is the *last day* (inclusive,
+        default ``start``): DingTalk's exclusive end date is computed for you. (templated)
+    :param all_day: all-day event; inferred from ``start`` being a date when not given.
+    :param timezone: IANA zone the event is shown in (e.g. ``Asia/Shanghai``); naive date-times are read in it.
+        Default: the values' own named zone, else the DAG's time zone. (templated)
+    :param description: up to 5,000 characters. (templated)
+    :param attendees: unionIds or ``{"id", "isOptional"}`` dicts (an upstream XComArg works). Over 500 are
+        added in chunks after the create. (templated)
+    :param location: a display name. (templated)
+    :param reminders: minutes before the start (``[15, 60]``); ``[]`` for none; default DingTalk's 15. (templated)
+    :param recurrence: a dict from :class:`airflow_dtcal.payloads.Recurrence` (``Recurrence.weekly("monday",
+        count=10)``) or the wire format. (templated)
+    :param online_meeting: attach a DingTalk video meeting.
+    :param chat_notification: send attendees a 1:1 chat notice (DingTalk's default when None).
+    :param push_notification: send attendees a pop-up notice (DingTalk's default when None).
+    :param extra_fields: other wire-format CreateEvent fields (``uiConfigs``, ``richTextDescription``...).
+    """
+
+    template_fields: Sequence[str] = (
+        "organizer_id",
+        "summary",
+        "start",
+        "end",
+        "timezone",
+        "description",
+        "attendees",
+        "location",
+        "reminders",
+        "recurrence",
+        "extra_fields",
+        "calendar_id",
+        "client_token",
+    )
+    template_fields_renderers = {"description": "md", "recurrence": "json", "extra_fields": "json"}
+
+    def __init__(
+        self,
+        *,
+        organizer_id: str,
+        summary: str,
+        start: Any,
+        end: Any = None,
+        all_day: bool | None = None,
+        timezone: str | None = None,
+        description: str | None = None,
+        attendees: Any = None,
+        location: str | None = None,
+        reminders: Any = None,
+        recurrence: Any = None,
+        online_meeting: bool = False,
+        chat_notification: bool | None = None,
+        push_notification: bool | None = None,
+        extra_fields: dict | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.organizer_id = organizer_id
+        self.summary = summary
+        self.start = start
+        self.end = end
+        self.all_day = all_day
+        self.timezone = timezone
+        self.description = description
+        self.attendees = attendees
+        self.location = location
+        self.reminders = reminders
+        self.recurrence = recurrence
+        self.online_meeting = online_meeting
+        self.chat_notification = chat_notification
+        self.push_notification = push_notification
+        self.extra_fields = extra_fields
+
+    def build_event(self, context: Context) -> dict:
+        """The CreateEvent body from the rendered arguments (raises before any request on a bad value)."""
+        dag = context.get("dag") if hasattr(context, "get") else None
+        dag_zone = getattr(getattr(dag, "timezone", None), "name", None)
+        return payloads.build_event(
+            summary=self.summary,
+            start=self.start,
+            end=self.end,
+            all_day=self.all_day,
+            timezone=self.timezone or None,
+            default_timezone=dag_zone if isinstance(dag_zone, str) and dag_zone[:1] not in "+-" else None,
+            description=self.description,
+            attendees=self.attendees,
+            location=self.location,
+            reminders=self.reminders,
+            recurrence=self.recurrence,
+            online_meeting=self.online_meeting,
+            chat_notification=self.chat_notification,
+            push_notification=self.push_notification,
+            extra_fields=self.extra_fields,
+        )
+
+    def execute(self, context: Context) -> str:
+        with _arguments():
+            organizer = payloads.require_id(self.organizer_id, "organizer_id")
+            calendar = self._calendar()
+            event = self.build_event(context)
+            token = self._client_token(context, "CreateEvent", [organizer, calendar, event])
+        created = self.get_hook().create_event(organizer, event, calendar_id=calendar, client_token=token)
+        when = event["start"].get("dateTime") or event["start"].get("date")
+        self.log.info(
+            "Created DingTalk event %s %r at %s for organizer %s with %d attendees",
+            created["id"],
+            event["summary"],
+            when,
+            organizer,
+            len(event.get("attendees") or []),
+        )
+        return created["id"]
+
+
+class AddAttendeesOperator(DingTalkCalendarBaseOperator):
+    """Add attendees to an event (500 per call, idempotent); returns the ids added.
+
+    :param organizer_id: unionId of the event's organizer. (templated)
+    :param event_id: the event, e.g. ``create.output``. (templated)
+    :param attendees: unionIds or ``{"id", "isOptional"}`` dicts, at most 5,000. (templated)
+    :param chat_notification: send a 1:1 chat notice. :param push_notification: send a pop-up notice.
+    """
+
+    template_fields: Sequence[str] = ("organizer_id", "event_id", "attendees", "calendar_id", "client_token")
+
+    def __init__(
+        self,
+        *,
+        organizer_id: str,
+        event_id: str,
+        attendees: Any,
+        chat_notification: bool | None = None,
+        push_notification: bool | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.organizer_id = organizer_id
+        self.event_id = event_id
+        self.attendees = attendees
+        self.chat_notification = chat_notification
+        self.push_notification = push_notification
+
+    def execute(self, context: Context) -> list[str]:
+        with _arguments():
+            organizer = payloads.require_id(self.organizer_id, "organizer_id")
+            event_id = payloads.require_id(self.event_id, "event_id", hint=EVENT_ID_HINT)
+            calendar = self._calendar()
+            attendees = payloads.normalize_attendees(self.attendees)
+            for name in ("chat_notification", "push_notification"):
+                if getattr(self, name) not in (None, True, False):
+                    raise payloads.InvalidArgumentError(name, "must be true or false", getattr(self, name))
+            token = self._client_token(context, "AddAttendee", [organizer, calendar, event_id, attendees])
+        self.get_hook().add_attendees(
+            organizer,
+            event_id,
+            attendees,
+            calendar_id=calendar,
+            chat_notification=self.chat_notification,
+            push_notification=self.push_notification,
+            client_token=token,
+        )
+        return [a["id"] for a in attendees]
+
+
+class ListAttendeesOperator(DingTalkCalendarBaseOperator):
+    """Return every attendee of an event (all pages) as ``{id, displayName, responseStatus, ...}`` dicts.
+
+    :param user_id: unionId of the organizer or of an attendee. (templated)
+    :param event_id: the event. (templated)
+    :param response_status: keep only attendees with this response (e.g. ``accepted``). (templated)
+    """
+
+    template_fields: Sequence[str] = ("user_id", "event_id", "response_status", "calendar_id")
+
+    def __init__(
+        self, *, user_id: str, event_id: str, response_status: str | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.user_id = user_id
+        self.event_id = event_id
+        self.response_status = response_status
+
+    def execute(self, context: Context) -> list[dict]:
+        with _arguments():
+            user = payloads.require_id(self.user_id, "user_id")
+            event_id = payloads.require_id(self.event_id, "event_id", hint=EVENT_ID_HINT)
+            calendar = self._calendar()
+            wanted = self.response_status or None
+            if wanted is not None:
+                payloads.validate_response_status(wanted)
+        attendees = [
+            a
+            for a in self.get_hook().iter_attendees(user, event_id, calendar_id=calendar)
+            if wanted is None or a.get("responseStatus") == wanted
+        ]
+        counts: dict[str, int] = {}
+        for attendee in attendees:
+            counts[attendee.get("responseStatus", "unknown")] = (
+                counts.get(attendee.get("responseStatus", "unknown"), 0) + 1
+            )
+        self.log.info("Event %s has %d attendees: %s", event_id, len(attendees), counts)
+        return attendees
+
+
+class RespondEventOperator(DingTalkCalendarBaseOperator):
+    """Set an attendee's response to an event: needsAction, accepted, declined or tentative.
+
+    :param attendee_id: unionId of the attendee who responds. (templated)
+    :param event_id: the event. (templated)
+    :param response_status: the response. (templated)
+    """
+
+    template_fields: Sequence[str] = (
+        "attendee_id",
+        "event_id",
+        "response_status",
+        "calendar_id",
+        "client_token",
+    )
+
+    def __init__(self, *, attendee_id: str, event_id: str, response_status: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.attendee_id = attendee_id
+        self.event_id = event_id
+        self.response_status = response_status
+
+    def execute(self, context: Context) -> dict:
+        with _arguments():
+            attendee = payloads.require_id(self.attendee_id, "attendee_id")
+            event_id = payloads.require_id(self.event_id, "event_id", hint=EVENT_ID_HINT)
+            calendar = self._calendar()
+            status = payloads.validate_response_status(self.response_status)
+            token = self._client_token(context, "RespondEvent", [attendee, calendar, event_id, status])
+        self.get_hook().respond_event(attendee, event_id, status, calendar_id=calendar, client_token=token)
+        self.log.info("Attendee %s responded %s to event %s", attendee, status, event_id)
+        return {"id": attendee, "responseStatus": status}
+
+
+class RemoveAttendeesOperator(DingTalkCalendarBaseOperator):
+    """Remove attendees from an event (500 per call, idempotent); returns the ids removed.
+
+    :param organizer_id: unionId of the event's organizer. (templated)
+    :param event_id: the event. (templated)
+    :param attendee_ids: unionIds to remove. (templated)
+    """
+
+    template_fields: Sequence[str] = (
+        "organizer_id",
+        "event_id",
+        "attendee_ids",
+        "calendar_id",
+        "client_token",
+    )
+
+    def __init__(self, *, organizer_id: str, event_id: str, attendee_ids: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.organizer_id = organizer_id
+        self.event_id = event_id
+        self.attendee_ids = attendee_ids
+
+    def execute(self, context: Context) -> list[str]:
+        with _arguments():
+            organizer = payloads.require_id(self.organizer_id, "organizer_id")
+            event_id = payloads.require_id(self.event_id, "event_id", hint=EVENT_ID_HINT)
+            calendar = self._calendar()
+            ids = payloads.normalize_attendee_ids(self.attendee_ids)
+            if organizer in ids:
+                raise payloads.InvalidArgumentError(
+                    "attendee_ids", f"includes the organizer {organizer!r}, who cannot be removed"
+                )
+            token = self._client_token(context, "RemoveAttendee", [organizer, calendar, event_id, ids])
+        self.get_hook().remove_attendees(organizer, event_id, ids, calendar_id=calendar, client_token=token)
+        return ids
+
+
+class DeleteEventOperator(DingTalkCalendarBaseOperator):
+    """Delete an event: for everyone when ``user_id`` is the organizer, else from that attendee's calendar.
+
+    :param user_id: unionId of the organizer (or of an attendee). (templated)
+    :param event_id: the event. (templated)
+    :param push_notification: notify attendees (DingTalk's default when None).
+    :param ignore_missing: succeed when the event is already gone.
+    """
+
+    template_fields: Sequence[str] = ("user_id", "event_id", "calendar_id", "client_token")
+
+    def __init__(
+        self,
+        *,
+        user_id: str,
+        event_id: str,
+        push_notification: bool | None = None,
+        ignore_missing: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.user_id = user_id
+        self.event_id = event_id
+        self.push_notification = push_notification
+        self.ignore_missing = ignore_missing
+
+    def execute(self, context: Context) -> None:
+        from airflow_dtcal.exceptions import DingTalkNotFoundError
+
+        with _arguments():
+            user = payloads.require_id(self.user_id, "user_id")
+            event_id = payloads.require_id(self.event_id, "event_id", hint=EVENT_ID_HINT)
+            calendar = self._calendar()
+            token = self._client_token(context, "DeleteEvent", [user, calendar, event_id])
+        try:
+            self.get_hook().delete_event(
+                user,
+                event_id,
+                calendar_id=calendar,
+                push_notification=self.push_notification,
+                client_token=token,
+            )
+        except DingTalkNotFoundError:
+            if not self.ignore_missing:
+                raise
+            self.log.info("Event %s was already gone", event_id)
+            return
+        self.log.info("Deleted event %s as %s", event_id, user)
