@@ -293,7 +293,8 @@ def _as_day(value: dt.date | dt.datetime, field: str) -> dt.date:
 
 def _localize(value: dt.datetime, zone) -> pendulum.DateTime:
     if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
-        return pendulum.instance(value.replace(tzinfo=None), tz=zone)
+        v = value
+        return pendulum.datetime(v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond, tz=zone)
     return pendulum.instance(value).in_timezone(zone)
 
 

@@ -655,11 +655,13 @@ class DingTalkCalendarHook(BaseHook):
     # ---------------------------------------------------------------- paths, tokens, chunks
 
     @staticmethod
-    def _events_path(user_id: str, calendar_id: str, event_id: str | None = None, suffix: str = "") -> str:
-        path = f"/v1.0/calendar/users/{_segment(user_id, 'user_id')}/calendars/{_segment(calendar_id, 'calendar_id')}/events"
-        if event_id is not None or suffix:
-            path += f"/{_segment(event_id, 'event_id')}"
-        return path + suffix
+    def _events_path(user_id: str, calendar_id: str) -> str:
+        user, calendar = _segment(user_id, "user_id"), _segment(calendar_id, "calendar_id")
+        return f"/v1.0/calendar/users/{user}/calendars/{calendar}/events"
+
+    @classmethod
+    def _event_path(cls, user_id: str, calendar_id: str, event_id: str, suffix: str = "") -> str:
+        return f"{cls._events_path(user_id, calendar_id)}/{_segment(event_id, 'event_id')}{suffix}"
 
     @staticmethod
     def _base_token(client_token: str | None) -> str:
@@ -750,7 +752,7 @@ class DingTalkCalendarHook(BaseHook):
     ) -> dict:
         """One event as ``user_id`` (organizer or attendee) sees it."""
         with _arguments():
-            path = self._events_path(user_id, calendar_id, event_id)
+            path = self._event_path(user_id, calendar_id, event_id)
         params = {"maxAttendees": max_attendees} if max_attendees else None
         return self._request("GetEvent", "GET", path, params=params)
 
@@ -765,7 +767,7 @@ class DingTalkCalendarHook(BaseHook):
     ) -> dict:
         """Change fields of an event (DingTalk's PUT PatchEvent; ``id`` is added for you)."""
         with _arguments():
-            path = self._events_path(user_id, calendar_id, event_id)
+            path = self._event_path(user_id, calendar_id, event_id)
             if not isinstance(changes, Mapping) or not changes:
                 raise InvalidArgumentError(
                     "changes", "must be a non-empty dict of wire-format fields", changes
@@ -786,7 +788,7 @@ class DingTalkCalendarHook(BaseHook):
     ) -> None:
         """Delete an event: for everyone when ``user_id`` is the organizer, else from that attendee's calendar."""
         with _arguments():
-            path = self._events_path(user_id, calendar_id, event_id)
+            path = self._event_path(user_id, calendar_id, event_id)
         params = (
             None
             if push_notification is None
@@ -855,7 +857,7 @@ class DingTalkCalendarHook(BaseHook):
         call (a retried task) adds nobody twice. Returns the attendees sent.
         """
         with _arguments():
-            path = self._events_path(user_id, calendar_id, event_id, "/attendees")
+            path = self._event_path(user_id, calendar_id, event_id, "/attendees")
             wanted = normalize_attendees(attendees)
         flags = {}
         if chat_notification is not None:
@@ -881,7 +883,7 @@ class DingTalkCalendarHook(BaseHook):
     ) -> Iterator[dict]:
         """Attendees page by page; memory stays at one page however many there are."""
         with _arguments():
-            path = self._events_path(user_id, calendar_id, event_id, "/attendees")
+            path = self._event_path(user_id, calendar_id, event_id, "/attendees")
             if not 1 <= page_size <= MAX_ATTENDEES_PER_CALL:
                 raise InvalidArgumentError(
                     "page_size", f"must be from 1 to {MAX_ATTENDEES_PER_CALL}", page_size
@@ -910,7 +912,7 @@ class DingTalkCalendarHook(BaseHook):
     ) -> None:
         """Set the response of the attendee ``user_id``: needsAction, accepted, declined or tentative."""
         with _arguments():
-            path = self._events_path(user_id, calendar_id, event_id, "/respond")
+            path = self._event_path(user_id, calendar_id, event_id, "/respond")
             status = validate_response_status(response_status)
         self._request(
             "RespondEvent",
@@ -932,7 +934,7 @@ class DingTalkCalendarHook(BaseHook):
     ) -> list[str]:
         """Remove attendees as the organizer ``user_id``, 500 per call; returns the ids sent."""
         with _arguments():
-            path = self._events_path(user_id, calendar_id, event_id, "/attendees/batchRemove")
+            path = self._event_path(user_id, calendar_id, event_id, "/attendees/batchRemove")
             ids = normalize_attendee_ids(attendee_ids)
 
         def send(chunk: list, token: str) -> None:

@@ -1,0 +1,74 @@
+"""pytest plugin (entry point ``dtcal``): fixtures that run the DingTalk Calendar emulator.
+
+* ``dtcal_emulator_server`` (session): one emulator on a free loopback port, started on first use.
+* ``dtcal_emulator`` (function): the same emulator, reset to a clean state and default configuration,
+  with ``AIRFLOW_CONN_DINGTALK_CALENDAR_DEFAULT`` pointing at it for the duration of the test.
+
+By default the fixture turns throttling off (``qps_limit=None``) so tests are deterministic; ask for it with
+``@pytest.mark.dtcal_emulator(qps_limit=20, latency=0.0, token_ttl=7200)``.
+
+This module is imported into every pytest run of the environment, so it imports nothing heavy: the
+emulator module is only imported when a test asks for a fixture.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:  # pragma: no cover
+    from airflow_dtcal.testing.emulator import DingTalkEmulator
+
+CONN_ENV_VAR = "AIRFLOW_CONN_DINGTALK_CALENDAR_DEFAULT"
+APP_KEY = "dtcal-test-key"
+APP_SECRET = "dtcal-test-secret"
+_DEFAULTS: dict[str, Any] = {"qps_limit": None, "latency": 0.0, "token_ttl": 7200}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "dtcal_emulator(qps_limit=None, latency=0.0, token_ttl=7200): configure the dtcal_emulator "
+        "fixture for this test (qps_limit in calls/s per app and API, None = off; latency in seconds).",
+    )
+
+
+@pytest.fixture(scope="session")
+def dtcal_emulator_server() -> Iterator[DingTalkEmulator]:
+    """A DingTalk Calendar emulator shared by the whole session (throttling off)."""
+    from airflow_dtcal.testing.emulator import DingTalkEmulator
+
+    emulator = DingTalkEmulator(host="127.0.0.1", port=0, qps_limit=None)
+    try:
+        yield emulator
+    finally:
+        emulator.close()
+
+
+@pytest.fixture
+def dtcal_emulator(
+    dtcal_emulator_server: DingTalkEmulator, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[DingTalkEmulator]:
+    """A clean emulator, with the default Airflow connection ``dingtalk_calendar_default`` pointing at it."""
+    options = dict(_DEFAULTS)
+    marker = request.node.get_closest_marker("dtcal_emulator")
+    if marker is not None:
+        unknown = set(marker.kwargs) - set(_DEFAULTS)
+        if unknown or marker.args:
+            raise pytest.UsageError(
+                f"@pytest.mark.dtcal_emulator accepts keyword arguments {sorted(_DEFAULTS)} only, "
+                f"got {sorted(unknown) or marker.args}"
+            )
+        options.update(marker.kwargs)
+    emulator = dtcal_emulator_server
+    emulator.reset()
+    emulator.set_qps_limit(options["qps_limit"])
+    emulator.set_latency(options["latency"])
+    emulator.set_token_ttl(options["token_ttl"])
+    emulator.app_key = APP_KEY
+    emulator.app_secret = APP_SECRET
+    monkeypatch.setenv(CONN_ENV_VAR, emulator.connection_json(APP_KEY, APP_SECRET))
+    yield emulator
+    emulator.clear_faults()
