@@ -142,6 +142,16 @@ def test_a_wait_hint_is_honoured(dtcal_emulator):
     assert time.monotonic() - started >= 1.0
 
 
+def test_a_retry_after_header_is_honoured(dtcal_emulator):
+    dtcal_emulator.fail_next(status=503, retry_after=1, operation="GetEvent")
+    dtcal_emulator.fail_next(status=404, code="instanceNotExist", operation="GetEvent")
+    started = time.monotonic()
+    with pytest.raises(DingTalkNotFoundError):
+        hook(backoff_initial=0.01, backoff_max=5).get_event(ORGANIZER, "e1")
+    assert time.monotonic() - started >= 1.0
+    assert dtcal_emulator.stats()["calls"]["GetEvent"] == 2
+
+
 def test_throttling_waits_about_a_second_as_dingtalk_advises(dtcal_emulator):
     dtcal_emulator.fail_next(
         status=403, code="Forbidden.AccessDenied.QpsLimitForAppkeyAndApi", operation="GetEvent"

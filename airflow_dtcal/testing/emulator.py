@@ -115,7 +115,7 @@ def _error_body(code: str, message: str) -> bytes:
 
 
 class _Reply:
-    __slots__ = ("status", "body", "content_type", "reset_before", "reset_after")
+    __slots__ = ("status", "body", "content_type", "reset_before", "reset_after", "retry_after")
 
     def __init__(
         self,
@@ -129,6 +129,7 @@ class _Reply:
         self.content_type = content_type if body else None
         self.reset_before = reset_before
         self.reset_after = False
+        self.retry_after: int | None = None
 
 
 def _json_reply(obj: Any, status: int = 200) -> _Reply:
@@ -493,6 +494,8 @@ class _Backend:
             fault["status"] = int(params.get("status") or 503)
             fault["code"] = params.get("code") or "ServiceUnavailable"
             fault["message"] = params.get("message") or "The service is temporarily unavailable."
+            if params.get("retry_after") is not None:
+                fault["retry_after"] = int(params["retry_after"])
         elif kind == "delay":
             fault["seconds"] = float(params["seconds"] if params.get("seconds") is not None else 2.0)
         elif kind == "html":
@@ -609,7 +612,9 @@ class _Backend:
                 return _Reply(reset_before=True)
             if kind == "fail":
                 record["status"] = fault["status"]
-                return _Reply(fault["status"], _error_body(fault["code"], fault["message"]))
+                reply = _Reply(fault["status"], _error_body(fault["code"], fault["message"]))
+                reply.retry_after = fault.get("retry_after")
+                return reply
             if kind == "html":
                 record["status"] = fault["status"]
                 return _Reply(fault["status"], _HTML_PAGE, "text/html; charset=utf-8")
@@ -1325,6 +1330,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(reply.status)
         if reply.content_type:
             self.send_header("Content-Type", reply.content_type)
+        if reply.retry_after is not None:
+            self.send_header("Retry-After", str(reply.retry_after))
         self.send_header("Content-Length", str(len(reply.body)))
         if self.close_connection:
             self.send_header("Connection", "close")
@@ -1434,9 +1441,15 @@ class _ControlMixin:
         code: str = "ServiceUnavailable",
         message: str = "The service is temporarily unavailable.",
         operation: str | None = None,
+        retry_after: int | None = None,
     ) -> dict:
-        """The next ``count`` matching calls get a DingTalk error body with ``status``; nothing is applied."""
-        return self.add_fault("fail", count, operation, status=status, code=code, message=message)
+        """The next ``count`` matching calls get a DingTalk error body with ``status``; nothing is applied.
+
+        ``retry_after`` adds a ``Retry-After: <seconds>`` header (DingTalk documents none; proxies may add it).
+        """
+        return self.add_fault(
+            "fail", count, operation, status=status, code=code, message=message, retry_after=retry_after
+        )
 
     def reset_before(self, count: int = 1, operation: str | None = None) -> dict:
         """The next ``count`` matching calls get a TCP reset before anything is applied."""
