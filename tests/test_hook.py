@@ -132,11 +132,17 @@ def test_listing_streams_pages_lazily(dtcal_emulator):
     assert len(list(stream)) == 9
 
 
-def test_more_than_500_attendees_are_chunked_with_their_own_client_tokens(dtcal_emulator):
+def test_more_than_500_attendees_are_chunked_with_their_own_client_tokens(dtcal_emulator, capsys):
     hook = fast_hook()
     event_id = hook.create_event(ORGANIZER, timed_event())["id"]
     people = [f"user-{i:04d}" for i in range(1200)]
     hook.add_attendees(ORGANIZER, event_id, people, client_token="base-token")
+    progress = [line for line in capsys.readouterr().out.splitlines() if "attendees of event" in line]
+    assert [line.split("Added ")[1].split(" attendees")[0] for line in progress] == [
+        "500 of 1,200",
+        "1,000 of 1,200",
+        "1,200 of 1,200",
+    ]
     adds = [r for r in dtcal_emulator.requests() if r["operation"] == "AddAttendee"]
     assert [len(r["body"]["attendeesToAdd"]) for r in adds] == [500, 500, 200]
     assert len({r["client_token"] for r in adds}) == 3
@@ -289,6 +295,7 @@ def test_settings_precedence_hook_args_over_extras_over_defaults(monkeypatch):
         ),
     )
     settings = DingTalkCalendarHook(max_attempts=9).settings
+    assert settings.verify is True  # TLS verification is on unless the connection turns it off
     assert (settings.timeout, settings.max_attempts, settings.rate_limit) == (7.0, 9, 10.0)
     assert settings.connect_timeout == 5.0
     assert "S3cr3t-value" not in repr(settings)

@@ -1,0 +1,32 @@
+"""Provider metadata: Airflow discovers the package through its entry point."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_airflow_providers_list_shows_the_provider():
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    result = subprocess.run(
+        [airflow, "providers", "get", "airflow-dtcal", "--output", "json"],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "airflow-dtcal" in result.stdout and "0.1.0" in result.stdout
+
+
+def test_connection_type_is_registered_with_its_hook():
+    from airflow.providers_manager import ProvidersManager
+
+    manager = ProvidersManager()
+    assert "airflow-dtcal" in manager.providers
+    hook_info = manager.hooks["dingtalk_calendar"]
+    assert hook_info.hook_class_name == "airflow_dtcal.hooks.calendar.DingTalkCalendarHook"
+    assert hook_info.connection_id_attribute_name == "dingtalk_conn_id"
+    assert hook_info.hook_name == "DingTalk Calendar"
