@@ -22,8 +22,8 @@ demo: $(STAMP)
 	@$(BIN)/python scripts/demo.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check airflow_dtcal dags tests benchmarks scripts
-	$(BIN)/ruff format --check airflow_dtcal dags tests benchmarks scripts
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -q
