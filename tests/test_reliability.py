@@ -122,6 +122,14 @@ def test_retries_are_capped_by_attempts(dtcal_emulator):
     assert dtcal_emulator.stats()["calls"]["GetEvent"] == 3
 
 
+def test_a_failing_token_endpoint_is_not_retried_twice_over(dtcal_emulator):
+    dtcal_emulator.fail_next(count=50, status=503, operation="GetAccessToken")
+    with pytest.raises(DingTalkServerError):
+        hook(max_attempts=3).get_event(ORGANIZER, "e1")
+    calls = dtcal_emulator.stats()["calls"]
+    assert calls["GetAccessToken"] == 3 and calls["GetEvent"] == 0
+
+
 def test_retries_are_capped_by_the_deadline(dtcal_emulator):
     dtcal_emulator.fail_next(count=50, status=503, operation="GetEvent")
     started = time.monotonic()

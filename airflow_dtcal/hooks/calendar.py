@@ -624,13 +624,18 @@ class DingTalkCalendarHook(BaseHook):
     def _fetch_token(self) -> tuple[str, float]:
         s = self.settings
         self.log.info("Fetching a DingTalk access token for app key %s", s.app_key)
-        body = self._request(
-            "GetAccessToken",
-            "POST",
-            TOKEN_PATH,
-            body={"appKey": s.app_key, "appSecret": s.app_secret},
-            authenticated=False,
-        )
+        try:
+            body = self._request(
+                "GetAccessToken",
+                "POST",
+                TOKEN_PATH,
+                body={"appKey": s.app_key, "appSecret": s.app_secret},
+                authenticated=False,
+            )
+        except DingTalkError as err:
+            # Already retried by its own policy: the call that needed the token must not retry it again.
+            err.retryable = False
+            raise
         token = body.get("accessToken") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
             raise DingTalkAPIError("GetAccessToken", 200, None, "the answer has no accessToken")

@@ -433,6 +433,8 @@ class _Backend:
         max_logged_requests: int,
     ) -> None:
         self.lock = threading.Lock()
+        self.in_flight = 0  # requests being handled (guarded by self.idle)
+        self.idle = threading.Condition()
         self.qps_limit = qps_limit if qps_limit and qps_limit > 0 else None
         self.latency = float(latency or 0.0)
         self.token_ttl = token_ttl
@@ -461,6 +463,11 @@ class _Backend:
     def reset(self) -> None:
         with self.lock:
             self._clear()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no request is being handled (e.g. a delayed one from a previous test)."""
+        with self.idle:
+            return self.idle.wait_for(lambda: self.in_flight == 0, timeout)
 
     def configure(self, **kwargs: Any) -> dict:
         with self.lock:
@@ -1316,11 +1323,18 @@ class _Handler(BaseHTTPRequestHandler):
             self._write(_error_reply(_invalid("invalid Content-Length")))
             return
         body = self.rfile.read(length) if length > 0 else b""
+        backend = self.server.backend
+        with backend.idle:
+            backend.in_flight += 1
         try:
-            reply = self.server.backend.dispatch(self.command, self.path, self.headers, body)
+            reply = backend.dispatch(self.command, self.path, self.headers, body)
         except Exception:  # a bug in the emulator: answer 500 rather than drop the connection
             traceback.print_exc()
             reply = _Reply(500, _error_body("InternalError", "The emulator failed to handle the request."))
+        finally:
+            with backend.idle:
+                backend.in_flight -= 1
+                backend.idle.notify_all()
         if reply.reset_before or reply.reset_after:
             self._reset_connection()
             return
@@ -1559,6 +1573,10 @@ class DingTalkEmulator(_ControlMixin):
     # control
     def reset(self) -> None:
         self._backend.reset()
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until the server handles no request (True), or ``timeout`` seconds pass (False)."""
+        return self._backend.wait_idle(timeout)
 
     def set_qps_limit(self, qps_limit: int | None) -> None:
         self._backend.configure(qps_limit=qps_limit)

@@ -63,6 +63,7 @@ def dtcal_emulator(
             )
         options.update(marker.kwargs)
     emulator = dtcal_emulator_server
+    emulator.wait_idle(10)  # a request delayed by an earlier test's fault must not land in this one
     emulator.reset()
     emulator.set_qps_limit(options["qps_limit"])
     emulator.set_latency(options["latency"])
