@@ -61,7 +61,9 @@ def main() -> int:
     log_path = home / "dags-test.log"
     try:
         print(f"Airflow home (throwaway): {home}")
-        migrate = subprocess.run([str(BIN / "airflow"), "db", "migrate"], env=env, capture_output=True, text=True)
+        migrate = subprocess.run(
+            [str(BIN / "airflow"), "db", "migrate"], env=env, capture_output=True, text=True
+        )
         if migrate.returncode != 0:
             print(migrate.stdout[-2000:], migrate.stderr[-2000:])
             print("airflow db migrate failed")
@@ -73,8 +75,10 @@ def main() -> int:
             )
         output = log_path.read_text()
         states = task_states(output)
-        failed = run.returncode != 0 or "state=success" not in last_run_line(output) or any(
-            s != "success" for s in states.values()
+        failed = (
+            run.returncode != 0
+            or "state=success" not in last_run_line(output)
+            or any(s != "success" for s in states.values())
         )
         print()
         print("Tasks:")
