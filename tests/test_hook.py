@@ -307,3 +307,26 @@ def test_settings_precedence_hook_args_over_extras_over_defaults(monkeypatch):
     )
     with pytest.raises(DingTalkConfigurationError, match="timeout: must be a number"):
         DingTalkCalendarHook().settings  # noqa: B018
+
+
+def test_test_connection_makes_one_attempt(dtcal_emulator):
+    dtcal_emulator.fail_next(count=5, status=503, operation="GetAccessToken")
+    ok, message = fast_hook().test_connection()
+    assert not ok and "503" in message
+    assert dtcal_emulator.stats()["calls"]["GetAccessToken"] == 1
+
+
+def test_prefixed_extras_from_older_connection_forms_are_read(monkeypatch):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_DINGTALK_CALENDAR_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "dingtalk_calendar",
+                "login": "k",
+                "password": "s",
+                "extra": {"extra__dingtalk_calendar__timeout": "12", "max_attempts": 3},
+            }
+        ),
+    )
+    settings = DingTalkCalendarHook().settings
+    assert (settings.timeout, settings.max_attempts) == (12.0, 3)

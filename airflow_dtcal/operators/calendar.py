@@ -83,6 +83,12 @@ class DingTalkCalendarBaseOperator(BaseOperator):
     def _calendar(self) -> str:
         return payloads.require_id(self.calendar_id, "calendar_id")
 
+    def _check_flags(self, *names: str) -> None:
+        """Notification flags are True, False or None (DingTalk's default)."""
+        for name in names:
+            if getattr(self, name) not in (None, True, False):
+                raise payloads.InvalidArgumentError(name, "must be true or false", getattr(self, name))
+
     def _client_token(self, context: Context, operation: str, payload: Any) -> str:
         """The idempotency key of one logical write of this task instance (stable across Airflow retries)."""
         if self.client_token is not None:
@@ -252,9 +258,7 @@ class AddAttendeesOperator(DingTalkCalendarBaseOperator):
             event_id = payloads.require_id(self.event_id, "event_id", hint=EVENT_ID_HINT)
             calendar = self._calendar()
             attendees = payloads.normalize_attendees(self.attendees)
-            for name in ("chat_notification", "push_notification"):
-                if getattr(self, name) not in (None, True, False):
-                    raise payloads.InvalidArgumentError(name, "must be true or false", getattr(self, name))
+            self._check_flags("chat_notification", "push_notification")
             token = self._client_token(context, "AddAttendee", [organizer, calendar, event_id, attendees])
         self.get_hook().add_attendees(
             organizer,
@@ -427,3 +431,12 @@ class DeleteEventOperator(DingTalkCalendarBaseOperator):
             self.log.info("Event %s was already gone", event_id)
             return
         self.log.info("Deleted event %s as %s", event_id, user)
+
+
+def __getattr__(name: str) -> Any:
+    """``SyncAttendeesOperator`` lives in :mod:`airflow_dtcal.operators.sync`; import it from here too, lazily."""
+    if name == "SyncAttendeesOperator":
+        from airflow_dtcal.operators.sync import SyncAttendeesOperator
+
+        return SyncAttendeesOperator
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,212 @@
+"""AttendeeResponseSensor: wait until an event's attendees have answered the way a DAG needs.
+
+Importing this module is cheap (the scheduler does it on every DAG parse): the hook, ``requests`` and the
+trigger's ``httpx`` are imported only when the task runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from airflow_dtcal import payloads, responses
+from airflow_dtcal.operators.calendar import DEFAULT_CONN_ID, EVENT_ID_HINT, _arguments
+
+try:
+    from airflow.sdk import BaseSensorOperator, PokeReturnValue
+except ImportError:  # pragma: no cover - Airflow < 3
+    from airflow.sensors.base import BaseSensorOperator, PokeReturnValue
+
+try:
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+except ImportError:  # pragma: no cover - older layouts
+    from airflow.exceptions import AirflowFailException, AirflowSkipException
+
+if TYPE_CHECKING:
+    from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
+
+    try:
+        from airflow.sdk import Context
+    except ImportError:  # pragma: no cover
+        from airflow.utils.context import Context
+
+
+def _default_deferrable() -> bool:
+    try:
+        from airflow.sdk.configuration import conf
+    except ImportError:  # pragma: no cover - Airflow 3.0
+        from airflow.configuration import conf
+    return conf.getboolean("operators", "default_deferrable", fallback=False)
+
+
+class AttendeeResponseSensor(BaseSensorOperator):
+    """Wait until a response condition holds for an event; return ``{attendee id: responseStatus}``.
+
+    Conditions (the organizer is never counted; see :mod:`airflow_dtcal.responses`):
+
+    * ``"all_responded"``: nobody is left in ``needsAction``;
+    * ``"min_accepted"``: at least ``min_accepted`` attendees accepted;
+    * ``"accepted_by"``: every id in ``attendee_ids`` accepted.
+
+    With ``fail_on_decline=True`` the task fails as soon as a relevant attendee declines (everyone for the
+    first two conditions, the named ids for ``accepted_by``), or is skipped when ``soft_fail=True``.
+
+    Poke and reschedule modes read the attendees through :class:`DingTalkCalendarHook`; ``deferrable=True``
+    checks once, then hands the waiting to :class:`~airflow_dtcal.triggers.attendees.AttendeeResponseTrigger`
+    (polling every ``poke_interval`` seconds in the triggerer, no worker slot held). Either way the XCom
+    return value is the attendee statuses seen when the condition held, organizer included.
+
+    :param organizer_id: unionId of the event's organizer. (templated)
+    :param event_id: the event, e.g. ``create.output``. (templated)
+    :param condition: ``all_responded`` (default), ``min_accepted`` or ``accepted_by``. Named ``condition``
+        because ``mode`` is the sensor's poke/reschedule mode.
+    :param min_accepted: how many acceptances are enough (a number, or a template rendering to one). (templated)
+    :param attendee_ids: who must accept, for ``accepted_by``. (templated)
+    :param fail_on_decline: fail (or skip with ``soft_fail``) when a relevant attendee declines.
+    :param deferrable: wait in the triggerer; default ``[operators] default_deferrable``.
+    :param dingtalk_conn_id: Airflow connection of type ``dingtalk_calendar``.
+    :param calendar_id: always ``primary`` today. (templated)
+    """
+
+    template_fields: Sequence[str] = (
+        "organizer_id",
+        "event_id",
+        "min_accepted",
+        "attendee_ids",
+        "calendar_id",
+    )
+    ui_color = "#3296FA"
+    ui_fgcolor = "#FFFFFF"
+
+    def __init__(
+        self,
+        *,
+        organizer_id: str,
+        event_id: str,
+        condition: str = "all_responded",
+        min_accepted: Any = None,
+        attendee_ids: Any = None,
+        fail_on_decline: bool = False,
+        deferrable: bool | None = None,
+        dingtalk_conn_id: str = DEFAULT_CONN_ID,
+        calendar_id: str = "primary",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        # Not templated, so a typo is reported when the DAG is parsed.
+        if condition not in responses.CONDITIONS:
+            raise ValueError(
+                f"condition must be one of {', '.join(responses.CONDITIONS)} (got {condition!r}); "
+                "note that 'mode' is the sensor's poke/reschedule mode"
+            )
+        if not isinstance(fail_on_decline, bool):
+            raise ValueError(f"fail_on_decline must be true or false (got {fail_on_decline!r})")
+        self.organizer_id = organizer_id
+        self.event_id = event_id
+        self.condition = condition
+        self.min_accepted = min_accepted
+        self.attendee_ids = attendee_ids
+        self.fail_on_decline = fail_on_decline
+        self.deferrable = _default_deferrable() if deferrable is None else bool(deferrable)
+        self.dingtalk_conn_id = dingtalk_conn_id
+        self.calendar_id = calendar_id
+        self._hook: DingTalkCalendarHook | None = None
+
+    # ---------------------------------------------------------------- shared
+
+    def get_hook(self) -> DingTalkCalendarHook:
+        if self._hook is None:
+            from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
+
+            self._hook = DingTalkCalendarHook(dingtalk_conn_id=self.dingtalk_conn_id)
+        return self._hook
+
+    def _arguments(self) -> dict[str, Any]:
+        """The rendered arguments, validated (a bad one fails the task without a retry)."""
+        with _arguments():
+            condition, min_accepted, attendee_ids = responses.validate_condition(
+                self.condition, self.min_accepted, self.attendee_ids
+            )
+            return {
+                "organizer_id": payloads.require_id(self.organizer_id, "organizer_id"),
+                "event_id": payloads.require_id(self.event_id, "event_id", hint=EVENT_ID_HINT),
+                "calendar_id": payloads.require_id(self.calendar_id, "calendar_id"),
+                "condition": condition,
+                "min_accepted": min_accepted,
+                "attendee_ids": attendee_ids,
+            }
+
+    def _declined(self, message: str) -> NoReturn:
+        text = f"Event {self.event_id}: {message}"
+        if self.soft_fail:
+            raise AirflowSkipException(f"{text}; skipping (soft_fail=True)")
+        raise AirflowFailException(f"{text}; failing (fail_on_decline=True)")
+
+    # ---------------------------------------------------------------- poke / reschedule
+
+    def poke(self, context: Context) -> bool | PokeReturnValue:
+        args = self._arguments()
+        attendees = self.get_hook().iter_attendees(
+            args["organizer_id"], args["event_id"], calendar_id=args["calendar_id"]
+        )
+        check = responses.evaluate_responses(
+            attendees,
+            organizer_id=args["organizer_id"],
+            condition=args["condition"],
+            min_accepted=args["min_accepted"],
+            attendee_ids=args["attendee_ids"],
+            fail_on_decline=self.fail_on_decline,
+        )
+        if check.outcome == responses.DECLINED:
+            self._declined(check.reason)
+        if check.missing:
+            self.log.warning(
+                "Event %s: %d of the attendee_ids are not invited (%s)",
+                args["event_id"],
+                len(check.missing),
+                ", ".join(check.missing[:10]),
+            )
+        self.log.info("Event %s: %s", args["event_id"], check.reason)
+        if check.outcome == responses.MET:
+            return PokeReturnValue(is_done=True, xcom_value=check.statuses)
+        return False
+
+    # ---------------------------------------------------------------- deferrable
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        done = self.poke(context)  # one check on the worker: no deferral when the answer is already there
+        if done:
+            return done.xcom_value
+        args = self._arguments()
+        from airflow_dtcal.triggers.attendees import AttendeeResponseTrigger
+
+        self.defer(
+            trigger=AttendeeResponseTrigger(
+                **args,
+                fail_on_decline=self.fail_on_decline,
+                dingtalk_conn_id=self.dingtalk_conn_id,
+                poll_interval=self.poke_interval,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout),
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, str]:
+        """Resume after the trigger fired: return the statuses, or fail / skip on a decline or an error."""
+        from airflow_dtcal.exceptions import DingTalkError
+
+        if not event:
+            raise DingTalkError(f"Event {self.event_id}: the trigger ended without an event")
+        status = event.get("status")
+        if status == responses.MET:
+            self.log.info("Event %s: %s", event.get("event_id"), event.get("message"))
+            return event["statuses"]
+        if status == responses.DECLINED:
+            self._declined(event.get("message", "declined"))
+        raise DingTalkError(
+            f"Waiting for responses to event {event.get('event_id')} failed: "
+            f"{event.get('error_type', 'error')}: {event.get('message')}"
+        )

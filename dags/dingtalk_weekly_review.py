@@ -1,0 +1,88 @@
+"""Weekly data-platform review: one DingTalk event per week, its attendees kept in sync with the on-call rota.
+
+on_call_rota (@task)  ─┐
+create_review_event ───┴─▶ sync_attendees
+
+* ``on_call_rota`` computes who is on call this week (team leads plus a rotating pair of engineers). Replace
+  it with your own source: a rota table, an HR export, a PagerDuty schedule.
+* ``create_review_event`` creates the review on the Monday the run starts, 16:00 Asia/Shanghai, from
+  ``{{ data_interval_end }}``. Its request body depends only on the data interval, so re-running a cleared
+  run the same day sends the same idempotency key and DingTalk (which keeps keys for a day) returns the
+  same event instead of creating a second one.
+* ``sync_attendees`` makes the event's attendees equal the rota: it lists who is invited, then adds and
+  removes only the difference (500 per call). Re-running it when nothing changed sends no write at all,
+  and the organizer is never removed.
+
+The schedule runs at 09:10, not on the hour: DingTalk asks clients to avoid the top of the hour. The
+templates read ``data_interval_end``, so trigger a manual run with a logical date (Airflow 3 also allows
+runs without one, which have no data interval). The ids are DingTalk unionIds; change the params to use
+your own.
+"""
+
+from __future__ import annotations
+
+import pendulum
+
+from airflow_dtcal.operators.calendar import CreateEventOperator
+from airflow_dtcal.operators.sync import SyncAttendeesOperator
+
+try:
+    from airflow.sdk import DAG, Param, task
+except ImportError:  # pragma: no cover - Airflow 2
+    from airflow.decorators import task
+    from airflow.models import DAG, Param
+
+with DAG(
+    dag_id="dingtalk_weekly_review",
+    description="Create this week's data-platform review and invite whoever is on call",
+    schedule="10 9 * * 1",  # Mondays 09:10 in the DAG's time zone
+    start_date=pendulum.datetime(2026, 1, 5, tz="Asia/Shanghai"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["dingtalk", "example", "scheduled"],
+    params={
+        "organizer": Param("union-organizer-001", type="string", description="unionId of the organizer"),
+        "leads": Param(["union-lead-010"], type="array", description="invited every week"),
+        "engineers": Param(
+            ["union-eng-101", "union-eng-102", "union-eng-103", "union-eng-104", "union-eng-105"],
+            type="array",
+            description="the on-call pool, in rota order",
+        ),
+        "on_call_per_week": Param(2, type="integer", minimum=1, description="engineers on call per week"),
+    },
+) as dag:
+
+    @task
+    def on_call_rota(params=None, data_interval_end=None, dag_run=None) -> list[str]:
+        """This week's attendees: the leads, then ``on_call_per_week`` engineers chosen by ISO week number."""
+        engineers = list(params["engineers"])
+        size = min(params["on_call_per_week"], len(engineers))
+        moment = pendulum.instance(
+            data_interval_end or dag_run.run_after
+        )  # a manual run may have no interval
+        week = moment.in_timezone("Asia/Shanghai").isocalendar()[1]
+        first = (week * size) % len(engineers)
+        on_call = [engineers[(first + i) % len(engineers)] for i in range(size)]
+        return list(dict.fromkeys([*params["leads"], *on_call]))
+
+    rota = on_call_rota()
+
+    create_review_event = CreateEventOperator(
+        task_id="create_review_event",
+        organizer_id="{{ params.organizer }}",
+        summary="Data platform weekly review ({{ data_interval_end.in_timezone('Asia/Shanghai').to_date_string() }})",
+        description="SLA misses, incidents, cost; on-call handover.",
+        start="{{ data_interval_end.in_timezone('Asia/Shanghai').set(hour=16, minute=0, second=0, microsecond=0) }}",
+        end="{{ data_interval_end.in_timezone('Asia/Shanghai').set(hour=17, minute=0, second=0, microsecond=0) }}",
+        timezone="Asia/Shanghai",
+        location="Room 3F-Lotus",
+        reminders=[15],
+        online_meeting=True,
+    )
+
+    sync_attendees = SyncAttendeesOperator(
+        task_id="sync_attendees",
+        organizer_id="{{ params.organizer }}",
+        event_id=create_review_event.output,
+        attendees=rota,  # the XComArg resolves to the list the @task returned
+    )
