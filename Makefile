@@ -27,6 +27,7 @@ lint: $(STAMP)
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -q
+	$(BIN)/python benchmarks/run.py --quick
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

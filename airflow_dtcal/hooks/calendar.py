@@ -21,10 +21,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import requests
 import tenacity
+import urllib3
 
 from airflow_dtcal import __version__
 from airflow_dtcal.exceptions import (
@@ -344,6 +345,30 @@ def _ban_wait(body: Any) -> float | None:
     return None
 
 
+def _transport_error(operation: str, s: _Settings, err: Exception) -> DingTalkTransportError:
+    """A requests or urllib3 failure as a DingTalkTransportError; DNS and TLS failures are not retried."""
+    text = f"{type(err).__name__}: {err}"
+    if isinstance(err, (requests.exceptions.SSLError, urllib3.exceptions.SSLError)):
+        return DingTalkTransportError(
+            operation, f"TLS failure talking to {s.base_url}: {err}", retryable=False
+        )
+    if isinstance(err, urllib3.exceptions.NameResolutionError) or any(
+        hint in text for hint in ("NameResolution", "Name or service not known", "nodename nor servname")
+    ):
+        return DingTalkTransportError(
+            operation,
+            f"cannot resolve the host of {s.base_url}; check the connection's host",
+            retryable=False,
+        )
+    refused = isinstance(err, urllib3.exceptions.NewConnectionError)  # a ConnectTimeoutError subclass
+    if not refused and isinstance(err, (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError)):
+        return DingTalkTransportError(
+            operation,
+            f"no answer from {s.base_url} within {s.connect_timeout:g}s connect / {s.timeout:g}s read",
+        )
+    return DingTalkTransportError(operation, f"connection to {s.base_url} failed ({type(err).__name__})")
+
+
 # --------------------------------------------------------------------------------------------- the hook
 
 
@@ -487,38 +512,69 @@ class DingTalkCalendarHook(BaseHook):
         return self.session
 
     @cached_property
-    def _environment(self) -> tuple[Any, dict[str, Any]]:
-        """(auth, send options) that ``Session.request`` would take from the environment on every call.
+    def _pool(self) -> Any:
+        """The urllib3 pool that the session's own adapter keeps for the API host, or None.
 
-        The proxies and CA bundle (``*_PROXY``, ``NO_PROXY``, ``REQUESTS_CA_BUNDLE``) and ``~/.netrc``
-        credentials for the API host are read once per hook: requests re-reads the whole environment on each
-        request, which cost about a fifth of a call's client CPU (see docs/benchmarks.md).
+        Requests' ``Session.request`` re-reads the environment, merges settings and copies cookie jars on every
+        call, which is most of a call's client CPU (see docs/benchmarks.md). The hook talks to one host with
+        fixed headers, so it sends through the same keep-alive pool directly, with the TLS settings
+        ``requests`` itself resolves (``verify``, ``REQUESTS_CA_BUNDLE``). When a proxy or ``~/.netrc``
+        credentials apply to the host (None), every call takes the full ``Session.request`` path instead.
         """
         session, url = self.session, self.settings.base_url
-        auth = session.auth
-        if session.trust_env and not auth:
-            auth = requests.utils.get_netrc_auth(url)
-        return auth, session.merge_environment_settings(url, {}, None, None, None)
+        env = session.merge_environment_settings(url, {}, None, None, None)
+        if requests.utils.select_proxy(url, env.get("proxies") or {}):
+            return None
+        if session.trust_env and requests.utils.get_netrc_auth(url):
+            return None
+        probe = requests.PreparedRequest()
+        probe.prepare(method="GET", url=url)
+        adapter = session.get_adapter(url)
+        return adapter.get_connection_with_tls_context(probe, env.get("verify", True), cert=env.get("cert"))
 
-    def _prepare(
-        self, method: str, url: str, params: Any, body: Any, headers: dict
-    ) -> requests.PreparedRequest:
-        """What ``Session.prepare_request`` builds for these arguments, without copying the cookie jar twice."""
-        session = self.session
-        prepared = requests.PreparedRequest()
-        prepared.prepare(
-            method=method,
-            url=url,
-            headers=requests.sessions.merge_setting(
-                headers, session.headers, dict_class=requests.structures.CaseInsensitiveDict
-            ),
-            params=requests.sessions.merge_setting(params or {}, session.params),
-            json=body,
-            auth=self._environment[0],
-            cookies=session.cookies,
-            hooks=session.hooks,
+    @cached_property
+    def _pool_settings(self) -> tuple[str, dict[str, str], urllib3.Timeout]:
+        s = self.settings
+        headers = {key.lower(): value for key, value in self.session.headers.items()}
+        return urlsplit(s.base_url).path, headers, urllib3.Timeout(connect=s.connect_timeout, read=s.timeout)
+
+    def _send(
+        self, method: str, path: str, params: Any, body: Any, headers: dict
+    ) -> tuple[int, Mapping, bytes]:
+        """One HTTP exchange, never following a redirect (it could carry the token header to another host)."""
+        pool = self._pool
+        if pool is None:
+            s = self.settings
+            response = self.session.request(
+                method,
+                s.base_url + path,
+                params=params,
+                json=body,
+                headers=headers,
+                timeout=(s.connect_timeout, s.timeout),
+                allow_redirects=False,
+            )
+            return response.status_code, response.headers, response.content
+        prefix, base_headers, timeout = self._pool_settings
+        target = prefix + path
+        if params:
+            target += "?" + urlencode(params)
+        payload = None
+        all_headers = {**base_headers, **headers}
+        if body is not None:
+            payload = json.dumps(body, ensure_ascii=False, allow_nan=False).encode()
+            all_headers["content-type"] = "application/json; charset=utf-8"
+        response = pool.urlopen(
+            method,
+            target,
+            body=payload,
+            headers=all_headers,
+            retries=False,  # the hook's own policy retries
+            redirect=False,
+            timeout=timeout,
+            preload_content=True,
         )
-        return prepared
+        return response.status, response.headers, response.data
 
     @cached_property
     def _app(self) -> tuple:
@@ -596,41 +652,11 @@ class DingTalkCalendarHook(BaseHook):
                         s.rate_limit,
                     )
             try:
-                # Session.request, minus re-reading the environment and copying cookie jars on every call
-                response = self.session.send(
-                    self._prepare(method, s.base_url + path, params, body, headers),
-                    timeout=(s.connect_timeout, s.timeout),
-                    allow_redirects=False,  # a redirect could carry the token header to another host
-                    **self._environment[1],
-                )
-            except requests.exceptions.SSLError as err:
-                raise DingTalkTransportError(
-                    operation, f"TLS failure talking to {s.base_url}: {err}", retryable=False
-                ) from None
-            except requests.exceptions.Timeout:
-                raise DingTalkTransportError(
-                    operation,
-                    f"no answer from {s.base_url} within {s.connect_timeout:g}s connect / {s.timeout:g}s read",
-                ) from None
-            except requests.exceptions.ConnectionError as err:
-                text = str(err)
-                if (
-                    "NameResolution" in text
-                    or "Name or service not known" in text
-                    or "nodename nor servname" in text
-                ):
-                    raise DingTalkTransportError(
-                        operation,
-                        f"cannot resolve the host of {s.base_url}; check the connection's host",
-                        retryable=False,
-                    ) from None
-                raise DingTalkTransportError(
-                    operation, f"connection to {s.base_url} failed ({type(err).__name__})"
-                ) from None
-            except requests.exceptions.RequestException as err:
-                raise DingTalkTransportError(operation, f"request failed ({type(err).__name__})") from None
+                status, answer_headers, content = self._send(method, path, params, body, headers)
+            except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as err:
+                raise _transport_error(operation, s, err) from None
             try:
-                return interpret_response(operation, response.status_code, response.headers, response.content)
+                return interpret_response(operation, status, answer_headers, content)
             except DingTalkAuthError:
                 if not authenticated or refreshed:
                     raise
