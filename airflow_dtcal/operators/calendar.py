@@ -224,14 +224,8 @@ class CreateEventOperator(DingTalkCalendarBaseOperator):
         return created["id"]
 
 
-class AddAttendeesOperator(DingTalkCalendarBaseOperator):
-    """Add attendees to an event (500 per call, idempotent); returns the ids added.
-
-    :param organizer_id: unionId of the event's organizer. (templated)
-    :param event_id: the event, e.g. ``create.output``. (templated)
-    :param attendees: unionIds or ``{"id", "isOptional"}`` dicts, at most 5,000. (templated)
-    :param chat_notification: send a 1:1 chat notice. :param push_notification: send a pop-up notice.
-    """
+class _AttendeeSetOperator(DingTalkCalendarBaseOperator):
+    """Arguments shared by the operators that send a set of attendees (add, sync)."""
 
     template_fields: Sequence[str] = ("organizer_id", "event_id", "attendees", "calendar_id", "client_token")
 
@@ -251,6 +245,16 @@ class AddAttendeesOperator(DingTalkCalendarBaseOperator):
         self.attendees = attendees
         self.chat_notification = chat_notification
         self.push_notification = push_notification
+
+
+class AddAttendeesOperator(_AttendeeSetOperator):
+    """Add attendees to an event (500 per call, idempotent); returns the ids added.
+
+    :param organizer_id: unionId of the event's organizer. (templated)
+    :param event_id: the event, e.g. ``create.output``. (templated)
+    :param attendees: unionIds or ``{"id", "isOptional"}`` dicts, at most 5,000. (templated)
+    :param chat_notification: send a 1:1 chat notice. :param push_notification: send a pop-up notice.
+    """
 
     def execute(self, context: Context) -> list[str]:
         with _arguments():

@@ -5,11 +5,10 @@ Importing this module is cheap: the hook and ``requests`` are imported when the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_dtcal import payloads
-from airflow_dtcal.operators.calendar import EVENT_ID_HINT, DingTalkCalendarBaseOperator, _arguments
+from airflow_dtcal.operators.calendar import EVENT_ID_HINT, _arguments, _AttendeeSetOperator
 
 if TYPE_CHECKING:
     try:
@@ -18,7 +17,7 @@ if TYPE_CHECKING:
         from airflow.utils.context import Context
 
 
-class SyncAttendeesOperator(DingTalkCalendarBaseOperator):
+class SyncAttendeesOperator(_AttendeeSetOperator):
     """Bring an event's attendees in line with ``attendees``: add who is missing, remove who is extra.
 
     The current attendees are listed first (all pages), so only the difference is sent: removals, then
@@ -44,25 +43,6 @@ class SyncAttendeesOperator(DingTalkCalendarBaseOperator):
     :param chat_notification: send added attendees a 1:1 chat notice (DingTalk's default when None).
     :param push_notification: send added attendees a pop-up notice (DingTalk's default when None).
     """
-
-    template_fields: Sequence[str] = ("organizer_id", "event_id", "attendees", "calendar_id", "client_token")
-
-    def __init__(
-        self,
-        *,
-        organizer_id: str,
-        event_id: str,
-        attendees: Any,
-        chat_notification: bool | None = None,
-        push_notification: bool | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.organizer_id = organizer_id
-        self.event_id = event_id
-        self.attendees = attendees
-        self.chat_notification = chat_notification
-        self.push_notification = push_notification
 
     def execute(self, context: Context) -> dict[str, Any]:
         with _arguments():
