@@ -58,7 +58,9 @@ def main() -> int:
             {"conn_type": "dingtalk_calendar", "login": APP_KEY, "password": APP_SECRET, "host": base_url}
         ),
     }
-    log_path = home / "dags-test.log"
+    log_dir = ROOT / ".demo"  # kept after the run (git-ignored); the Airflow home is thrown away
+    log_dir.mkdir(exist_ok=True)
+    log_path = log_dir / "dags-test.log"
     try:
         print(f"Airflow home (throwaway): {home}")
         migrate = subprocess.run(
