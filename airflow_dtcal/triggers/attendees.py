@@ -185,16 +185,10 @@ class AttendeeResponseTrigger(BaseTrigger):
 
 
 def _attendees_path(organizer: str, calendar: str, event_id: str) -> str:
-    """ListAttendees' path, each id percent-encoded as one segment (``../x`` cannot change the path)."""
-    from urllib.parse import quote
+    """ListAttendees' path, built by the hook (each id percent-encoded as one segment)."""
+    from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
 
-    from airflow_dtcal.payloads import require_id
-
-    user, cal, event = (
-        quote(require_id(value, name), safe="")
-        for value, name in ((organizer, "organizer_id"), (calendar, "calendar_id"), (event_id, "event_id"))
-    )
-    return f"/v1.0/calendar/users/{user}/calendars/{cal}/events/{event}/attendees"
+    return DingTalkCalendarHook._event_path(organizer, calendar, event_id, "/attendees")
 
 
 async def _get_connection(conn_id: str) -> Any:
@@ -275,6 +269,7 @@ class _Client:
         if isinstance(verify, str) and verify.lower() in ("true", "false"):
             verify = verify.lower() == "true"
         base_url = resolve_base_url(conn.host, conn.schema, conn.port)
+        await _mask(conn.password)
         http = httpx.AsyncClient(
             timeout=httpx.Timeout(number("timeout"), connect=number("connect_timeout")),
             verify=verify,
