@@ -26,6 +26,18 @@ def mask_secret(value: str) -> None:
         _airflow_mask_secret(value)
 
 
+async def amask_secret(value: str) -> None:
+    """The same from an event loop (a trigger): never a blocking call to the supervisor."""
+    if not value:
+        return
+    try:
+        from airflow.sdk.log import amask_secret as _airflow_amask_secret
+    except ImportError:  # Airflow 3.0: no async variant; the masker itself is in-process
+        _airflow_mask_secret(value)
+        return
+    await _airflow_amask_secret(value)
+
+
 __all__ = [
     "AirflowException",
     "AirflowFailException",
@@ -34,6 +46,7 @@ __all__ = [
     "BaseOperator",
     "BaseSensorOperator",
     "PokeReturnValue",
+    "amask_secret",
     "conf",
     "mask_secret",
 ]
