@@ -7,6 +7,7 @@ DingTalkError (AirflowException)
 │                                     an AirflowFailException, so Airflow does not retry the task)
 ├── DingTalkTransportError            connection refused / reset, timeout, DNS, TLS (retryable unless DNS/TLS)
 └── DingTalkAPIError                  DingTalk answered with an error: .status, .code, .message, .request_id
+    ├── DingTalkAnswerError           the answer is unusable: too large, not the expected shape, endless pages
     ├── DingTalkInvalidParameterError 400 that is not about auth
     ├── DingTalkAuthError             bad credentials, bad/expired/revoked token
     ├── DingTalkPermissionError       the app lacks a scope, or the user may not do this
@@ -20,11 +21,7 @@ DingTalkError (AirflowException)
 
 from __future__ import annotations
 
-try:  # Airflow 3 task SDK
-    from airflow.sdk.exceptions import AirflowException, AirflowFailException
-except ImportError:  # pragma: no cover - older layouts
-    from airflow.exceptions import AirflowException, AirflowFailException
-
+from airflow_dtcal.compat import AirflowException, AirflowFailException
 from airflow_dtcal.payloads import InvalidArgumentError, _rebuild_invalid_argument
 
 
@@ -51,8 +48,16 @@ class DingTalkTransportError(DingTalkError):
 
     def __init__(self, operation: str, detail: str, *, retryable: bool = True):
         self.operation = operation
+        self.detail = detail
         self.retryable = retryable
         super().__init__(f"DingTalk {operation}: {detail}")
+
+    def __reduce__(self):
+        return (_rebuild_transport_error, (type(self), self.operation, self.detail, self.retryable))
+
+
+def _rebuild_transport_error(cls, operation, detail, retryable):
+    return cls(operation, detail, retryable=retryable)
 
 
 class DingTalkAPIError(DingTalkError):
@@ -102,6 +107,12 @@ def _rebuild_api_error(cls, operation, status, code, message, request_id, retry_
     return cls(operation, status, code, message, request_id, retry_after=retry_after)
 
 
+class DingTalkAnswerError(DingTalkAPIError):
+    """The answer cannot be used: larger than ``max_answer_bytes``, not the shape the operation returns,
+    a token that is not header-safe, or pages that never end. Not retried: a server that answers so
+    once will usually do it again, and every retry spends the monthly call budget."""
+
+
 class DingTalkInvalidParameterError(DingTalkAPIError):
     """DingTalk rejected a parameter."""
 
@@ -142,6 +153,7 @@ class DingTalkServerError(DingTalkAPIError):
 
 __all__ = [
     "DingTalkAPIError",
+    "DingTalkAnswerError",
     "DingTalkAuthError",
     "DingTalkBannedError",
     "DingTalkConfigurationError",

@@ -1,10 +1,10 @@
 """AttendeeResponseTrigger: poll an event's attendees in the triggerer until a response condition is decided.
 
-The trigger runs in the triggerer's event loop, so everything here is asynchronous: the connection is read
-with ``BaseHook.aget_connection`` (``Connection.async_get`` / a thread on older Airflow 3 releases), the API is
-called with ``httpx.AsyncClient``, and errors are mapped by the hook's
-:func:`~airflow_dtcal.hooks.calendar.interpret_response`, so the trigger raises the same exception types the
-hook does. It only reads (GetAccessToken, ListAttendees), so running it twice is harmless.
+The trigger only loops and emits events: every request goes through
+:meth:`DingTalkCalendarHook.alist_attendees <airflow_dtcal.hooks.calendar.DingTalkCalendarHook.alist_attendees>`,
+the same settings, retry policy, answer checks, token cache and pacer as the sync methods, read without a
+blocking call on the triggerer's event loop. It only reads (GetAccessToken, ListAttendees), so running it
+twice is harmless.
 
 It fires exactly one :class:`~airflow.triggers.base.TriggerEvent` whose payload is plain JSON and carries
 no credentials::
@@ -12,7 +12,7 @@ no credentials::
     {"status": "met" | "declined" | "error", "event_id": ..., "condition": ...,
      "statuses": {attendee id: responseStatus}, "declined": [...], "message": "..."}
 
-Importing this module is cheap: httpx and the hook module are imported when the trigger runs.
+Importing this module is cheap: the hook (requests, httpx) is imported when the trigger runs.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from airflow_dtcal import responses
 
 DEFAULT_CONN_ID = "dingtalk_calendar_default"
-PAGE_SIZE = 500
 
 
 class AttendeeResponseTrigger(BaseTrigger):
@@ -100,6 +99,7 @@ class AttendeeResponseTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from airflow_dtcal.exceptions import DingTalkError
+        from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
         from airflow_dtcal.payloads import InvalidArgumentError, require_id
 
         try:
@@ -112,17 +112,13 @@ class AttendeeResponseTrigger(BaseTrigger):
         except InvalidArgumentError as err:
             yield self._error(err)
             return
-        try:
-            client = await _Client.open(self.dingtalk_conn_id)
-        except Exception as err:  # a missing or unusable connection: report it to the task, do not crash
-            yield self._error(err)
-            return
 
+        hook = DingTalkCalendarHook(dingtalk_conn_id=self.dingtalk_conn_id)
         failures = 0
-        async with client:
+        try:
             while True:
                 try:
-                    attendees = await client.list_attendees(organizer, calendar, event_id)
+                    attendees = await hook.alist_attendees(organizer, event_id, calendar_id=calendar)
                 except DingTalkError as err:
                     failures += 1
                     if not err.retryable or failures > self.max_transient_errors:
@@ -141,6 +137,9 @@ class AttendeeResponseTrigger(BaseTrigger):
                     )
                     await asyncio.sleep(wait)
                     continue
+                except Exception as err:  # a missing connection, say: report it to the task, do not crash
+                    yield self._error(err)
+                    return
                 failures = 0
                 check = responses.evaluate_responses(
                     attendees,
@@ -167,6 +166,8 @@ class AttendeeResponseTrigger(BaseTrigger):
                     "Event %s: %s; polling again in %gs", event_id, check.reason, self.poll_interval
                 )
                 await asyncio.sleep(self.poll_interval)
+        finally:
+            await hook.aclose()
 
     def _error(self, err: Exception) -> TriggerEvent:
         self.log.error("Waiting for responses to event %s failed: %s", self.event_id, err)
@@ -179,170 +180,3 @@ class AttendeeResponseTrigger(BaseTrigger):
                 "message": str(err),
             }
         )
-
-
-# --------------------------------------------------------------------------------------------- async client
-
-
-def _attendees_path(organizer: str, calendar: str, event_id: str) -> str:
-    """ListAttendees' path, built by the hook (each id percent-encoded as one segment)."""
-    from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
-
-    return DingTalkCalendarHook._event_path(organizer, calendar, event_id, "/attendees")
-
-
-async def _get_connection(conn_id: str) -> Any:
-    """The Airflow connection, fetched without blocking the event loop (Airflow 3.0 to 3.3+)."""
-    try:
-        from airflow.sdk import BaseHook
-    except ImportError:  # pragma: no cover - older layouts
-        from airflow.hooks.base import BaseHook
-
-    getter = getattr(BaseHook, "aget_connection", None)
-    if getter is not None:
-        return await getter(conn_id)
-    try:  # pragma: no cover - Airflow 3.0 task SDK
-        from airflow.sdk.definitions.connection import Connection
-
-        if hasattr(Connection, "async_get"):
-            return await Connection.async_get(conn_id)
-    except ImportError:  # pragma: no cover
-        pass
-    from asgiref.sync import sync_to_async  # pragma: no cover
-
-    return await sync_to_async(BaseHook.get_connection)(conn_id)  # pragma: no cover
-
-
-async def _mask(secret: str) -> None:
-    """Register a secret fetched at run time with the secrets masker (async-safe where Airflow offers it)."""
-    try:
-        from airflow.sdk.log import amask_secret
-    except ImportError:  # pragma: no cover - Airflow 3.0
-        amask_secret = None
-    if amask_secret is not None:
-        await amask_secret(secret)
-        return
-    try:  # pragma: no cover
-        from airflow.sdk.log import mask_secret
-    except ImportError:  # pragma: no cover
-        from airflow.sdk.execution_time.secrets_masker import mask_secret
-    mask_secret(secret)  # pragma: no cover
-
-
-class _Client:
-    """An httpx.AsyncClient with the app's credentials: fetches its own token, pages, maps errors."""
-
-    def __init__(self, http: Any, base_url: str, app_key: str, app_secret: str) -> None:
-        self._http = http
-        self._base_url = base_url
-        self._app_key = app_key
-        self._app_secret = app_secret
-        self._token: str | None = None
-
-    def __repr__(self) -> str:  # never show the secret or the token
-        return f"_Client(base_url={self._base_url!r}, app_key={self._app_key!r})"
-
-    @classmethod
-    async def open(cls, conn_id: str) -> _Client:
-        import httpx
-
-        from airflow_dtcal import __version__
-        from airflow_dtcal.exceptions import DingTalkConfigurationError
-        from airflow_dtcal.hooks.calendar import DEFAULTS, resolve_base_url
-
-        conn = await _get_connection(conn_id)
-        if not conn.login or not conn.password:
-            raise DingTalkConfigurationError(
-                f"connection {conn_id!r}: login (App Key) and password (App Secret) must be set"
-            )
-        aextra = getattr(conn, "aextra_dejson", None)
-        extras = (await aextra() if aextra is not None else conn.extra_dejson) or {}
-
-        def number(name: str) -> float:
-            value = extras.get(name)
-            try:
-                return float(DEFAULTS[name] if value in (None, "") else value)
-            except (TypeError, ValueError):
-                raise DingTalkConfigurationError(f"{name}: must be a number (got {value!r})") from None
-
-        verify = extras.get("verify", DEFAULTS["verify"])
-        if isinstance(verify, str) and verify.lower() in ("true", "false"):
-            verify = verify.lower() == "true"
-        base_url = resolve_base_url(conn.host, conn.schema, conn.port)
-        await _mask(conn.password)
-        http = httpx.AsyncClient(
-            timeout=httpx.Timeout(number("timeout"), connect=number("connect_timeout")),
-            verify=verify,
-            follow_redirects=False,  # a redirect could carry the token header to another host
-            headers={"accept": "application/json", "user-agent": f"airflow-dtcal/{__version__}"},
-        )
-        return cls(http, base_url, conn.login.strip(), conn.password)
-
-    async def __aenter__(self) -> _Client:
-        return self
-
-    async def __aexit__(self, *exc: Any) -> None:
-        await self._http.aclose()
-
-    async def _send(self, operation: str, method: str, path: str, **kwargs: Any) -> Any:
-        import httpx
-
-        from airflow_dtcal.exceptions import DingTalkTransportError
-        from airflow_dtcal.hooks.calendar import interpret_response
-
-        try:
-            response = await self._http.request(method, self._base_url + path, **kwargs)
-        except httpx.TimeoutException:
-            raise DingTalkTransportError(operation, f"no answer from {self._base_url} in time") from None
-        except httpx.HTTPError as err:
-            raise DingTalkTransportError(
-                operation, f"request to {self._base_url} failed ({type(err).__name__})"
-            ) from None
-        return interpret_response(operation, response.status_code, response.headers, response.content)
-
-    async def _access_token(self) -> str:
-        from airflow_dtcal.exceptions import DingTalkAPIError
-        from airflow_dtcal.hooks.calendar import TOKEN_PATH
-
-        if self._token is None:
-            body = await self._send(
-                "GetAccessToken",
-                "POST",
-                TOKEN_PATH,
-                json={"appKey": self._app_key, "appSecret": self._app_secret},
-            )
-            token = body.get("accessToken") if isinstance(body, dict) else None
-            if not isinstance(token, str) or not token:
-                raise DingTalkAPIError("GetAccessToken", 200, None, "the answer has no accessToken")
-            await _mask(token)
-            self._token = token
-        return self._token
-
-    async def _get(self, operation: str, path: str, params: dict) -> Any:
-        from airflow_dtcal.exceptions import DingTalkAuthError
-        from airflow_dtcal.hooks.calendar import TOKEN_HEADER
-
-        for attempt in (1, 2):
-            token = await self._access_token()
-            try:
-                return await self._send(operation, "GET", path, params=params, headers={TOKEN_HEADER: token})
-            except DingTalkAuthError:
-                self._token = None  # expired or revoked: fetch a new one once
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    async def list_attendees(self, organizer: str, calendar: str, event_id: str) -> list[dict]:
-        """Every attendee of the event, following ``nextToken`` (always on the configured host)."""
-        path = _attendees_path(organizer, calendar, event_id)
-        attendees: list[dict] = []
-        next_token = None
-        while True:
-            params: dict[str, Any] = {"maxResults": PAGE_SIZE}
-            if next_token:
-                params["nextToken"] = next_token
-            page = await self._get("ListAttendees", path, params) or {}
-            attendees.extend(page.get("attendees") or [])
-            next_token = page.get("nextToken")
-            if not next_token:
-                return attendees

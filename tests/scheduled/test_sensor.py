@@ -196,6 +196,9 @@ def test_the_trigger_polls_until_met_and_survives_a_revoked_token(dtcal_emulator
         while polls() < 2:
             time.sleep(0.02)
         dtcal_emulator.revoke_tokens()  # the trigger's token dies between two polls
+        # The trigger meets the dead token first (tokens are shared per app in the process), then answers.
+        while not any(r["status"] == 400 for r in dtcal_emulator.requests()[start:]):
+            time.sleep(0.02)
         hook.respond_event("a", event_id, "accepted")
         hook.respond_event("b", event_id, "accepted")
 
@@ -253,7 +256,7 @@ def test_transient_errors_are_retried_by_the_trigger(dtcal_emulator):
     assert dtcal_emulator.stats()["faulted"]["ListAttendees"] == 2
 
 
-def test_errors_end_the_wait_with_the_mapped_exception(dtcal_emulator):
+def test_errors_end_the_wait_with_the_mapped_exception(dtcal_emulator, monkeypatch):
     operator = sensor("no-such-event", deferrable=True)
     trigger = AttendeeResponseTrigger(organizer_id=ORGANIZER, event_id="no-such-event")
     event = first_event(trigger)
@@ -262,12 +265,22 @@ def test_errors_end_the_wait_with_the_mapped_exception(dtcal_emulator):
         resume(operator, event)
 
     event_id = seed_event(dtcal_emulator, ["a"])
+    # Each poll is one request through the hook's retry policy (one attempt on this connection); the
+    # trigger gives up after max_transient_errors polls in a row failed.
+    conn = json.loads(dtcal_emulator.connection_json())
+    conn["extra"] = {"max_attempts": 1}
+    monkeypatch.setenv("AIRFLOW_CONN_DTCAL_ONE_ATTEMPT", json.dumps(conn))
     dtcal_emulator.fail_next(3, status=503, operation="ListAttendees")
     trigger = AttendeeResponseTrigger(
-        organizer_id=ORGANIZER, event_id=event_id, poll_interval=0.01, max_transient_errors=2
+        organizer_id=ORGANIZER,
+        event_id=event_id,
+        poll_interval=0.01,
+        max_transient_errors=2,
+        dingtalk_conn_id="dtcal_one_attempt",
     )
     event = first_event(trigger)
     assert event.payload["status"] == "error" and event.payload["error_type"] == "DingTalkServerError"
+    assert dtcal_emulator.stats()["faulted"]["ListAttendees"] == 3
 
     trigger = AttendeeResponseTrigger(organizer_id=ORGANIZER, event_id=event_id, dingtalk_conn_id="missing")
     assert first_event(trigger).payload["status"] == "error"
