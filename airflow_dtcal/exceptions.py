@@ -21,6 +21,9 @@ DingTalkError (AirflowException)
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from airflow_dtcal.compat import AirflowException, AirflowFailException
 from airflow_dtcal.payloads import InvalidArgumentError, _rebuild_invalid_argument
 
@@ -41,6 +44,18 @@ class DingTalkInvalidArgumentError(InvalidArgumentError, AirflowFailException, D
     @classmethod
     def from_error(cls, error: InvalidArgumentError) -> DingTalkInvalidArgumentError:
         return _rebuild_invalid_argument(cls, error.field, error.rule, str(error))
+
+
+@contextmanager
+def invalid_arguments() -> Iterator[None]:
+    """Raise a payload rule violation as :class:`DingTalkInvalidArgumentError` (Airflow fails the task
+    without retrying it), before any request is sent."""
+    try:
+        yield
+    except DingTalkInvalidArgumentError:
+        raise
+    except InvalidArgumentError as err:
+        raise DingTalkInvalidArgumentError.from_error(err) from None
 
 
 class DingTalkTransportError(DingTalkError):
@@ -167,4 +182,5 @@ __all__ = [
     "DingTalkServerError",
     "DingTalkTransportError",
     "InvalidArgumentError",
+    "invalid_arguments",
 ]

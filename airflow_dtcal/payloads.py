@@ -88,6 +88,8 @@ def _as_list(value: Any, field: str) -> list:
         )
     if isinstance(value, Mapping) or not isinstance(value, Iterable):
         raise InvalidArgumentError(field, "must be a list", value)
+    if isinstance(value, (set, frozenset)):  # no order of its own: take a canonical one, not the hash order
+        return sorted(value, key=lambda item: (type(item).__name__, str(item)))
     return list(value)
 
 
@@ -580,5 +582,14 @@ def derive_client_token(*parts: Any) -> str:
     Operators pass (dag id, task id, run id, map index, operation, payload); the hook derives one per chunk.
     The same parts always give the same token, so a retried request is recognised by DingTalk as a repeat.
     """
-    canonical = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
+    canonical = json.dumps(
+        parts, sort_keys=True, separators=(",", ":"), default=_canonical, ensure_ascii=False
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def _canonical(value: Any) -> Any:
+    """JSON for values json cannot write: sets in sorted order (never hash order), the rest as text."""
+    if isinstance(value, (set, frozenset)):
+        return sorted((_canonical(v) if isinstance(v, (set, frozenset)) else v for v in value), key=str)
+    return str(value)

@@ -124,7 +124,25 @@ BAD_INPUTS = [
         "empty client token",
         lambda: DeleteEventOperator(task_id="t", user_id="org", event_id="e1", client_token=" "),
         "client_token",
-        "non-empty",
+        "printable ASCII",
+    ),
+    (
+        "client token with a line break",
+        lambda: CreateEventOperator(
+            task_id="t",
+            organizer_id="org",
+            summary="s",
+            start="2026-12-01",
+            client_token="abc\r\nx-injected: 1",
+        ),
+        "client_token",
+        "without spaces or line breaks",
+    ),
+    (
+        "event id that is a dot segment",
+        lambda: DeleteEventOperator(task_id="t", user_id="org", event_id=".."),
+        "event_id",
+        "must not be '.' or '..'",
     ),
     (
         "empty calendar id",

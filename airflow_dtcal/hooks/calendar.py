@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from functools import cached_property
 from typing import Any
 
@@ -25,7 +24,8 @@ from airflow_dtcal.core.calls import Call
 from airflow_dtcal.core.pacing import PACER, TOKENS
 from airflow_dtcal.core.paging import Pager
 from airflow_dtcal.core.settings import DEFAULTS, Settings, resolve_base_url, resolve_settings
-from airflow_dtcal.exceptions import DingTalkAuthError, DingTalkError, DingTalkInvalidArgumentError
+from airflow_dtcal.exceptions import DingTalkAuthError, DingTalkError
+from airflow_dtcal.exceptions import invalid_arguments as _arguments
 from airflow_dtcal.hooks import transport
 from airflow_dtcal.payloads import (
     MAX_ATTENDEES_PER_CALL,
@@ -44,17 +44,6 @@ def clear_token_cache() -> None:
     """Forget every cached access token and pacing reservation in this process (tests, credential rotation)."""
     TOKENS.clear()
     PACER.clear()
-
-
-@contextmanager
-def _arguments() -> Iterator[None]:
-    """Raise argument errors as DingTalkInvalidArgumentError (an AirflowFailException), before any request."""
-    try:
-        yield
-    except DingTalkInvalidArgumentError:
-        raise
-    except InvalidArgumentError as err:
-        raise DingTalkInvalidArgumentError.from_error(err) from None
 
 
 def _chunk_size(value: Any) -> int:

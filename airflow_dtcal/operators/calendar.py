@@ -6,103 +6,35 @@ field, stored unchanged; it is validated and converted in ``execute()``, before 
 raises :class:`~airflow_dtcal.exceptions.DingTalkInvalidArgumentError` naming the argument (Airflow does
 not retry it).
 
-Writes are idempotent across retries: each sends an ``x-client-token`` derived from the DAG id, task id,
-run id, map index, operation and payload, so an Airflow retry after a lost reply repeats the same request
-and DingTalk (which keeps the token for a day) does not create or add twice. Pass ``client_token`` to
-choose your own.
+A cleared or retried task re-establishes the state it describes:
+
+* ``CreateEventOperator`` sends an ``x-client-token`` derived from the DAG id, task id, run id, map index and
+  payload, the same on every try, so a retry after a lost reply does not create a second event (DingTalk
+  keeps the token for a day). On a second or later try it checks the event it got back still exists and is
+  not cancelled; if it was deleted meanwhile (create -> delete -> clear), it creates a new one.
+* Add, remove, respond and delete are idempotent in DingTalk itself, so their key also includes the try
+  number: a cleared task really sends them again instead of getting a remembered answer.
+
+Pass ``client_token`` to choose your own key.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from airflow_dtcal import payloads
-
-try:
-    from airflow.sdk import BaseOperator
-except ImportError:  # pragma: no cover - Airflow < 3
-    from airflow.models import BaseOperator
+from airflow_dtcal.exceptions import invalid_arguments as _arguments
+from airflow_dtcal.operators.base import (
+    EVENT_ID_HINT,
+    AttendeeSetOperator,
+    DingTalkCalendarBaseOperator,
+)
 
 if TYPE_CHECKING:
+    from airflow.sdk import Context
+
     from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
-
-    try:
-        from airflow.sdk import Context
-    except ImportError:  # pragma: no cover
-        from airflow.utils.context import Context
-
-DEFAULT_CONN_ID = "dingtalk_calendar_default"
-EVENT_ID_HINT = "the upstream task returned no event id (XCom was None)?"
-
-
-@contextmanager
-def _arguments():
-    """Turn a payload rule violation into an error Airflow fails the task with, without retrying."""
-    from airflow_dtcal.exceptions import DingTalkInvalidArgumentError
-
-    try:
-        yield
-    except DingTalkInvalidArgumentError:
-        raise
-    except payloads.InvalidArgumentError as err:
-        raise DingTalkInvalidArgumentError.from_error(err) from None
-
-
-class DingTalkCalendarBaseOperator(BaseOperator):
-    """Shared plumbing: the connection, the calendar, the client token and the hook.
-
-    :param dingtalk_conn_id: Airflow connection of type ``dingtalk_calendar``.
-    :param calendar_id: DingTalk calendar id; always ``primary`` today. (templated)
-    :param client_token: the ``x-client-token`` idempotency key for this task's writes; derived from the
-        task instance when not given. (templated)
-    """
-
-    ui_color = "#3296FA"
-    ui_fgcolor = "#FFFFFF"
-
-    def __init__(
-        self,
-        *,
-        dingtalk_conn_id: str = DEFAULT_CONN_ID,
-        calendar_id: str = "primary",
-        client_token: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.dingtalk_conn_id = dingtalk_conn_id
-        self.calendar_id = calendar_id
-        self.client_token = client_token
-
-    def get_hook(self) -> DingTalkCalendarHook:
-        from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
-
-        return DingTalkCalendarHook(dingtalk_conn_id=self.dingtalk_conn_id)
-
-    def _calendar(self) -> str:
-        return payloads.require_id(self.calendar_id, "calendar_id")
-
-    def _check_flags(self, *names: str) -> None:
-        """Notification flags are True, False or None (DingTalk's default)."""
-        for name in names:
-            if getattr(self, name) not in (None, True, False):
-                raise payloads.InvalidArgumentError(name, "must be true or false", getattr(self, name))
-
-    def _client_token(self, context: Context, operation: str, payload: Any) -> str:
-        """The idempotency key of one logical write of this task instance (stable across Airflow retries)."""
-        if self.client_token is not None:
-            return payloads.require_id(self.client_token, "client_token")
-        ti = context["ti"]
-        return payloads.derive_client_token(
-            "airflow-dtcal",
-            ti.dag_id,
-            ti.task_id,
-            ti.run_id,
-            getattr(ti, "map_index", -1),
-            operation,
-            payload,
-        )
 
 
 class CreateEventOperator(DingTalkCalendarBaseOperator):
@@ -211,43 +143,39 @@ class CreateEventOperator(DingTalkCalendarBaseOperator):
             calendar = self._calendar()
             event = self.build_event(context)
             token = self._client_token(context, "CreateEvent", [organizer, calendar, event])
-        created = self.get_hook().create_event(organizer, event, calendar_id=calendar, client_token=token)
+        hook = self.get_hook()
+        created = hook.create_event(organizer, event, calendar_id=calendar, client_token=token)
+        if (getattr(context["ti"], "try_number", 1) or 1) > 1 and self._gone(
+            hook, organizer, created["id"], calendar
+        ):
+            self.log.info(
+                "Event %s from an earlier try was deleted or cancelled; creating a new one", created["id"]
+            )
+            fresh = payloads.derive_client_token(token, "after", created["id"])
+            created = hook.create_event(organizer, event, calendar_id=calendar, client_token=fresh)
         when = event["start"].get("dateTime") or event["start"].get("date")
+        # The summary and description are not logged: a rendered template may hold anything.
         self.log.info(
-            "Created DingTalk event %s %r at %s for organizer %s with %d attendees",
+            "Created DingTalk event %s at %s for organizer %s with %d attendees",
             created["id"],
-            event["summary"],
             when,
             organizer,
             len(event.get("attendees") or []),
         )
         return created["id"]
 
+    @staticmethod
+    def _gone(hook: DingTalkCalendarHook, organizer: str, event_id: str, calendar: str) -> bool:
+        """Whether an event an earlier try created (DingTalk replays its answer) was deleted or cancelled."""
+        from airflow_dtcal.exceptions import DingTalkNotFoundError
 
-class _AttendeeSetOperator(DingTalkCalendarBaseOperator):
-    """Arguments shared by the operators that send a set of attendees (add, sync)."""
-
-    template_fields: Sequence[str] = ("organizer_id", "event_id", "attendees", "calendar_id", "client_token")
-
-    def __init__(
-        self,
-        *,
-        organizer_id: str,
-        event_id: str,
-        attendees: Any,
-        chat_notification: bool | None = None,
-        push_notification: bool | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.organizer_id = organizer_id
-        self.event_id = event_id
-        self.attendees = attendees
-        self.chat_notification = chat_notification
-        self.push_notification = push_notification
+        try:
+            return hook.get_event(organizer, event_id, calendar_id=calendar).get("status") == "cancelled"
+        except DingTalkNotFoundError:
+            return True
 
 
-class AddAttendeesOperator(_AttendeeSetOperator):
+class AddAttendeesOperator(AttendeeSetOperator):
     """Add attendees to an event (500 per call, idempotent); returns the ids added.
 
     :param organizer_id: unionId of the event's organizer. (templated)
@@ -263,7 +191,9 @@ class AddAttendeesOperator(_AttendeeSetOperator):
             calendar = self._calendar()
             attendees = payloads.normalize_attendees(self.attendees)
             self._check_flags("chat_notification", "push_notification")
-            token = self._client_token(context, "AddAttendee", [organizer, calendar, event_id, attendees])
+            token = self._client_token(
+                context, "AddAttendee", [organizer, calendar, event_id, attendees], per_try=True
+            )
         self.get_hook().add_attendees(
             organizer,
             event_id,
@@ -344,7 +274,9 @@ class RespondEventOperator(DingTalkCalendarBaseOperator):
             event_id = payloads.require_id(self.event_id, "event_id", hint=EVENT_ID_HINT)
             calendar = self._calendar()
             status = payloads.validate_response_status(self.response_status)
-            token = self._client_token(context, "RespondEvent", [attendee, calendar, event_id, status])
+            token = self._client_token(
+                context, "RespondEvent", [attendee, calendar, event_id, status], per_try=True
+            )
         self.get_hook().respond_event(attendee, event_id, status, calendar_id=calendar, client_token=token)
         self.log.info("Attendee %s responded %s to event %s", attendee, status, event_id)
         return {"id": attendee, "responseStatus": status}
@@ -382,7 +314,9 @@ class RemoveAttendeesOperator(DingTalkCalendarBaseOperator):
                 raise payloads.InvalidArgumentError(
                     "attendee_ids", f"includes the organizer {organizer!r}, who cannot be removed"
                 )
-            token = self._client_token(context, "RemoveAttendee", [organizer, calendar, event_id, ids])
+            token = self._client_token(
+                context, "RemoveAttendee", [organizer, calendar, event_id, ids], per_try=True
+            )
         self.get_hook().remove_attendees(organizer, event_id, ids, calendar_id=calendar, client_token=token)
         return ids
 
@@ -420,7 +354,7 @@ class DeleteEventOperator(DingTalkCalendarBaseOperator):
             user = payloads.require_id(self.user_id, "user_id")
             event_id = payloads.require_id(self.event_id, "event_id", hint=EVENT_ID_HINT)
             calendar = self._calendar()
-            token = self._client_token(context, "DeleteEvent", [user, calendar, event_id])
+            token = self._client_token(context, "DeleteEvent", [user, calendar, event_id], per_try=True)
         try:
             self.get_hook().delete_event(
                 user,

@@ -8,16 +8,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from airflow_dtcal import payloads
-from airflow_dtcal.operators.calendar import EVENT_ID_HINT, _arguments, _AttendeeSetOperator
+from airflow_dtcal.exceptions import invalid_arguments as _arguments
+from airflow_dtcal.operators.base import EVENT_ID_HINT, AttendeeSetOperator
 
 if TYPE_CHECKING:
-    try:
-        from airflow.sdk import Context
-    except ImportError:  # pragma: no cover
-        from airflow.utils.context import Context
+    from airflow.sdk import Context
 
 
-class SyncAttendeesOperator(_AttendeeSetOperator):
+class SyncAttendeesOperator(AttendeeSetOperator):
     """Bring an event's attendees in line with ``attendees``: add who is missing, remove who is extra.
 
     The current attendees are listed first (all pages), so only the difference is sent: removals, then
@@ -78,8 +76,8 @@ class SyncAttendeesOperator(_AttendeeSetOperator):
                     event_id,
                     sorted(a["id"] for a in to_add),
                     sorted(to_remove),
-                    getattr(context["ti"], "try_number", None),
                 ],
+                per_try=True,
             )
         if to_remove:
             hook.remove_attendees(

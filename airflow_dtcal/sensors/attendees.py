@@ -11,32 +11,23 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow_dtcal import payloads, responses
-from airflow_dtcal.operators.calendar import DEFAULT_CONN_ID, EVENT_ID_HINT, _arguments
-
-try:
-    from airflow.sdk import BaseSensorOperator, PokeReturnValue
-except ImportError:  # pragma: no cover - Airflow < 3
-    from airflow.sensors.base import BaseSensorOperator, PokeReturnValue
-
-try:
-    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
-except ImportError:  # pragma: no cover - older layouts
-    from airflow.exceptions import AirflowFailException, AirflowSkipException
+from airflow_dtcal.compat import (
+    AirflowFailException,
+    AirflowSkipException,
+    BaseSensorOperator,
+    PokeReturnValue,
+    conf,
+)
+from airflow_dtcal.exceptions import invalid_arguments as _arguments
+from airflow_dtcal.operators.base import DEFAULT_CONN_ID, EVENT_ID_HINT
 
 if TYPE_CHECKING:
-    from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
+    from airflow.sdk import Context
 
-    try:
-        from airflow.sdk import Context
-    except ImportError:  # pragma: no cover
-        from airflow.utils.context import Context
+    from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
 
 
 def _default_deferrable() -> bool:
-    try:
-        from airflow.sdk.configuration import conf
-    except ImportError:  # pragma: no cover - Airflow 3.0
-        from airflow.configuration import conf
     return conf.getboolean("operators", "default_deferrable", fallback=False)
 
 
@@ -51,6 +42,8 @@ class AttendeeResponseSensor(BaseSensorOperator):
 
     With ``fail_on_decline=True`` the task fails as soon as a relevant attendee declines (everyone for the
     first two conditions, the named ids for ``accepted_by``), or is skipped when ``soft_fail=True``.
+    ``soft_fail=True`` also skips, in every mode alike, when waiting fails for good: the event is gone, the
+    app lacks a permission, or transient errors outlasted the retries.
 
     Poke and reschedule modes read the attendees through :class:`DingTalkCalendarHook`; ``deferrable=True``
     checks once, then hands the waiting to :class:`~airflow_dtcal.triggers.attendees.AttendeeResponseTrigger`
@@ -145,11 +138,22 @@ class AttendeeResponseSensor(BaseSensorOperator):
 
     # ---------------------------------------------------------------- poke / reschedule
 
+    def _failed(self, error: Exception) -> NoReturn:
+        """Waiting failed for good: skip with ``soft_fail``, else fail (the same in poke and deferrable mode)."""
+        if self.soft_fail:
+            raise AirflowSkipException(f"Event {self.event_id}: {error}; skipping (soft_fail=True)") from None
+        raise error
+
     def poke(self, context: Context) -> bool | PokeReturnValue:
+        from airflow_dtcal.exceptions import DingTalkError
+
         args = self._arguments()
-        attendees = self.get_hook().iter_attendees(
-            args["organizer_id"], args["event_id"], calendar_id=args["calendar_id"]
-        )
+        try:
+            attendees = self.get_hook().list_attendees(
+                args["organizer_id"], args["event_id"], calendar_id=args["calendar_id"]
+            )
+        except DingTalkError as err:
+            self._failed(err)
         check = responses.evaluate_responses(
             attendees,
             organizer_id=args["organizer_id"],
@@ -206,7 +210,9 @@ class AttendeeResponseSensor(BaseSensorOperator):
             return event["statuses"]
         if status == responses.DECLINED:
             self._declined(event.get("message", "declined"))
-        raise DingTalkError(
-            f"Waiting for responses to event {event.get('event_id')} failed: "
-            f"{event.get('error_type', 'error')}: {event.get('message')}"
+        self._failed(
+            DingTalkError(
+                f"Waiting for responses to event {event.get('event_id')} failed: "
+                f"{event.get('error_type', 'error')}: {event.get('message')}"
+            )
         )
