@@ -169,14 +169,14 @@ def test_unusable_tokens_are_typed_errors_that_never_show_the_token(server, mode
 
 @pytest.mark.parametrize("mode", MODES)
 def test_a_nan_lifetime_is_not_json_and_an_infinite_one_is_clamped(server, mode):
-    server.token_answer = json_answer('{"accessToken": "%s", "expireIn": NaN}' % TOKEN)
+    server.token_answer = json_answer('{"accessToken": "' + TOKEN + '", "expireIn": NaN}')
     with pytest.raises(DingTalkBannedError, match="instead of JSON") as caught:
         token(mode, hook())
     assert TOKEN not in str(caught.value)
 
     from airflow_dtcal.core.pacing import TOKENS
 
-    server.token_answer = json_answer('{"accessToken": "%s", "expireIn": 1e999}' % TOKEN)
+    server.token_answer = json_answer('{"accessToken": "' + TOKEN + '", "expireIn": 1e999}')
     assert token(mode, hook()) == TOKEN
     (entry,) = TOKENS._tokens.values()
     assert entry[1] - time.monotonic() <= 7200
