@@ -52,8 +52,14 @@ def get_provider_info() -> dict:
             }
         ],
         "hook-class-names": ["airflow_dtcal.hooks.calendar.DingTalkCalendarHook"],
+        "hooks": [
+            {"integration-name": "DingTalk Calendar", "python-modules": ["airflow_dtcal.hooks.calendar"]}
+        ],
         "operators": [
-            {"integration-name": "DingTalk Calendar", "python-modules": ["airflow_dtcal.operators.calendar"]}
+            {
+                "integration-name": "DingTalk Calendar",
+                "python-modules": ["airflow_dtcal.operators.calendar", "airflow_dtcal.operators.sync"],
+            }
         ],
         "sensors": [
             {"integration-name": "DingTalk Calendar", "python-modules": ["airflow_dtcal.sensors.attendees"]}

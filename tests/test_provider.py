@@ -30,3 +30,20 @@ def test_connection_type_is_registered_with_its_hook():
     assert hook_info.hook_class_name == "airflow_dtcal.hooks.calendar.DingTalkCalendarHook"
     assert hook_info.connection_id_attribute_name == "dingtalk_conn_id"
     assert hook_info.hook_name == "DingTalk Calendar"
+
+
+def test_provider_info_lists_every_module_and_each_imports():
+    import importlib
+
+    from airflow_dtcal.get_provider_info import get_provider_info
+
+    info = get_provider_info()
+    modules = {
+        kind: [m for entry in info[kind] for m in entry["python-modules"]]
+        for kind in ("hooks", "operators", "sensors", "triggers")
+    }
+    assert modules["hooks"] == ["airflow_dtcal.hooks.calendar"]
+    assert "airflow_dtcal.operators.sync" in modules["operators"]
+    for names in modules.values():
+        for name in names:
+            importlib.import_module(name)
