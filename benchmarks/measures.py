@@ -149,7 +149,8 @@ def _no_attendees(summary: str) -> dict:
 
 def bulk(admin: Any, conn_id: str, reps: int) -> dict:
     """Measure 2: 5,000 attendees added and listed back through the hook (calls, wall time, memory)."""
-    from airflow_dtcal.hooks.calendar import PACER_WINDOW, DingTalkCalendarHook
+    from airflow_dtcal.core.pacing import PACER_WINDOW
+    from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
 
     hook = DingTalkCalendarHook(conn_id)  # settings from the connection and defaults, pacing included
     hook.get_access_token()

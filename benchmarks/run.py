@@ -61,10 +61,9 @@ PROFILES: dict[str, dict[str, Any]] = {
     },
 }
 
+# Per-call client CPU is reported as information only: no user feels 0.3 ms next to a 30-250 ms round trip,
+# and chasing it once led the hook to bypass requests' public API (which silently disabled users' mocks).
 TARGETS = {
-    "cpu_vs_requests": 1.10,
-    "cpu_vs_sdk": 0.90,
-    "cpu_vs_httphook": 0.50,
     "bulk_calls": 10,
     "peak_ratio": 1.2,
     "quota_ratio": 0.90,
@@ -120,11 +119,7 @@ def _rows(results: dict, judged: bool) -> list[dict]:
         c = m1["clients"]
         alt_col = {"requests": "requests", "sdk": "SDK", "httphook": "HttpHook"}
         for kind, key in (("CPU", "cpu"), ("wall", "wall")):
-            for alt, target_key in (
-                ("requests", "cpu_vs_requests"),
-                ("sdk", "cpu_vs_sdk"),
-                ("httphook", "cpu_vs_httphook"),
-            ):
+            for alt in ("requests", "sdk", "httphook"):
                 ratio = m1["ratios"][alt][key]["median"]
                 row = {
                     "Measure": f"1 {kind}/call, hook vs {alt}",
@@ -132,12 +127,7 @@ def _rows(results: dict, judged: bool) -> list[dict]:
                     alt_col[alt]: us(c[alt][f"{key}_us_per_call"]["median"]),
                     "Ratio": f"{ratio:.2f}",
                 }
-                if key == "cpu":
-                    target = TARGETS[target_key]
-                    row["Target"] = f"≤ {target:.2f}"
-                    row["Result"] = _verdict(ratio <= target, judged)
-                else:
-                    row["Target"] = "(info)"
+                row["Target"] = "(info)"
                 rows.append(row)
     elif m1:
         rows.append({"Measure": "1 per-call cost", "Result": "error"})
