@@ -1,4 +1,5 @@
-"""Who may call: access tokens (issue, renew, expire), authentication of calendar calls, QPS throttling.
+"""Who may call: access tokens (issue, renew, expire), authentication of calendar calls, QPS throttling and
+the organization's monthly API quota.
 
 The functions that take a :class:`State` expect the caller to hold ``state.lock``.
 """
@@ -89,3 +90,20 @@ def throttle(state: State, app: str, op: str) -> None:
             "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi",
             "The QPS limit of this app for this API has been exceeded; retry after 1 second.",
         )
+
+
+def within_quota(state: State, op: str) -> None:
+    """Refuse a calendar call once the month's quota is used up (403 ``ApiCountLimitForOrg``)."""
+    state.roll_quota_month()
+    if state.monthly_quota is not None and sum(state.counters["counted"].values()) >= state.monthly_quota:
+        state.counters["over_quota"][op] += 1
+        raise ApiError(
+            403,
+            "Forbidden.AccessDenied.ApiCountLimitForOrg",
+            f"The organization has used its {state.monthly_quota} API calls for this month.",
+        )
+
+
+def count_call(state: State, op: str) -> None:
+    """Count one calendar call against the month's quota (token calls are never counted)."""
+    state.counters["counted"][op] += 1

@@ -68,6 +68,9 @@ class EmulatorAdmin(EmulatorControls):
     def set_token_ttl(self, seconds: float) -> None:
         self._call("POST", "config", {"token_ttl": seconds})
 
+    def set_monthly_quota(self, calls: int | None) -> None:
+        self._call("POST", "config", {"monthly_quota": calls})
+
     def revoke_tokens(self) -> None:
         self._call("POST", "revoke-tokens", {})
 

@@ -1,5 +1,8 @@
-"""One API request from start to finish: route, log, faults, latency, token, authentication, throttling,
-idempotency, then the operation itself.
+"""One API request from start to finish: route, log, faults, latency, token, authentication, monthly quota,
+throttling, idempotency, then the operation itself.
+
+A calendar call counts against the monthly quota once it is authenticated, within the quota and not
+throttled, whatever its outcome (validation errors and idempotent replays count too); token calls never do.
 """
 
 from __future__ import annotations
@@ -91,7 +94,9 @@ def _answer(
                 return json_reply(access.issue_token(state, body))
         with state.lock:
             app = access.authenticate(state, request.headers)
+            access.within_quota(state, op)
             access.throttle(state, app, op)
+            access.count_call(state, op)
             client_token = request.headers.get(CLIENT_TOKEN_HEADER)
             key = (app, op, client_token) if client_token and op in WRITE_OPERATIONS else None
             stored = state.idempotency.get(key) if key else None

@@ -67,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY:SECRET",
         help="accept only these app credentials (repeatable); default: any non-empty key and secret",
     )
+    parser.add_argument(
+        "--monthly-quota",
+        type=_non_negative_int,
+        default=None,
+        metavar="CALLS",
+        help="calendar calls allowed per month before 403 ApiCountLimitForOrg (default: no quota)",
+    )
     parser.add_argument("--seed", metavar="FILE.json", help="events to preload (see docs/emulator.md)")
     parser.add_argument(
         "--max-body-bytes",
@@ -102,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         latency=args.latency_ms / 1000.0,
         token_ttl=args.token_ttl,
         apps=dict(args.app) if args.app else None,
+        monthly_quota=args.monthly_quota,
         max_body_bytes=args.max_body_bytes,
         request_timeout=args.request_timeout,
         idle_timeout=args.idle_timeout,

@@ -28,6 +28,7 @@ CLIENT_TOKEN_HEADER = "x-client-token"
 TOKEN_TTL = 7200  # seconds, the documented access-token lifetime
 IDEMPOTENCY_WINDOW = 86400.0  # seconds: an x-client-token is remembered for one day
 THROTTLE_WINDOW = 1.0  # seconds
+ORG_TIME_ZONE = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")  # the quota month is China's month
 DEFAULT_QPS_LIMIT = 20  # calls per second per app and API on a standard-edition org
 
 RESPONSE_STATUSES = ("needsAction", "accepted", "declined", "tentative")

@@ -19,6 +19,7 @@ class DingTalkEmulator(EmulatorControls):
     The server starts in the constructor and stops on :meth:`close` (or leaving the ``with`` block).
     ``qps_limit=None`` (or 0) disables throttling; ``latency`` is seconds added before each API answer;
     ``apps`` maps accepted app keys to secrets (``None`` accepts any non-empty key and secret).
+    ``monthly_quota`` caps the calendar calls per month (``None``: no quota).
     ``max_body_bytes``, ``request_timeout`` and ``idle_timeout`` bound what one client may hold.
     """
 
@@ -35,6 +36,7 @@ class DingTalkEmulator(EmulatorControls):
         token_ttl: float = TOKEN_TTL,
         apps: dict[str, str] | None = None,
         *,
+        monthly_quota: int | None = None,
         max_logged_requests: int = 10000,
         max_body_bytes: int = MAX_BODY_BYTES,
         request_timeout: float = REQUEST_TIMEOUT,
@@ -45,7 +47,7 @@ class DingTalkEmulator(EmulatorControls):
                 raise ValueError(f"{name} must be a number of seconds > 0, got {value!r}")
         if not isinstance(max_body_bytes, int) or isinstance(max_body_bytes, bool) or max_body_bytes < 0:
             raise ValueError(f"max_body_bytes must be an integer >= 0, got {max_body_bytes!r}")
-        self._state = State(qps_limit, latency, token_ttl, apps, max_logged_requests)
+        self._state = State(qps_limit, latency, token_ttl, apps, max_logged_requests, monthly_quota)
         self._server = Server(
             (host, port),
             self._state,
@@ -126,6 +128,10 @@ class DingTalkEmulator(EmulatorControls):
 
     def set_token_ttl(self, seconds: float) -> None:
         self._state.configure(token_ttl=seconds)
+
+    def set_monthly_quota(self, calls: int | None) -> None:
+        """Cap this month's calendar calls (``None``: no quota). Calls already counted stay counted."""
+        self._state.configure(monthly_quota=calls)
 
     def revoke_tokens(self) -> None:
         self._state.revoke_tokens()

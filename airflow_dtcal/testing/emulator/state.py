@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import collections
 import copy
+import datetime as dt
 import math
 import threading
 from typing import Any
 
-from airflow_dtcal.testing.emulator.contract import OPERATIONS
+from airflow_dtcal.testing.emulator.contract import OPERATIONS, ORG_TIME_ZONE
 
-COUNTERS = ("calls", "applied", "replayed", "throttled", "faulted", "errors")
-SETTINGS = ("qps_limit", "latency", "token_ttl")
+COUNTERS = ("calls", "applied", "replayed", "throttled", "faulted", "errors", "counted", "over_quota")
+SETTINGS = ("qps_limit", "latency", "token_ttl", "monthly_quota")
 MAX_LATENCY = 600.0  # seconds
 
 
@@ -40,6 +41,10 @@ def check_setting(name: str, value: Any) -> Any:
                 f"latency must be null or a number of seconds from 0 to {MAX_LATENCY:g}, got {value!r}"
             )
         return float(value)
+    if name == "monthly_quota":
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            raise ValueError(f"monthly_quota must be null (no quota) or an integer >= 0, got {value!r}")
+        return value
     if name == "token_ttl":
         if not _number(value) or value <= 0:
             raise ValueError(f"token_ttl must be a number of seconds > 0, got {value!r}")
@@ -57,6 +62,7 @@ class State:
         token_ttl: float,
         apps: dict[str, str] | None,
         max_logged_requests: int,
+        monthly_quota: int | None = None,
     ) -> None:
         self.lock = threading.Lock()
         self.idle = threading.Condition()  # guards in_flight
@@ -64,6 +70,7 @@ class State:
         self.qps_limit: int | None = check_setting("qps_limit", qps_limit)
         self.latency: float = check_setting("latency", latency or 0.0)
         self.token_ttl: float = check_setting("token_ttl", token_ttl)
+        self.monthly_quota: int | None = check_setting("monthly_quota", monthly_quota)
         self.apps = dict(apps) if apps is not None else None
         self.max_logged_requests = max_logged_requests
         self._clear()
@@ -82,6 +89,7 @@ class State:
         self.counters = {name: dict.fromkeys(OPERATIONS, 0) for name in COUNTERS}
         self.token_fetches = 0
         self.tokens_issued = 0
+        self.quota_month = ""  # "yyyy-MM" of the calls in counters["counted"]
         self.event_seq = 0  # creation order
         self.change_seq = 0  # last change number, for ListEvents sync tokens
 
@@ -92,7 +100,7 @@ class State:
             self._clear()
 
     def configure(self, **changes: Any) -> dict:
-        """Change any of ``qps_limit``, ``latency``, ``token_ttl``; all are validated before any applies."""
+        """Change any of :data:`SETTINGS`; all are validated before any applies."""
         checked = {name: check_setting(name, value) for name, value in changes.items()}
         with self.lock:
             for name, value in checked.items():
@@ -104,18 +112,27 @@ class State:
             return self.config_locked()
 
     def config_locked(self) -> dict:
-        return {"qps_limit": self.qps_limit, "latency": self.latency, "token_ttl": self.token_ttl}
+        return {name: getattr(self, name) for name in SETTINGS}
 
     def revoke_tokens(self) -> None:
         with self.lock:
             self.tokens.clear()
             self.app_tokens.clear()
 
+    def roll_quota_month(self) -> None:
+        """Start counting afresh when a new calendar month begins, China time (caller holds the lock)."""
+        month = dt.datetime.now(ORG_TIME_ZONE).strftime("%Y-%m")
+        if month != self.quota_month:
+            self.quota_month = month
+            self.counters["counted"] = dict.fromkeys(OPERATIONS, 0)
+
     # ---- inspection
 
     def stats(self) -> dict:
         with self.lock:
+            self.roll_quota_month()
             out: dict[str, Any] = {name: dict(counts) for name, counts in self.counters.items()}
+            out["counted_total"] = sum(self.counters["counted"].values())
             out["token_fetches"] = self.token_fetches
             out["tokens_issued"] = self.tokens_issued
             return out
