@@ -60,6 +60,7 @@ def _stop(running: Running, sig: int = signal.SIGTERM) -> int:
 
 
 SEED = {
+    "users": [{"userId": "u-boss", "unionId": "boss", "mobile": "13900000000", "name": "The Boss"}],
     "events": [
         {
             "id": "seeded-event-1",
@@ -76,7 +77,7 @@ SEED = {
             "end": {"date": "2025-01-02"},
             "status": "cancelled",
         },
-    ]
+    ],
 }
 
 
@@ -139,7 +140,15 @@ def test_seeded_events_and_app_credentials(cli: Running, admin: EmulatorAdmin) -
     assert_error(api.get_token(), 400, "invalidClientIdOrSecret")
     assert_error(api.get_token("someone", "else"), 400, "invalidClientIdOrSecret")
     api = _api(cli)
-    assert api.get("alice", "seeded-event-1").json()["summary"] == "Seeded planning"
+    seen = api.get("alice", "seeded-event-1").json()
+    assert seen["summary"] == "Seeded planning" and seen["organizer"]["displayName"] == "The Boss"
+    assert admin.users()[0]["userId"] == "u-boss"
+    found = api.session.post(
+        f"{cli.url}/topapi/v2/user/getbymobile",
+        params={"access_token": api.token},
+        json={"mobile": "13900000000"},
+    ).json()
+    assert found["errcode"] == 0 and found["result"] == {"userid": "u-boss"}
 
 
 def test_admin_inspection_config_and_tokens(cli: Running, admin: EmulatorAdmin) -> None:

@@ -77,6 +77,12 @@ class EmulatorAdmin(EmulatorControls):
     def seed_events(self, events: list[dict]) -> list[str]:
         return self._call("POST", "seed", {"events": events})["ids"]
 
+    def seed_users(self, users: list[dict]) -> list[str]:
+        return self._call("POST", "users", {"users": users})["userIds"]
+
+    def users(self) -> list[dict]:
+        return self._call("GET", "users")["users"]
+
     def add_fault(self, kind: str, count: int = 1, operation: str | None = None, **params: Any) -> dict:
         payload = {"kind": kind, "count": count, "operation": operation}
         payload.update({k: v for k, v in params.items() if v is not None})

@@ -11,8 +11,13 @@ import json
 import time
 from typing import Any
 
-from airflow_dtcal.testing.emulator import access, faults, request_log
-from airflow_dtcal.testing.emulator.contract import CLIENT_TOKEN_HEADER, IDEMPOTENCY_WINDOW, WRITE_OPERATIONS
+from airflow_dtcal.testing.emulator import access, faults, legacy, request_log
+from airflow_dtcal.testing.emulator.contract import (
+    CLIENT_TOKEN_HEADER,
+    IDEMPOTENCY_WINDOW,
+    LEGACY_OPERATIONS,
+    WRITE_OPERATIONS,
+)
 from airflow_dtcal.testing.emulator.errors import ApiError, invalid
 from airflow_dtcal.testing.emulator.messages import Reply, Request, error_reply, json_reply
 from airflow_dtcal.testing.emulator.operations import HANDLERS
@@ -92,6 +97,9 @@ def _answer(
                 raise body_error
             with state.lock:
                 return json_reply(access.issue_token(state, body))
+        if op in LEGACY_OPERATIONS:
+            with state.lock:
+                return legacy.answer(state, op, request, body, body_error)
         with state.lock:
             app = access.authenticate(state, request.headers)
             access.within_quota(state, op)

@@ -74,7 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CALLS",
         help="calendar calls allowed per month before 403 ApiCountLimitForOrg (default: no quota)",
     )
-    parser.add_argument("--seed", metavar="FILE.json", help="events to preload (see docs/emulator.md)")
+    parser.add_argument(
+        "--seed", metavar="FILE.json", help="events and users to preload (see docs/emulator.md)"
+    )
     parser.add_argument(
         "--max-body-bytes",
         type=_non_negative_int,
@@ -122,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     try:
+        if isinstance(seed, dict) and "users" in seed:
+            emulator.seed_users(seed["users"])
         if seed is not None:
             emulator.seed_events(seed)
         print(f"dtcal-emulator listening on {emulator.base_url}", flush=True)

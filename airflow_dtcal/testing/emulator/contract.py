@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-#: Every operation the emulator serves, as named in the official SDK.
+#: Every operation the emulator serves, as named in the official SDK (the legacy ones after the docs).
 OPERATIONS = (
     "GetAccessToken",
     "CreateEvent",
@@ -16,7 +16,11 @@ OPERATIONS = (
     "ListAttendees",
     "RemoveAttendee",
     "RespondEvent",
+    "GetUser",
+    "GetUserByMobile",
 )
+#: The legacy contacts operations (``oapi.dingtalk.com``): token in the query, errcode answers, no quota.
+LEGACY_OPERATIONS = frozenset({"GetUser", "GetUserByMobile"})
 #: The calendar operations that change state; they honour ``x-client-token``.
 WRITE_OPERATIONS = frozenset(
     {"CreateEvent", "PatchEvent", "DeleteEvent", "AddAttendee", "RemoveAttendee", "RespondEvent"}

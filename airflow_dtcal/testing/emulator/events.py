@@ -14,6 +14,7 @@ import datetime as dt
 import secrets
 from typing import Any
 
+from airflow_dtcal.testing.emulator import directory
 from airflow_dtcal.testing.emulator.contract import MAX_ATTENDEES_PER_EVENT
 from airflow_dtcal.testing.emulator.errors import ApiError, event_not_found, invalid
 from airflow_dtcal.testing.emulator.rules import UTC, check_attendee_list, event_fields, parse_instant
@@ -42,14 +43,10 @@ def new_event_id() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(24)).decode().rstrip("=")
 
 
-def display_name(state: State, user: str) -> str:
-    return f"User {user}"
-
-
 def new_attendee(state: State, user: str, optional: bool = False, status: str = "needsAction") -> dict:
     return {
         "id": user,
-        "displayName": display_name(state, user),
+        "displayName": directory.display_name(state, user),
         "responseStatus": status,
         "isOptional": optional,
     }
@@ -148,8 +145,10 @@ def create(state: State, user: str, body: Any, seeded: bool = False) -> dict:
     return ev
 
 
-def render_attendee(att: dict, viewer: str | None) -> dict:
+def render_attendee(state: State, att: dict, viewer: str | None) -> dict:
     out = dict(att)
+    if state.users:  # names come from the directory when the user is in it (seeded before or after)
+        out["displayName"] = directory.display_name(state, att["id"])
     if viewer is not None:
         out["self"] = att["id"] == viewer
     return out
@@ -168,6 +167,7 @@ def render(
     if max_attendees is not None:
         attendees = attendees[:max_attendees]
     org = ev["attendees"].get(ev["organizer"]) or new_attendee(state, ev["organizer"], status="accepted")
+    org = render_attendee(state, org, None)
     organizer = {"id": org["id"], "displayName": org["displayName"], "responseStatus": org["responseStatus"]}
     if viewer is not None:
         organizer["self"] = org["id"] == viewer
@@ -178,7 +178,7 @@ def render(
         "end": dict(ev["end"]),
         "isAllDay": ev["isAllDay"],
         "organizer": organizer,
-        "attendees": [render_attendee(a, viewer) for a in attendees],
+        "attendees": [render_attendee(state, a, viewer) for a in attendees],
         "reminders": [{"method": r["method"], "minutes": str(r["minutes"])} for r in ev["reminders"]],
         "status": ev["status"],
         "createTime": ev["createTime"],

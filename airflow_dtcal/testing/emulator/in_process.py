@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from airflow_dtcal.testing.emulator import admin, faults
+from airflow_dtcal.testing.emulator import admin, directory, faults
 from airflow_dtcal.testing.emulator import events as event_store
 from airflow_dtcal.testing.emulator.contract import DEFAULT_QPS_LIMIT, TOKEN_TTL
 from airflow_dtcal.testing.emulator.controls import EmulatorControls
@@ -139,6 +139,14 @@ class DingTalkEmulator(EmulatorControls):
     def seed_events(self, events: list[dict]) -> list[str]:
         """Preload events (the ``--seed`` file format); returns their ids."""
         return event_store.seed(self._state, events)
+
+    def seed_users(self, users: list[dict]) -> list[str]:
+        """Add users to the directory (``{userId, unionId, mobile, name, active}``); returns their userIds."""
+        return directory.seed_users(self._state, users)
+
+    def users(self) -> list[dict]:
+        """The directory, in seed order."""
+        return directory.list_users(self._state)
 
     def add_fault(self, kind: str, count: int = 1, operation: str | None = None, **params: Any) -> dict:
         return faults.add_fault(self._state, faults.make_fault(kind, count, operation, **params))

@@ -155,7 +155,7 @@ def list_attendees(state: State, p: dict, q: dict, body: Any) -> Result:
     ev = events.visible(state, p["event"], p["user"])
     attendees = list(ev["attendees"].values())
     page = attendees[offset : offset + max_results]
-    result: dict[str, Any] = {"attendees": [events.render_attendee(a, p["user"]) for a in page]}
+    result: dict[str, Any] = {"attendees": [events.render_attendee(state, a, p["user"]) for a in page]}
     if offset + max_results < len(attendees):
         result["nextToken"] = encode_page_token(
             {"k": "attendees", "e": p["event"], "o": offset + max_results}

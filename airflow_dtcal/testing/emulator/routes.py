@@ -12,6 +12,8 @@ from urllib.parse import unquote
 from airflow_dtcal.testing.emulator.errors import ApiError, invalid, no_such_api
 
 CALENDAR_PREFIX = ("v1.0", "calendar", "users")
+#: The legacy contacts endpoints, ``POST /topapi/v2/user/<name>`` (on DingTalk, host oapi.dingtalk.com).
+LEGACY_ROUTES = {"get": "GetUser", "getbymobile": "GetUserByMobile"}
 #: Positions of ids in ``/v1.0/calendar/users/{userId}/calendars/{calendarId}/events/{eventId}/...``.
 ID_POSITIONS = {3: ("userId", "user"), 5: ("calendarId", "calendar"), 7: ("eventId", "event")}
 DOT_SEGMENTS = (".", "..")
@@ -54,6 +56,10 @@ def route(method: str, path: str) -> tuple[str, dict]:
         raise invalid("the path is not valid percent-encoded UTF-8") from None
     if segs == ["v1.0", "oauth2", "accessToken"] and method == "POST":
         return "GetAccessToken", {}
+    if method == "POST" and segs[:3] == ["topapi", "v2", "user"] and len(segs) == 4:
+        operation = LEGACY_ROUTES.get(segs[3])
+        if operation is not None:
+            return operation, {}
     is_calendar = len(segs) >= 7 and tuple(segs[:3]) == CALENDAR_PREFIX and segs[4] == "calendars"
     params = _check_ids(segs) if is_calendar else {}
     if not is_calendar:

@@ -1,4 +1,4 @@
-"""Everything the emulator remembers, behind one lock: configuration, events, tokens, idempotency records,
+"""Everything the emulator remembers, behind one lock: configuration, events, users, tokens, idempotency records,
 throttling windows, queued faults, counters and the request log.
 
 The other rooms read and change a :class:`State` while holding ``state.lock``; the methods here take the
@@ -77,6 +77,7 @@ class State:
 
     def _clear(self) -> None:
         self.events: dict[str, dict] = {}  # event id -> stored event (see events.py)
+        self.users: dict[str, dict] = {}  # userId -> seeded user (see directory.py)
         self.tokens: dict[str, dict] = {}  # access token -> {"app", "expires"}
         self.app_tokens: dict[str, str] = {}  # app key -> its current access token
         self.secrets_seen: set[str] = set()  # app secrets that obtained a token (scrubbed from the log)
