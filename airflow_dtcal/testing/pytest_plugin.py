@@ -5,7 +5,7 @@
   with ``AIRFLOW_CONN_DINGTALK_CALENDAR_DEFAULT`` pointing at it for the duration of the test.
 
 By default the fixture turns throttling off (``qps_limit=None``) so tests are deterministic; ask for it with
-``@pytest.mark.dtcal_emulator(qps_limit=20, latency=0.0, token_ttl=7200)``.
+``@pytest.mark.dtcal_emulator(qps_limit=20, latency=0.0, token_ttl=7200, monthly_quota=5000)``.
 
 This module is imported into every pytest run of the environment, so it imports nothing heavy: the
 emulator module is only imported when a test asks for a fixture.
@@ -24,14 +24,15 @@ if TYPE_CHECKING:  # pragma: no cover
 CONN_ENV_VAR = "AIRFLOW_CONN_DINGTALK_CALENDAR_DEFAULT"
 APP_KEY = "dtcal-test-key"
 APP_SECRET = "dtcal-test-secret"
-_DEFAULTS: dict[str, Any] = {"qps_limit": None, "latency": 0.0, "token_ttl": 7200}
+_DEFAULTS: dict[str, Any] = {"qps_limit": None, "latency": 0.0, "token_ttl": 7200, "monthly_quota": None}
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "dtcal_emulator(qps_limit=None, latency=0.0, token_ttl=7200): configure the dtcal_emulator "
-        "fixture for this test (qps_limit in calls/s per app and API, None = off; latency in seconds).",
+        "dtcal_emulator(qps_limit=None, latency=0.0, token_ttl=7200, monthly_quota=None): configure the "
+        "dtcal_emulator fixture for this test (qps_limit in calls/s per app and API, None = off; latency in "
+        "seconds; monthly_quota in calendar calls per month, None = no quota).",
     )
 
 
@@ -68,6 +69,7 @@ def dtcal_emulator(
     emulator.set_qps_limit(options["qps_limit"])
     emulator.set_latency(options["latency"])
     emulator.set_token_ttl(options["token_ttl"])
+    emulator.set_monthly_quota(options["monthly_quota"])
     emulator.app_key = APP_KEY
     emulator.app_secret = APP_SECRET
     monkeypatch.setenv(CONN_ENV_VAR, emulator.connection_json(APP_KEY, APP_SECRET))

@@ -60,6 +60,7 @@ def _stop(running: Running, sig: int = signal.SIGTERM) -> int:
 
 
 SEED = {
+    "users": [{"userId": "u-boss", "unionId": "boss", "mobile": "13900000000", "name": "The Boss"}],
     "events": [
         {
             "id": "seeded-event-1",
@@ -76,7 +77,7 @@ SEED = {
             "end": {"date": "2025-01-02"},
             "status": "cancelled",
         },
-    ]
+    ],
 }
 
 
@@ -139,7 +140,15 @@ def test_seeded_events_and_app_credentials(cli: Running, admin: EmulatorAdmin) -
     assert_error(api.get_token(), 400, "invalidClientIdOrSecret")
     assert_error(api.get_token("someone", "else"), 400, "invalidClientIdOrSecret")
     api = _api(cli)
-    assert api.get("alice", "seeded-event-1").json()["summary"] == "Seeded planning"
+    seen = api.get("alice", "seeded-event-1").json()
+    assert seen["summary"] == "Seeded planning" and seen["organizer"]["displayName"] == "The Boss"
+    assert admin.users()[0]["userId"] == "u-boss"
+    found = api.session.post(
+        f"{cli.url}/topapi/v2/user/getbymobile",
+        params={"access_token": api.token},
+        json={"mobile": "13900000000"},
+    ).json()
+    assert found["errcode"] == 0 and found["result"] == {"userid": "u-boss"}
 
 
 def test_admin_inspection_config_and_tokens(cli: Running, admin: EmulatorAdmin) -> None:
@@ -166,7 +175,7 @@ def test_admin_inspection_config_and_tokens(cli: Running, admin: EmulatorAdmin) 
     api.list_events("carol")
     assert time.perf_counter() - began >= 0.2
     admin.set_latency(0)
-    assert admin.config() == {"qps_limit": None, "latency": 0.0, "token_ttl": 3600.0}
+    assert admin.config() == {"qps_limit": None, "latency": 0.0, "token_ttl": 3600.0, "monthly_quota": None}
     admin.revoke_tokens()
     assert_error(api.list_events("carol"), 400, "InvalidAuthentication")
 
@@ -225,7 +234,24 @@ def test_python_dash_m_stops_on_sigint() -> None:
     assert code == 0
 
 
+def test_monthly_quota_flag() -> None:
+    running = _start([str(SCRIPT), "--port", "0", "--monthly-quota", "1"])
+    try:
+        admin = EmulatorAdmin(running.url)
+        assert admin.config()["monthly_quota"] == 1
+        api = Api(running.url, "k", "secret-k")
+        api.login()
+        assert api.list_events("org").status_code == 200
+        assert_error(api.list_events("org"), 403, "Forbidden.AccessDenied.ApiCountLimitForOrg")
+        assert api.get_token().status_code == 200
+        assert admin.stats()["counted"]["ListEvents"] == 1
+    finally:
+        assert _stop(running) == 0
+
+
 def test_bad_arguments_exit_with_usage_error() -> None:
     proc = subprocess.run([str(SCRIPT), "--app", "no-colon"], capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2
     assert "KEY:SECRET" in proc.stderr
+    proc = subprocess.run([str(SCRIPT), "--monthly-quota", "-5"], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2 and "--monthly-quota" in proc.stderr

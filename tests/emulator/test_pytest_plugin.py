@@ -50,18 +50,20 @@ def test_a_connection_and_state(dtcal_emulator):
     _create(dtcal_emulator)
     dtcal_emulator.fail_next(count=5)
     dtcal_emulator.set_latency(0.5)
+    dtcal_emulator.set_monthly_quota(1)
     assert len(dtcal_emulator.events()) == 1
 
 
 def test_b_state_was_reset(dtcal_emulator):
     assert dtcal_emulator.events() == []
     assert dtcal_emulator.faults() == []
-    assert dtcal_emulator.config() == {"qps_limit": None, "latency": 0.0, "token_ttl": 7200}
+    assert dtcal_emulator.config() == {"qps_limit": None, "latency": 0.0, "token_ttl": 7200, "monthly_quota": None}
+    assert dtcal_emulator.stats()["counted_total"] == 0
 
 
-@pytest.mark.dtcal_emulator(qps_limit=7, latency=0.01, token_ttl=60)
+@pytest.mark.dtcal_emulator(qps_limit=7, latency=0.01, token_ttl=60, monthly_quota=3)
 def test_c_marker(dtcal_emulator):
-    assert dtcal_emulator.config() == {"qps_limit": 7, "latency": 0.01, "token_ttl": 60}
+    assert dtcal_emulator.config() == {"qps_limit": 7, "latency": 0.01, "token_ttl": 60, "monthly_quota": 3}
 
 
 def test_d_one_server_per_session(dtcal_emulator_server, dtcal_emulator):
@@ -144,8 +146,11 @@ def test_emulator_and_plugin_import_only_the_standard_library_and_pytest() -> No
 
     folder = Path(testing.__file__).parent
     allowed = set(sys.stdlib_module_names) | {"pytest", "airflow_dtcal"}
-    for name in ("emulator.py", "pytest_plugin.py", "__init__.py"):
-        tree = ast.parse((folder / name).read_text())
+    files = sorted(folder.glob("emulator/*.py")) + [folder / "pytest_plugin.py", folder / "__init__.py"]
+    assert len(files) > 10  # the emulator is a package of small rooms
+    for path in files:
+        name = path.name
+        tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 roots = [alias.name for alias in node.names]

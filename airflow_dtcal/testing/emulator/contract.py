@@ -1,0 +1,50 @@
+"""What DingTalk documents: operation names, header names, value sets and limits (see dingtalk-api.md)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+#: Every operation the emulator serves, as named in the official SDK (the legacy ones after the docs).
+OPERATIONS = (
+    "GetAccessToken",
+    "CreateEvent",
+    "GetEvent",
+    "ListEvents",
+    "PatchEvent",
+    "DeleteEvent",
+    "AddAttendee",
+    "ListAttendees",
+    "RemoveAttendee",
+    "RespondEvent",
+    "GetUser",
+    "GetUserByMobile",
+)
+#: The legacy contacts operations (``oapi.dingtalk.com``): token in the query, errcode answers, no quota.
+LEGACY_OPERATIONS = frozenset({"GetUser", "GetUserByMobile"})
+#: The calendar operations that change state; they honour ``x-client-token``.
+WRITE_OPERATIONS = frozenset(
+    {"CreateEvent", "PatchEvent", "DeleteEvent", "AddAttendee", "RemoveAttendee", "RespondEvent"}
+)
+
+TOKEN_HEADER = "x-acs-dingtalk-access-token"
+CLIENT_TOKEN_HEADER = "x-client-token"
+
+TOKEN_TTL = 7200  # seconds, the documented access-token lifetime
+IDEMPOTENCY_WINDOW = 86400.0  # seconds: an x-client-token is remembered for one day
+THROTTLE_WINDOW = 1.0  # seconds
+ORG_TIME_ZONE = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")  # the quota month is China's month
+DEFAULT_QPS_LIMIT = 20  # calls per second per app and API on a standard-edition org
+
+RESPONSE_STATUSES = ("needsAction", "accepted", "declined", "tentative")
+PATTERN_TYPES = ("daily", "weekly", "absoluteMonthly", "relativeMonthly", "absoluteYearly")
+RANGE_TYPES = ("noEnd", "endDate", "numbered")
+DAY_NAMES = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
+WEEK_INDEXES = ("first", "second", "third", "fourth", "last")
+UI_NAMES = ("updateEventButton", "deleteEventButton", "transferEventButton", "attendee", "comment")
+UI_STATUSES = ("hide", "disable", "enable")
+
+MAX_SUMMARY = 2048
+MAX_DESCRIPTION = 5000
+MAX_ATTENDEES_PER_CALL = 500
+MAX_ATTENDEES_PER_EVENT = 5000
+MAX_LIST_SPAN = dt.timedelta(days=366)

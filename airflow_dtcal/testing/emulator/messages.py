@@ -1,0 +1,64 @@
+"""One HTTP request as the emulator's rooms see it, and the reply they hand back to the server."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+from urllib.parse import parse_qsl
+
+from airflow_dtcal.testing.emulator.errors import ApiError, error_body
+
+
+@dataclasses.dataclass
+class Request:
+    """A request whose framing the server has already checked (method, target, headers, whole body)."""
+
+    method: str
+    path: str  # the raw path, still percent-encoded
+    query_string: str
+    headers: dict[str, str]  # lower-case names
+    body: bytes = b""
+
+    @classmethod
+    def from_target(cls, method: str, target: str, headers: Any, body: bytes) -> Request:
+        path, _, query_string = target.partition("?")
+        return cls(
+            method=method,
+            path=path,
+            query_string=query_string.partition("#")[0],
+            headers={k.lower(): v for k, v in headers.items()},
+            body=body,
+        )
+
+    @property
+    def query(self) -> dict[str, str]:
+        return dict(parse_qsl(self.query_string, keep_blank_values=True))
+
+
+class Reply:
+    """What to send back: a status and body, or a TCP reset before or after the change is applied."""
+
+    __slots__ = ("status", "body", "content_type", "reset_before", "reset_after", "retry_after")
+
+    def __init__(
+        self,
+        status: int = 200,
+        body: bytes = b"",
+        content_type: str | None = "application/json",
+        reset_before: bool = False,
+    ) -> None:
+        self.status = status
+        self.body = body
+        self.content_type = content_type if body else None
+        self.reset_before = reset_before
+        self.reset_after = False
+        self.retry_after: int | None = None
+
+
+def json_reply(obj: Any, status: int = 200) -> Reply:
+    return Reply(status, json.dumps(obj, ensure_ascii=False).encode())
+
+
+def error_reply(err: ApiError) -> Reply:
+    return Reply(err.status, error_body(err.code, err.message))

@@ -1,0 +1,82 @@
+"""Which operation a method and path name, and the ids the path carries.
+
+Paths are split on ``/`` first and each segment is percent-decoded afterwards, so ``team%2Flead`` is one
+user id and ``..%2Fx`` one event id. A segment that decodes to ``.`` or ``..`` is never treated as a step up
+or down the path: it is rejected, like an empty id, with a DingTalk-shaped 400 naming the field.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+from airflow_dtcal.testing.emulator.errors import ApiError, invalid, no_such_api
+
+CALENDAR_PREFIX = ("v1.0", "calendar", "users")
+#: The legacy contacts endpoints, ``POST /topapi/v2/user/<name>`` (on DingTalk, host oapi.dingtalk.com).
+LEGACY_ROUTES = {"get": "GetUser", "getbymobile": "GetUserByMobile"}
+#: Positions of ids in ``/v1.0/calendar/users/{userId}/calendars/{calendarId}/events/{eventId}/...``.
+ID_POSITIONS = {3: ("userId", "user"), 5: ("calendarId", "calendar"), 7: ("eventId", "event")}
+DOT_SEGMENTS = (".", "..")
+
+
+def split_path(path: str) -> list[str]:
+    """The decoded segments of an origin-form path (``/a/b`` -> ``["a", "b"]``)."""
+    if not path.startswith("/"):
+        raise ApiError(404, "InvalidAction.NotFound", f"Unknown path {path!r}")
+    return [unquote(segment, errors="strict") for segment in path[1:].split("/")]
+
+
+def _check_ids(segs: list[str]) -> dict[str, str]:
+    """The ids of a calendar path, each non-empty and never a dot segment."""
+    params: dict[str, str] = {}
+    for position, (field, key) in ID_POSITIONS.items():
+        if position >= len(segs) or (position == 7 and segs[6] != "events"):
+            continue
+        value = segs[position]
+        if value == "":
+            raise invalid(f"{field} in the path must not be empty")
+        if value in DOT_SEGMENTS:
+            raise invalid(f"{field} in the path must not be {value!r}")
+        params[key] = value
+    _refuse_dot_segments(segs)
+    return params
+
+
+def _refuse_dot_segments(segs: list[str]) -> None:
+    for position, value in enumerate(segs):
+        if value in DOT_SEGMENTS:
+            raise invalid(f"path segment {position + 1} must not be {value!r}")
+
+
+def route(method: str, path: str) -> tuple[str, dict]:
+    """``(operation, path ids)``; unknown paths raise 404 ``InvalidAction.NotFound``."""
+    try:
+        segs = split_path(path)
+    except UnicodeDecodeError:
+        raise invalid("the path is not valid percent-encoded UTF-8") from None
+    if segs == ["v1.0", "oauth2", "accessToken"] and method == "POST":
+        return "GetAccessToken", {}
+    if method == "POST" and segs[:3] == ["topapi", "v2", "user"] and len(segs) == 4:
+        operation = LEGACY_ROUTES.get(segs[3])
+        if operation is not None:
+            return operation, {}
+    is_calendar = len(segs) >= 7 and tuple(segs[:3]) == CALENDAR_PREFIX and segs[4] == "calendars"
+    params = _check_ids(segs) if is_calendar else {}
+    if not is_calendar:
+        _refuse_dot_segments(segs)
+        raise no_such_api(method, path)
+    rest = segs[6:]
+    operation = None
+    if rest == ["events"]:
+        operation = {"POST": "CreateEvent", "GET": "ListEvents"}.get(method)
+    elif len(rest) == 2:
+        operation = {"GET": "GetEvent", "PUT": "PatchEvent", "DELETE": "DeleteEvent"}.get(method)
+    elif rest[2:] == ["attendees"]:
+        operation = {"POST": "AddAttendee", "GET": "ListAttendees"}.get(method)
+    elif rest[2:] == ["attendees", "batchRemove"] and method == "POST":
+        operation = "RemoveAttendee"
+    elif rest[2:] == ["respond"] and method == "POST":
+        operation = "RespondEvent"
+    if operation is None or rest[0] != "events":
+        raise no_such_api(method, path)
+    return operation, params
