@@ -156,6 +156,12 @@ def test_the_server_serves_others_while_a_client_stalls(small: DingTalkEmulator)
             "missingContentLength",
             "Content-Length",
         ),
+        (
+            _post(TOKEN_PATH, b"2\r\n{}\r\n0\r\n\r\n", "Transfer-Encoding: chunked"),
+            400,
+            "invalidParameter",
+            "chunked",
+        ),
     ],
 )
 def test_malformed_http_gets_a_dingtalk_json_error_and_a_close(
