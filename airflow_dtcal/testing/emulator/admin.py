@@ -10,9 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_dtcal.testing.emulator import directory, events, faults
-from airflow_dtcal.testing.emulator.api import parse_json_body
 from airflow_dtcal.testing.emulator.errors import ApiError, invalid
-from airflow_dtcal.testing.emulator.messages import Reply, Request, error_reply, json_reply
+from airflow_dtcal.testing.emulator.messages import Reply, Request, error_reply, json_reply, parse_json_body
 from airflow_dtcal.testing.emulator.state import SETTINGS, State
 
 PREFIX = "/_emulator/"

@@ -18,31 +18,13 @@ from airflow_dtcal.testing.emulator.contract import (
     LEGACY_OPERATIONS,
     WRITE_OPERATIONS,
 )
-from airflow_dtcal.testing.emulator.errors import ApiError, invalid
-from airflow_dtcal.testing.emulator.messages import Reply, Request, error_reply, json_reply
+from airflow_dtcal.testing.emulator.errors import ApiError
+from airflow_dtcal.testing.emulator.messages import Reply, Request, error_reply, json_reply, parse_json_body
 from airflow_dtcal.testing.emulator.operations import HANDLERS
 from airflow_dtcal.testing.emulator.routes import route
 from airflow_dtcal.testing.emulator.state import State
 
 MAX_IDEMPOTENCY_RECORDS = 100_000  # memory bound for long benchmark runs; the oldest record is dropped
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def parse_json_body(raw: bytes) -> Any:
-    """The JSON value of a body: strict UTF-8 and strict JSON (no NaN/Infinity); ``invalid`` otherwise."""
-    if not raw:
-        return None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise invalid("The request body is not valid UTF-8") from None
-    try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except ValueError:
-        raise invalid("The request body is not valid JSON") from None
 
 
 def handle(state: State, request: Request) -> Reply:

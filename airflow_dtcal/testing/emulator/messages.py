@@ -7,7 +7,7 @@ import json
 from typing import Any
 from urllib.parse import parse_qsl
 
-from airflow_dtcal.testing.emulator.errors import ApiError, error_body
+from airflow_dtcal.testing.emulator.errors import ApiError, error_body, invalid
 
 
 @dataclasses.dataclass
@@ -62,3 +62,21 @@ def json_reply(obj: Any, status: int = 200) -> Reply:
 
 def error_reply(err: ApiError) -> Reply:
     return Reply(err.status, error_body(err.code, err.message))
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_json_body(raw: bytes) -> Any:
+    """The JSON value of a body: strict UTF-8 and strict JSON (no NaN/Infinity); ``invalid`` otherwise."""
+    if not raw:
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise invalid("The request body is not valid UTF-8") from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except ValueError:
+        raise invalid("The request body is not valid JSON") from None

@@ -136,42 +136,32 @@ class Handler(BaseHTTPRequestHandler):
         if reply.body and self.command != "HEAD":
             self.wfile.write(reply.body)
 
-    def _refuse(self, code: int, message: str, unread_body: bool = False) -> None:
-        self.unread_body = unread_body
-        self.send_error(code, message)
+    def _refuse(self, status: int, message: str, code: str | None = None) -> None:
+        """Answer a request whose body is not read (or not whole) with an error, then close."""
+        self.unread_body = True
+        self._write(Reply(status, error_body(code or PROTOCOL_CODES[status], message)), close=True)
 
     # ---- the request body
 
     def _body_length(self) -> int | None:
         """The declared body length, or None after answering an error (the connection then closes)."""
         if self.headers.get("Transfer-Encoding") is not None:
-            self.unread_body = True
-            self._write(
-                Reply(
-                    400,
-                    error_body(
-                        "invalidParameter", "chunked request bodies are not supported; send Content-Length"
-                    ),
-                ),
-                close=True,
-            )
+            message = "chunked request bodies are not supported; send Content-Length"
+            self._refuse(400, message, code="invalidParameter")
             return None
         values = [value.strip() for value in self.headers.get_all("Content-Length") or []]
         if not values:
             if self.command in METHODS_WITH_BODY:
-                self._refuse(411, f"{self.command} needs a Content-Length header", unread_body=True)
+                self._refuse(411, f"{self.command} needs a Content-Length header")
                 return None
             return 0
         if len(set(values)) > 1 or not values[0].isascii() or not values[0].isdigit():
-            self._refuse(400, f"invalid Content-Length {', '.join(values)!r}", unread_body=True)
+            self._refuse(400, f"invalid Content-Length {', '.join(values)!r}")
             return None
         length = int(values[0])
         if length > self.server.max_body_bytes:
-            self._refuse(
-                413,
-                f"The request body is {length} bytes; at most {self.server.max_body_bytes} are accepted",
-                unread_body=True,
-            )
+            limit = self.server.max_body_bytes
+            self._refuse(413, f"The request body is {length} bytes; at most {limit} are accepted")
             return None
         return length
 
