@@ -13,6 +13,7 @@ emulator module is only imported when a test asks for a fixture.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -72,6 +73,15 @@ def dtcal_emulator(
     emulator.set_monthly_quota(options["monthly_quota"])
     emulator.app_key = APP_KEY
     emulator.app_secret = APP_SECRET
+    _forget_hook_state()  # tokens cached by an earlier test were revoked by the reset
     monkeypatch.setenv(CONN_ENV_VAR, emulator.connection_json(APP_KEY, APP_SECRET))
     yield emulator
     emulator.clear_faults()
+
+
+def _forget_hook_state() -> None:
+    """Clear the hook's process-wide token cache and pacer, if the hook was imported at all (no import here)."""
+    pacing = sys.modules.get("airflow_dtcal.core.pacing")
+    if pacing is not None:
+        pacing.TOKENS.clear()
+        pacing.PACER.clear()

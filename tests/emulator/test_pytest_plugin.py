@@ -168,3 +168,26 @@ def test_emulator_and_plugin_import_only_the_standard_library_and_pytest() -> No
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_a_users_hook_tests_start_without_the_previous_tests_token(tmp_path: Path) -> None:
+    """The hook caches tokens per process; the fixture forgets them, so each test counts its own calls."""
+    proc = _run_pytest(
+        tmp_path,
+        """
+        import pytest
+
+        from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
+
+        EVENT = {"summary": "x", "start": {"date": "2026-01-05"}, "end": {"date": "2026-01-06"}}
+
+        @pytest.mark.parametrize("n", [1, 2, 3])
+        def test_one_create(dtcal_emulator, n):
+            DingTalkCalendarHook().create_event("org", EVENT)
+            statuses = [r["status"] for r in dtcal_emulator.requests()]
+            assert statuses == [200, 200], statuses  # a fresh token, then the create: no rejected call
+            assert dtcal_emulator.stats()["token_fetches"] == 1
+        """,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "3 passed" in proc.stdout
