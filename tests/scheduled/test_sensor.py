@@ -150,6 +150,8 @@ def test_the_sensor_defers_to_a_trigger_that_round_trips(dtcal_emulator):
         "calendar_id": "primary",
         "poll_interval": 300.0,
         "max_transient_errors": 10,
+        "call_budget": None,
+        "budget_ceiling": None,
     }
     # serialize() mirrors __init__: every parameter, nothing else, and it round-trips.
     assert set(kwargs) == set(inspect.signature(AttendeeResponseTrigger.__init__).parameters) - {"self"}
