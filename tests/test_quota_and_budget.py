@@ -47,12 +47,24 @@ def test_throttling_slows_the_app_down_and_success_grows_it_back(dtcal_emulator)
 
 WORKER = textwrap.dedent(
     """
-    import json, os, sys
+    import json, sys, time
+    from airflow_dtcal.core import pacing
     from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
-    hook = DingTalkCalendarHook(pacing=sys.argv[1], max_attempts=10, backoff_initial=0.2)
+
+    starts = []
+    reserve = pacing.PACER.reserve
+
+    def recording(key, rate, shared=False):  # note when the pacer lets each create start
+        delay = reserve(key, rate, shared=shared)
+        if key[-1] == "CreateEvent":
+            starts.append(time.monotonic() + delay)
+        return delay
+
+    pacing.PACER.reserve = recording
+    hook = DingTalkCalendarHook(pacing=sys.argv[1], rate_limit=10, max_attempts=10, backoff_initial=0.2)
     event = {"summary": "s", "start": {"date": "2026-12-07"}, "end": {"date": "2026-12-08"}, "isAllDay": True}
     hook.run_many(lambda _: hook.create_event("org", event), range(int(sys.argv[2])), max_in_flight=4)
-    print(json.dumps(hook.calls_spent))
+    print(json.dumps({"spent": hook.calls_spent, "starts": starts}))
     """
 )
 
@@ -77,23 +89,31 @@ def _workers(emulator, pacing: str, processes: int, creates: int) -> list[dict]:
     return results
 
 
-@pytest.mark.dtcal_emulator(qps_limit=20)
-def test_processes_of_one_machine_share_the_quota_without_throttling(dtcal_emulator):
+def _busiest_window(results: list[dict], seconds: float) -> int:
+    """The most create starts, across all workers, within any ``seconds`` (monotonic time is machine-wide)."""
+    starts = sorted(t for r in results for t in r["starts"])
+    return max(sum(1 for u in starts if t <= u < t + seconds) for t in starts)
+
+
+@pytest.mark.dtcal_emulator(qps_limit=10)
+def test_processes_of_one_machine_pace_together_and_surface_no_error(dtcal_emulator):
+    """Four worker processes, 15 creates each, 10 calls/s allowed: first each pacing alone, then together.
+
+    What is checked is the pacer's own decisions across processes (when each create was let start), which
+    no scheduling jitter of a loaded machine can change; the emulator's throttling counts are reported by
+    ``make bench``. Either way no error reaches the caller and every create is applied once."""
     PACER.clear()
-    spent = _workers(dtcal_emulator, "host", processes=4, creates=15)
-    stats = dtcal_emulator.stats()
-    assert stats["applied"]["CreateEvent"] == 60
-    assert stats["throttled"].get("CreateEvent", 0) == 0  # paced together through the shared file
-    assert sum(s["CreateEvent"] for s in spent) == 60
+    alone = _workers(dtcal_emulator, "process", processes=4, creates=15)
+    assert dtcal_emulator.stats()["applied"]["CreateEvent"] == 60
+    assert _busiest_window(alone, 1.0) > 10  # each process allows itself 10/s: together they exceed it
 
-
-@pytest.mark.dtcal_emulator(qps_limit=20)
-def test_processes_pacing_alone_collide_but_surface_no_error(dtcal_emulator):
-    spent = _workers(dtcal_emulator, "process", processes=4, creates=15)
-    stats = dtcal_emulator.stats()
-    assert stats["applied"]["CreateEvent"] == 60  # retries absorb the throttling
-    assert stats["throttled"].get("CreateEvent", 0) > 0  # 4 x 20/s at once: the adaptive part has work to do
-    assert sum(s["CreateEvent"] for s in spent) == 60 + stats["throttled"]["CreateEvent"]
+    dtcal_emulator.reset()
+    PACER.clear()
+    together = _workers(dtcal_emulator, "host", processes=4, creates=15)
+    assert dtcal_emulator.stats()["applied"]["CreateEvent"] == 60
+    assert _busiest_window(together, 1.0) <= 10  # one window for the whole machine
+    throttled = dtcal_emulator.stats()["throttled"].get("CreateEvent", 0)
+    assert sum(r["spent"]["CreateEvent"] for r in together) == 60 + throttled
 
 
 def test_every_task_reports_the_calls_it_spent(dtcal_emulator):

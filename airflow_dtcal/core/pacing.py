@@ -32,7 +32,7 @@ from typing import Any
 
 #: The pacer's window is a little longer than DingTalk's one second, so that network jitter cannot make
 #: ``rate`` calls arrive within one server-side second.
-PACER_WINDOW = 1.05
+PACER_WINDOW = 1.1
 #: A throttling answer multiplies the allowed rate by this; each success adds RECOVERY back (up to 1).
 BACKOFF_FACTOR = 0.5
 RECOVERY = 0.02
@@ -82,14 +82,15 @@ class TokenCache:
             return locks.setdefault(app, asyncio.Lock())
 
 
-def next_start(starts: list[float], now: float, rate: float) -> tuple[float, list[float]]:
+def next_start(starts: list[float], now: float, rate: float, keep: int = 1) -> tuple[float, list[float]]:
     """The sliding-window rule: the earliest start at or after ``now`` that keeps at most ``floor(rate)``
-    starts (at least one) in any window of ``PACER_WINDOW * slots / rate`` seconds; and the starts to keep."""
+    starts (at least one) in any window of ``PACER_WINDOW * slots / rate`` seconds; and the starts to keep
+    (at least ``keep``, so that a rate that grows back cannot release a burst the window no longer remembers)."""
     slots = max(1, math.floor(rate))
     window = PACER_WINDOW * slots / rate
-    recent = [t for t in starts[-slots:] if now - t < window]
-    start = now if len(recent) < slots else max(now, recent[-slots] + window)
-    return start, [*recent, start][-slots:]
+    recent = starts[-slots:]
+    start = now if len(recent) < slots else max(now, recent[0] + window)
+    return start, [*starts, start][-max(slots, keep) :]
 
 
 class Pacer:
@@ -108,7 +109,8 @@ class Pacer:
             return 0.0
         with self._state_of(key, shared) as state:
             now = time.monotonic()
-            start, state["starts"] = next_start(state["starts"], now, max(rate * state["factor"], 0.01))
+            allowed = max(rate * state["factor"], 0.01)
+            start, state["starts"] = next_start(state["starts"], now, allowed, keep=max(1, math.floor(rate)))
             return start - now
 
     def throttled(self, key: tuple, *, shared: bool = False) -> None:
@@ -153,6 +155,7 @@ class Pacer:
                 handle.seek(0)
                 handle.truncate()
                 handle.write(json.dumps(state).encode())
+                handle.flush()  # before the lock is released, or the next process reads the old state
 
 
 def _uid() -> str:
