@@ -60,10 +60,7 @@ try:
 except ImportError:  # pragma: no cover - Airflow < 3
     from airflow.hooks.base import BaseHook
 
-try:
-    from airflow.sdk.log import mask_secret
-except ImportError:  # pragma: no cover - Airflow 3.0
-    from airflow.sdk.execution_time.secrets_masker import mask_secret
+from airflow_dtcal.compat import mask_secret
 
 DEFAULT_HOST = "api.dingtalk.com"
 TOKEN_HEADER = "x-acs-dingtalk-access-token"
@@ -470,7 +467,6 @@ class DingTalkCalendarHook(BaseHook):
             raise DingTalkConfigurationError(
                 f"connection {self.dingtalk_conn_id!r}: {' and '.join(missing)} must be set"
             )
-        mask_secret(conn.password)
 
         def pick(name: str) -> Any:
             value = self._overrides.get(name)

@@ -214,19 +214,10 @@ async def _get_connection(conn_id: str) -> Any:
 
 
 async def _mask(secret: str) -> None:
-    """Register a secret fetched at run time with the secrets masker (async-safe where Airflow offers it)."""
-    try:
-        from airflow.sdk.log import amask_secret
-    except ImportError:  # pragma: no cover - Airflow 3.0
-        amask_secret = None
-    if amask_secret is not None:
-        await amask_secret(secret)
-        return
-    try:  # pragma: no cover
-        from airflow.sdk.log import mask_secret
-    except ImportError:  # pragma: no cover
-        from airflow.sdk.execution_time.secrets_masker import mask_secret
-    mask_secret(secret)  # pragma: no cover
+    """Register a secret fetched at run time with the secrets masker (async-safe on every Airflow line)."""
+    from airflow_dtcal.compat import amask_secret
+
+    await amask_secret(secret)
 
 
 class _Client:
