@@ -7,6 +7,7 @@ Airflow's part (serde round trips, the triggerer's class import, DAG parsing, th
 from __future__ import annotations
 
 from airflow.providers.common.compat.sdk import TaskDeferred, redact
+from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_2_PLUS
 
 from airflow_dtcal.compat import AirflowFailException, AirflowSkipException
 
@@ -31,6 +32,7 @@ def dag_bag_class():
 
 
 __all__ = [
+    "AIRFLOW_V_3_2_PLUS",
     "AirflowFailException",
     "AirflowSkipException",
     "TaskDeferred",

@@ -70,7 +70,9 @@ def test_example_dag_run_leaks_neither_secret_nor_token(dtcal_emulator):
     assert not [line for line in probe if token in line], "the access token leaked into the probe's output"
 
     # Airflow's own lines per connection fetch, measured on this Airflow by the probe's first task.
-    second_task = next(i for i, line in enumerate(probe) if "starting task_id=token_as_airflow_redacts_it" in line)
+    second_task = next(
+        i for i, line in enumerate(probe) if "starting task_id=token_as_airflow_redacts_it" in line
+    )
     airflow_only = probe[:second_task]
     assert connection_fetches(airflow_only) == 1
     airflow_lines_per_fetch = sum(SECRET in line for line in airflow_only)
