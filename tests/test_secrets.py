@@ -27,13 +27,21 @@ def dags_test(home: Path, dags_folder: Path, dag_id: str, emulator) -> str:
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "DEBUG",
+        "PYTHONUNBUFFERED": "1",  # stdout and stderr reach the one pipe in the order they are written
         "AIRFLOW_CONN_DINGTALK_CALENDAR_DEFAULT": json.dumps(conn),
     }
     env.pop("AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST", None)
     airflow = str(Path(sys.executable).with_name("airflow"))
     subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True)
-    run = subprocess.run([airflow, "dags", "test", dag_id], env=env, capture_output=True, text=True)
-    output = run.stdout + run.stderr
+    # One stream, in the order it was written: the test reads which task a line belongs to from its position.
+    run = subprocess.run(
+        [airflow, "dags", "test", dag_id],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output = run.stdout
     assert run.returncode == 0, output[-3000:]
     return output
 
