@@ -14,12 +14,18 @@ import time
 from datetime import timedelta
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException, TaskDeferred
-from airflow.sdk.serde import deserialize, serialize
 
 from airflow_dtcal.exceptions import DingTalkError
 from airflow_dtcal.sensors.attendees import AttendeeResponseSensor
 from airflow_dtcal.triggers.attendees import AttendeeResponseTrigger
+from tests.airflow_compat import (
+    AirflowFailException,
+    AirflowSkipException,
+    TaskDeferred,
+    deserialize,
+    import_string,
+    serialize,
+)
 from tests.scheduled.conftest import ORGANIZER, first_event, seed_event, statuses, task_context
 
 # condition, its arguments, the attendees at first (not met), who then responds how (met afterwards)
@@ -44,8 +50,6 @@ def defer(operator: AttendeeResponseSensor) -> TaskDeferred:
 
 def rebuilt(trigger: AttendeeResponseTrigger) -> AttendeeResponseTrigger:
     """What the triggerer does: import the class path and call it with the serialized kwargs."""
-    from airflow.sdk.module_loading import import_string
-
     classpath, kwargs = trigger.serialize()
     kwargs = deserialize(serialize(kwargs))
     return import_string(classpath)(**kwargs)
