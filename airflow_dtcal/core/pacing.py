@@ -4,8 +4,8 @@
   expires; one fetch at a time per app (a thread lock for sync callers, an asyncio lock per event loop for
   async ones).
 * :class:`Pacer`: at most ``rate`` request starts per second per app and API, with fractional rates honoured,
-  and **adaptive**: a throttling answer halves the rate this client allows itself, and every success grows it
-  back by a small step (the pattern of an adaptive retry mode), so clients that share the quota without
+  and **adaptive**: a throttling answer halves the rate this client allows itself (once per window, however
+  many calls in flight were throttled together), and every success grows it back by a small step (the pattern of an adaptive retry mode), so clients that share the quota without
   knowing of each other converge on sharing it. With ``shared=True`` the pacer's state lives in a small file
   per app and API under the machine's temp directory, locked with ``flock``, so every worker and triggerer
   process of one machine paces together, exactly, with no extra infrastructure.
@@ -33,6 +33,8 @@ from typing import Any
 #: The pacer's window is a little longer than DingTalk's one second, so that network jitter cannot make
 #: ``rate`` calls arrive within one server-side second.
 PACER_WINDOW = 1.1
+#: Where the machine-wide pacing files live: this variable, else ``<temp dir>/airflow-dtcal-pacer-<uid>``.
+DIRECTORY_ENV = "AIRFLOW_DTCAL_PACER_DIR"
 #: A throttling answer multiplies the allowed rate by this; each success adds RECOVERY back (up to 1).
 BACKOFF_FACTOR = 0.5
 RECOVERY = 0.02
@@ -82,15 +84,24 @@ class TokenCache:
             return locks.setdefault(app, asyncio.Lock())
 
 
-def next_start(starts: list[float], now: float, rate: float, keep: int = 1) -> tuple[float, list[float]]:
-    """The sliding-window rule: the earliest start at or after ``now`` that keeps at most ``floor(rate)``
-    starts (at least one) in any window of ``PACER_WINDOW * slots / rate`` seconds; and the starts to keep
-    (at least ``keep``, so that a rate that grows back cannot release a burst the window no longer remembers)."""
+def next_start(
+    starts: list[float], now: float, rate: float, factor: float = 1.0
+) -> tuple[float, list[float]]:
+    """The sliding-window rule: the earliest start, at or after ``now`` and after every start already reserved,
+    that keeps at most ``slots = floor(rate)`` starts (at least one) in any window of
+    ``PACER_WINDOW * slots / rate / factor`` seconds; and the starts to keep.
+
+    Starts are reserved in order, so any window that long holds at most ``slots`` of them, whatever the
+    ``factor`` (the adaptive share) was when each was reserved.
+    """
     slots = max(1, math.floor(rate))
-    window = PACER_WINDOW * slots / rate
-    recent = starts[-slots:]
-    start = now if len(recent) < slots else max(now, recent[0] + window)
-    return start, [*starts, start][-max(slots, keep) :]
+    window = PACER_WINDOW * slots / rate / factor
+    start = now
+    if starts:
+        start = max(start, starts[-1])
+    if len(starts) >= slots:
+        start = max(start, starts[-slots] + window)
+    return start, [*starts, start][-slots:]
 
 
 class Pacer:
@@ -99,7 +110,12 @@ class Pacer:
     def __init__(self, directory: str | None = None) -> None:
         self._guard = threading.Lock()
         self._state: dict[tuple, dict[str, Any]] = {}
-        self._directory = directory or os.path.join(tempfile.gettempdir(), f"airflow-dtcal-pacer-{_uid()}")
+        self._fixed_directory = directory
+
+    @property
+    def directory(self) -> str:
+        default = os.path.join(tempfile.gettempdir(), f"airflow-dtcal-pacer-{_uid()}")
+        return self._fixed_directory or os.environ.get(DIRECTORY_ENV) or default
 
     # ---- what callers use
 
@@ -109,14 +125,19 @@ class Pacer:
             return 0.0
         with self._state_of(key, shared) as state:
             now = time.monotonic()
-            allowed = max(rate * state["factor"], 0.01)
-            start, state["starts"] = next_start(state["starts"], now, allowed, keep=max(1, math.floor(rate)))
+            start, state["starts"] = next_start(state["starts"], now, rate, state["factor"])
             return start - now
 
     def throttled(self, key: tuple, *, shared: bool = False) -> None:
-        """DingTalk answered with a throttling code: someone else shares the quota; slow down."""
+        """DingTalk answered with a throttling code: someone else shares the quota; slow down.
+
+        Answers to calls that were in flight together count as one signal: the rate is cut at most once
+        per window."""
         with self._state_of(key, shared) as state:
-            state["factor"] = max(MIN_FACTOR, state["factor"] * BACKOFF_FACTOR)
+            now = time.monotonic()
+            if now - state.get("cut_at", -1e18) > PACER_WINDOW:
+                state["factor"] = max(MIN_FACTOR, state["factor"] * BACKOFF_FACTOR)
+                state["cut_at"] = now
 
     def succeeded(self, key: tuple, *, shared: bool = False) -> None:
         """A call went through: grow the allowed rate back by a small step."""
@@ -129,13 +150,14 @@ class Pacer:
         return self._factor(key, shared)
 
     def clear(self) -> None:
-        """Forget all pacing history, this machine's shared files included (tests, credential rotation)."""
+        """Forget all pacing history, the shared files in :attr:`directory` included (tests)."""
         with self._guard:
             self._state.clear()
-            if os.path.isdir(self._directory):
-                for name in os.listdir(self._directory):
+            directory = self.directory
+            if os.path.isdir(directory):
+                for name in os.listdir(directory):
                     with contextlib.suppress(OSError):
-                        os.unlink(os.path.join(self._directory, name))
+                        os.unlink(os.path.join(directory, name))
 
     # ---- state, in memory or in a locked file
 
@@ -147,9 +169,9 @@ class Pacer:
     def _state_of(self, key: tuple, shared: bool) -> Iterator[dict[str, Any]]:
         with self._guard:
             if not shared:
-                yield self._state.setdefault(key, {"starts": [], "factor": 1.0})
+                yield self._state.setdefault(key, {"starts": [], "factor": 1.0, "cut_at": -1e18})
                 return
-            with _locked_file(self._directory, key) as handle:
+            with _locked_file(self.directory, key) as handle:
                 state = _read(handle)
                 yield state
                 handle.seek(0)
@@ -182,11 +204,12 @@ def _read(handle: Any) -> dict[str, Any]:
         state = json.loads(handle.read() or b"{}")
         starts = [float(t) for t in state.get("starts", [])][-10000:]
         factor = float(state.get("factor", 1.0))
+        cut_at = float(state.get("cut_at", -1e18))
     except (ValueError, TypeError, AttributeError):  # a torn or foreign file: start afresh
-        return {"starts": [], "factor": 1.0}
+        return {"starts": [], "factor": 1.0, "cut_at": -1e18}
     if not math.isfinite(factor) or not MIN_FACTOR <= factor <= 1.0:
         factor = 1.0
-    return {"starts": [t for t in starts if math.isfinite(t)], "factor": factor}
+    return {"starts": [t for t in starts if math.isfinite(t)], "factor": factor, "cut_at": cut_at}
 
 
 TOKENS = TokenCache()

@@ -23,6 +23,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from airflow_dtcal.testing.emulator import DingTalkEmulator
 
 CONN_ENV_VAR = "AIRFLOW_CONN_DINGTALK_CALENDAR_DEFAULT"
+PACER_DIR_ENV = (
+    "AIRFLOW_DTCAL_PACER_DIR"  # airflow_dtcal.core.pacing.DIRECTORY_ENV (not imported: stay cheap)
+)
 APP_KEY = "dtcal-test-key"
 APP_SECRET = "dtcal-test-secret"
 _DEFAULTS: dict[str, Any] = {"qps_limit": None, "latency": 0.0, "token_ttl": 7200, "monthly_quota": None}
@@ -35,6 +38,13 @@ def pytest_configure(config: pytest.Config) -> None:
         "dtcal_emulator fixture for this test (qps_limit in calls/s per app and API, None = off; latency in "
         "seconds; monthly_quota in calendar calls per month, None = no quota).",
     )
+
+
+@pytest.fixture(scope="session")
+def dtcal_pacer_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A pacing directory of this test session's own: the hook's machine-wide pacer files of one session
+    (and of the worker processes its tests start) never mix with another session's on the same machine."""
+    return str(tmp_path_factory.mktemp("dtcal-pacer"))
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +61,10 @@ def dtcal_emulator_server() -> Iterator[DingTalkEmulator]:
 
 @pytest.fixture
 def dtcal_emulator(
-    dtcal_emulator_server: DingTalkEmulator, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+    dtcal_emulator_server: DingTalkEmulator,
+    dtcal_pacer_dir: str,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> Iterator[DingTalkEmulator]:
     """A clean emulator, with the default Airflow connection ``dingtalk_calendar_default`` pointing at it."""
     options = dict(_DEFAULTS)
@@ -73,6 +86,7 @@ def dtcal_emulator(
     emulator.set_monthly_quota(options["monthly_quota"])
     emulator.app_key = APP_KEY
     emulator.app_secret = APP_SECRET
+    monkeypatch.setenv(PACER_DIR_ENV, dtcal_pacer_dir)
     _forget_hook_state()  # tokens cached by an earlier test were revoked by the reset
     monkeypatch.setenv(CONN_ENV_VAR, emulator.connection_json(APP_KEY, APP_SECRET))
     yield emulator
