@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-quick venv clean
+.PHONY: demo test test-deployment lint bench bench-quick venv clean
 
 venv: $(STAMP)
 
@@ -29,6 +29,14 @@ test: $(STAMP) lint
 	$(BIN)/python -m pytest -q
 	$(BIN)/python benchmarks/run.py --quick
 
+# A real deployment: PostgreSQL, the emulator and Airflow's four services as separate processes (a few minutes).
+test-deployment: $(STAMP)
+	@$(BIN)/python -c "import psycopg2, asyncpg" 2>/dev/null || { \
+		PIP_PROGRESS_BAR=off $(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[deploy]" 2>&1 \
+			| grep -v -e "is ignored" -e "^\s*$$"; \
+		$(BIN)/python -c "import psycopg2, asyncpg" || { echo "Installing the deploy extra failed; see above."; exit 1; }; }
+	$(BIN)/python scripts/deployment/run.py
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
@@ -36,4 +44,4 @@ bench-quick: $(STAMP)
 	$(BIN)/python benchmarks/run.py --quick
 
 clean:
-	rm -rf $(VENV) .demo build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) .demo .deployment build *.egg-info .pytest_cache .ruff_cache

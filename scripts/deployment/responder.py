@@ -1,0 +1,74 @@
+"""The sprint retro's attendees answer their invitation, as people would in the DingTalk app.
+
+``dingtalk_response_followup`` waits (deferred) until 3 attendees accept. Its sensor checks once on the
+worker, then defers; the trigger polls ListAttendees at once and then every 15 minutes. The attendees
+answer right after the worker's check has been answered (the emulator logs it with its status), so that
+check sees nobody has answered (the sensor must defer) and the trigger's first poll sees the answers.
+"""
+
+from __future__ import annotations
+
+import time
+
+import requests
+from scenarios import RETRO_ANSWERS
+from services import DeploymentError
+
+from airflow_dtcal.testing import EmulatorAdmin
+
+RETRO_PREFIX = "Sprint retro"
+# Another app than the deployment's: the answers come from outside Airflow.
+ATTENDEES_APP = {"appKey": "attendees-app", "appSecret": "attendees-app-secret"}
+
+
+class RetroResponder:
+    def __init__(self, deployment) -> None:
+        self.base_url = deployment.emulator_url
+        self.admin = EmulatorAdmin(deployment.emulator_url)
+        self.event_id: str | None = None
+        self.answered_at: float | None = None
+
+    def step(self) -> None:
+        """Answer once the sensor's first ListAttendees of the retro has been answered; else do nothing."""
+        if self.answered_at is not None:
+            return
+        if self.event_id is None:
+            retro = [e for e in self.admin.events() if e["summary"].startswith(RETRO_PREFIX)]
+            if not retro:
+                return
+            self.event_id = retro[0]["id"]
+        checked = [r for r in self.list_calls() if r["status"] is not None]
+        if not checked:
+            return
+        if len(checked) > 1 or checked[0]["status"] != 200:
+            raise DeploymentError(
+                f"the retro's attendees were listed {len(checked)} times before they could answer "
+                f"(statuses {[r['status'] for r in checked]}); expected one successful check by the sensor"
+            )
+        self.answer()
+        self.answered_at = time.monotonic()
+
+    def list_calls(self) -> list[dict]:
+        """ListAttendees requests for the retro event, oldest first."""
+        return [
+            r
+            for r in self.admin.requests()
+            if r["operation"] == "ListAttendees" and r["path"].split("/")[-2] == self.event_id
+        ]
+
+    def answer(self) -> None:
+        with requests.Session() as http:
+            http.trust_env = False
+            token = http.post(f"{self.base_url}/v1.0/oauth2/accessToken", json=ATTENDEES_APP, timeout=10)
+            token.raise_for_status()
+            headers = {"x-acs-dingtalk-access-token": token.json()["accessToken"]}
+            for attendee, status in RETRO_ANSWERS.items():
+                path = f"/v1.0/calendar/users/{attendee}/calendars/primary/events/{self.event_id}/respond"
+                answer = http.post(
+                    self.base_url + path, json={"responseStatus": status}, headers=headers, timeout=10
+                )
+                if answer.status_code != 200:
+                    raise DeploymentError(
+                        f"{attendee} could not answer the retro: {answer.status_code} {answer.text}"
+                    )
+        print(f"  the retro's attendees answered: {RETRO_ANSWERS}")
