@@ -58,7 +58,13 @@ class Deployment:
             self.services.append(Service(name, argv, self.log_dir / f"{name}.log", env=self.env).start())
         self.api = AirflowAPI(f"http://127.0.0.1:{api_port}", ADMIN_USER, password)
         airflow = [self.service(n) for n in AIRFLOW_SERVICES]
-        wait_until("the API server to answer", self.api.health, timeout=180, services=airflow)
+        wait_until(
+            "the API server to answer",
+            self.api.health,
+            timeout=180,
+            services=airflow,
+            logs=[self.service("api-server").log_path],
+        )
         self.api.log_in()
 
         def all_healthy() -> bool:
@@ -72,6 +78,7 @@ class Deployment:
             all_healthy,
             timeout=180,
             services=airflow,
+            logs=[self.service(n).log_path for n in ("scheduler", "triggerer", "dag-processor")],
         )
         print(f"  API server http://127.0.0.1:{api_port}; all services healthy")
 
@@ -96,6 +103,7 @@ class Deployment:
             timeout=30,
             interval=0.1,
             services=[emulator],
+            logs=[emulator.log_path],
         )
         return line.rsplit(" ", 1)[-1]
 

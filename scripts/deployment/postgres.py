@@ -109,7 +109,9 @@ def start_postgres(workdir: Path, log_dir: Path, started: list[Service]) -> str:
         probe = [str(bindir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(port), "-U", DB_USER]
         return subprocess.run(probe).returncode == 0
 
-    wait_until("PostgreSQL to accept connections", ready, timeout=60, services=[service])
+    wait_until(
+        "PostgreSQL to accept connections", ready, timeout=60, services=[service], logs=[service.log_path]
+    )
     createdb = subprocess.run(
         [str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", DB_USER, DB_NAME],
         capture_output=True,

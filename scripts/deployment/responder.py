@@ -4,10 +4,14 @@
 worker, then defers; the trigger polls ListAttendees at once and then every 15 minutes. The attendees
 answer right after the worker's check has been answered (the emulator logs it with its status), so that
 check sees nobody has answered (the sensor must defer) and the trigger's first poll sees the answers.
+Between the two there are about two seconds (the deferral, then the triggerer picking the trigger up);
+the request log is read every 50 ms. Should the trigger ever poll first, this fails at once, naming the
+cause, rather than waiting 15 minutes for the next poll.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 
 import requests
@@ -21,17 +25,39 @@ RETRO_PREFIX = "Sprint retro"
 ATTENDEES_APP = {"appKey": "attendees-app", "appSecret": "attendees-app-secret"}
 
 
-class RetroResponder:
-    def __init__(self, deployment) -> None:
-        self.base_url = deployment.emulator_url
-        self.admin = EmulatorAdmin(deployment.emulator_url)
+class RetroResponder(threading.Thread):
+    """Watches the emulator's request log in a thread of its own (every 50 ms), answers once, then ends."""
+
+    def __init__(self, emulator_url: str, timeout: float) -> None:
+        super().__init__(name="retro-attendees", daemon=True)
+        self.base_url = emulator_url
+        self.admin = EmulatorAdmin(emulator_url)
+        self.timeout = timeout
         self.event_id: str | None = None
-        self.answered_at: float | None = None
+        self.answered = False
+        self.error: Exception | None = None
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        deadline = time.monotonic() + self.timeout
+        try:
+            while not self.answered and not self._done.is_set() and time.monotonic() < deadline:
+                self.step()
+                self._done.wait(0.05)
+        except Exception as err:  # handed to the main thread by check()
+            self.error = err
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join(timeout=10)
+
+    def check(self) -> None:
+        """Raise in the caller's thread what went wrong in this one."""
+        if self.error is not None:
+            raise DeploymentError(f"the retro's attendees could not answer: {self.error}")
 
     def step(self) -> None:
         """Answer once the sensor's first ListAttendees of the retro has been answered; else do nothing."""
-        if self.answered_at is not None:
-            return
         if self.event_id is None:
             retro = [e for e in self.admin.events() if e["summary"].startswith(RETRO_PREFIX)]
             if not retro:
@@ -46,7 +72,7 @@ class RetroResponder:
                 f"(statuses {[r['status'] for r in checked]}); expected one successful check by the sensor"
             )
         self.answer()
-        self.answered_at = time.monotonic()
+        self.answered = True
 
     def list_calls(self) -> list[dict]:
         """ListAttendees requests for the retro event, oldest first."""

@@ -93,6 +93,7 @@ def trigger_all(deployment: Deployment) -> dict[str, str]:
         timeout=180,
         interval=1,
         services=[deployment.service("dag-processor"), deployment.service("api-server")],
+        logs=[deployment.service("dag-processor").log_path],
     )
     extra = api.dag_ids() - wanted
     if extra:
@@ -110,13 +111,14 @@ def trigger_all(deployment: Deployment) -> dict[str, str]:
 def wait_for_runs(deployment: Deployment, run_ids: dict[str, str]) -> None:
     """Poll the runs until all finished; meanwhile the retro's attendees answer at the right moment."""
     api = deployment.api
-    responder = RetroResponder(deployment)
+    responder = RetroResponder(deployment.emulator_url, RUNS_TIMEOUT)
+    responder.start()
     airflow = [deployment.service(n) for n in ("api-server", "scheduler", "dag-processor", "triggerer")]
     states: dict[str, str] = {}
     started = time.monotonic()
 
     def finished() -> bool:
-        responder.step()
+        responder.check()
         for dag_id, run_id in run_ids.items():
             if states.get(dag_id) not in ("success", "failed"):
                 states[dag_id] = api.dag_run(dag_id, run_id)["state"]
@@ -125,9 +127,11 @@ def wait_for_runs(deployment: Deployment, run_ids: dict[str, str]) -> None:
         return all(state in ("success", "failed") for state in states.values())
 
     try:
-        wait_until("the DAG runs to finish", finished, timeout=RUNS_TIMEOUT, interval=0.2, services=airflow)
+        wait_until("the DAG runs to finish", finished, timeout=RUNS_TIMEOUT, interval=0.5, services=airflow)
     except DeploymentError as err:
         raise DeploymentError(f"{err}\nRun states: {states}\n{describe_tasks(deployment, run_ids)}") from None
+    finally:
+        responder.stop()
     failed = [dag_id for dag_id, state in states.items() if state != "success"]
     if failed:
         raise DeploymentError(f"DAG runs failed: {failed}\n{describe_tasks(deployment, run_ids)}")
@@ -142,8 +146,8 @@ def describe_tasks(deployment: Deployment, run_ids: dict[str, str]) -> str:
             if ti["state"] not in ("success", None) and ti["try_number"]:
                 log = api.task_log(dag_id, run_id, ti["task_id"], ti["try_number"], ti["map_index"])
                 lines.append("    " + "\n    ".join(log.splitlines()[-30:]))
-    lines.append(f"--- last lines of the triggerer log ---\n{tail(deployment.service('triggerer').log_path)}")
-    lines.append(f"--- last lines of the scheduler log ---\n{tail(deployment.service('scheduler').log_path)}")
+    for name in ("triggerer", "scheduler"):  # the scheduler's log has the LocalExecutor's task output too
+        lines.append(f"--- last lines of the {name} log ---\n{tail(deployment.service(name).log_path, 25)}")
     return "\n".join(lines)
 
 

@@ -116,7 +116,7 @@ def wait_until(
     """Call ``check`` until it returns something truthy; fail after ``timeout`` s showing the logs' tails.
 
     ``check`` may raise DeploymentError to fail at once; other exceptions are retried, and the last one is
-    shown if time runs out. Each of ``services`` must stay alive.
+    shown if time runs out, with the last lines of ``logs``. Each of ``services`` must stay alive.
     """
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
@@ -135,7 +135,7 @@ def wait_until(
             message = f"Timed out after {timeout:.0f}s waiting for {what}."
             if last_error is not None:
                 message += f" Last error: {type(last_error).__name__}: {last_error}"
-            for path in [*(s.log_path for s in services), *logs]:
+            for path in logs:
                 message += f"\n--- last lines of {path} ---\n{tail(path)}"
             raise DeploymentError(message)
         time.sleep(interval)
