@@ -73,6 +73,14 @@ class RetroResponder(threading.Thread):
             )
         self.answer()
         self.answered = True
+        log = [r for r in self.admin.requests() if f"/events/{self.event_id}/" in r["path"]]
+        first_answer = next(i for i, r in enumerate(log) if r["operation"] == "RespondEvent")
+        polls_before = sum(r["operation"] == "ListAttendees" for r in log[:first_answer])
+        if polls_before > 1:
+            raise DeploymentError(
+                f"the trigger polled before the attendees answered ({polls_before} ListAttendees calls before "
+                "the answers): it would poll again only in 15 minutes"
+            )
 
     def list_calls(self) -> list[dict]:
         """ListAttendees requests for the retro event, oldest first."""
