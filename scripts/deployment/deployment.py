@@ -7,6 +7,7 @@ import os
 import secrets
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,8 +86,9 @@ class Deployment:
     def stop(self) -> None:
         for service in reversed(self.services):
             if service.process is not None:
-                print(f"  stopping {service.name}")
+                began = time.monotonic()
                 service.stop()
+                print(f"  stopped {service.name} ({time.monotonic() - began:.1f}s)")
 
     # ---------------------------------------------------------------- pieces
 
@@ -121,7 +123,7 @@ class Deployment:
             "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__CORE__PARALLELISM": "4",  # at most 4 task processes at once: small machines, CI
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db_url,
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__PORT": str(api_port),
@@ -134,7 +136,7 @@ class Deployment:
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
             # Runs only when triggered, with known logical dates (a production deployment keeps the default,
-            # True, and the scheduler also starts the latest interval of each unpaused scheduled DAG).
+            # True: the scheduler then also creates runs on the DAGs' schedules).
             "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
             "AIRFLOW_CONN_DINGTALK_CALENDAR_DEFAULT": json.dumps(
                 {

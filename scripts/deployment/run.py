@@ -31,6 +31,7 @@ RUNS_TIMEOUT = 300.0
 
 
 def main() -> int:
+    sys.stdout.reconfigure(line_buffering=True)  # progress shows as it happens in CI logs too
     signal.signal(signal.SIGTERM, _exit_on_signal)  # `finally` below also runs when we are terminated
     signal.signal(signal.SIGHUP, _exit_on_signal)
     started = time.monotonic()
@@ -46,9 +47,9 @@ def main() -> int:
         wait_for_runs(deployment, run_ids)
         print("Checking the results...")
         for line in [
+            *check_emulator_state(deployment),
             *check_runs(deployment, run_ids),
             *check_deferral(deployment, run_ids),
-            *check_emulator_state(deployment),
             *check_secret_absent(deployment),
         ]:
             print(f"  ok  {line}")
