@@ -3,8 +3,9 @@
 1. starts PostgreSQL (a throwaway cluster), the DingTalk emulator (``dtcal-emulator``), then ``airflow
    api-server``, ``scheduler``, ``dag-processor`` and ``triggerer`` with the LocalExecutor, each in its own
    process group, everything under a temporary directory and on free ports of 127.0.0.1;
-2. through the REST API: creates the ``dingtalk_calendar`` pool, unpauses and triggers every example DAG;
-   answers the sprint-retro invitation as its attendees would, once the deferrable sensor has checked;
+2. through the REST API: creates the ``dingtalk_calendar`` pool, unpauses every example DAG, triggers the
+   follow-up DAG, answers the sprint-retro invitation as its attendees would once the deferrable sensor
+   has deferred (see responder.py), then triggers the other DAGs;
 3. waits for the runs and checks every task succeeded, the sensor deferred and resumed through the
    triggerer, event ids crossed process boundaries through XCom, and the emulator holds exactly the
    intended events and attendees;
@@ -22,8 +23,8 @@ from pathlib import Path
 
 from checks import check_deferral, check_emulator_state, check_runs, check_secret_absent
 from deployment import ROOT, Deployment
-from responder import RetroResponder
-from scenarios import POOL, POOL_SLOTS, RUNS
+from responder import RetroAttendees
+from scenarios import FOLLOWUP, POOL, POOL_SLOTS, RUNS, Run
 from services import DeploymentError, tail, wait_until
 
 LOG_DIR = ROOT / ".deployment" / "logs"  # kept after the run (git-ignored)
@@ -43,8 +44,8 @@ def main() -> int:
     try:
         deployment.start()
         print(f"Deployment up in {time.monotonic() - started:.0f}s")
-        run_ids = trigger_all(deployment)
-        wait_for_runs(deployment, run_ids)
+        prepare(deployment)
+        run_ids = run_all(deployment)
         print("Checking the results...")
         for line in [
             *check_emulator_state(deployment),
@@ -77,8 +78,8 @@ def _exit_on_signal(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def trigger_all(deployment: Deployment) -> dict[str, str]:
-    """Wait until the dag-processor has parsed dags/, then create the pool, unpause and trigger each DAG."""
+def prepare(deployment: Deployment) -> None:
+    """Wait until the dag-processor has parsed dags/, then create the pool and unpause every DAG."""
     api = deployment.api
     wanted = {run.dag_id for run in RUNS}
 
@@ -100,42 +101,60 @@ def trigger_all(deployment: Deployment) -> dict[str, str]:
     if extra:
         raise DeploymentError(f"dags/ holds DAGs this check does not know how to run: {sorted(extra)}")
     api.set_pool(POOL, POOL_SLOTS, "DingTalk Calendar API: 20 calls/s per app")
-    print(f"Pool {POOL} ({POOL_SLOTS} slots) created; unpausing and triggering {len(RUNS)} DAGs")
-    run_ids = {}
     for run in RUNS:
         api.unpause(run.dag_id)
-        run_ids[run.dag_id] = api.trigger(run.dag_id, run.logical_date)
-        print(f"  {run.dag_id}: {run_ids[run.dag_id]}")
-    return run_ids
+    print(f"Pool {POOL} ({POOL_SLOTS} slots) created; {len(RUNS)} DAGs unpaused")
 
 
-def wait_for_runs(deployment: Deployment, run_ids: dict[str, str]) -> None:
-    """Poll the runs until all finished; meanwhile the retro's attendees answer at the right moment."""
-    api = deployment.api
-    responder = RetroResponder(deployment.emulator_url, RUNS_TIMEOUT)
-    responder.start()
+def trigger(deployment: Deployment, run: Run) -> str:
+    run_id = deployment.api.trigger(run.dag_id, run.logical_date)
+    print(f"  triggered {run.dag_id}: {run_id}")
+    return run_id
+
+
+def run_all(deployment: Deployment) -> dict[str, str]:
+    """Trigger the follow-up DAG alone until its attendees answered (see responder.py), then the others;
+    wait until every run finished."""
     airflow = [deployment.service(n) for n in ("api-server", "scheduler", "dag-processor", "triggerer")]
+    attendees = RetroAttendees(
+        deployment.emulator_url, deployment.service("scheduler").log_path, RUNS_TIMEOUT
+    )
+    attendees.start()
+    run_ids: dict[str, str] = {}
     states: dict[str, str] = {}
     started = time.monotonic()
 
     def finished() -> bool:
-        responder.check()
+        attendees.check()
         for dag_id, run_id in run_ids.items():
             if states.get(dag_id) not in ("success", "failed"):
-                states[dag_id] = api.dag_run(dag_id, run_id)["state"]
+                states[dag_id] = deployment.api.dag_run(dag_id, run_id)["state"]
                 if states[dag_id] in ("success", "failed"):
                     print(f"  {dag_id}: {states[dag_id]} after {time.monotonic() - started:.0f}s")
-        return all(state in ("success", "failed") for state in states.values())
+        return attendees.answered and all(state in ("success", "failed") for state in states.values())
 
     try:
+        [followup] = [run for run in RUNS if run.dag_id == FOLLOWUP]
+        run_ids[FOLLOWUP] = trigger(deployment, followup)
+        wait_until(
+            "the retro's attendees to answer",
+            lambda: attendees.check() or attendees.answered,
+            timeout=120,
+            interval=0.2,
+            services=airflow,
+        )
+        for run in RUNS:
+            if run.dag_id != FOLLOWUP:
+                run_ids[run.dag_id] = trigger(deployment, run)
         wait_until("the DAG runs to finish", finished, timeout=RUNS_TIMEOUT, interval=0.5, services=airflow)
     except DeploymentError as err:
         raise DeploymentError(f"{err}\nRun states: {states}\n{describe_tasks(deployment, run_ids)}") from None
     finally:
-        responder.stop()
+        attendees.stop()
     failed = [dag_id for dag_id, state in states.items() if state != "success"]
     if failed:
         raise DeploymentError(f"DAG runs failed: {failed}\n{describe_tasks(deployment, run_ids)}")
+    return run_ids
 
 
 def describe_tasks(deployment: Deployment, run_ids: dict[str, str]) -> str:

@@ -12,6 +12,7 @@ ORGANIZER = "union-organizer-001"
 MONDAY = "2026-03-09T01:10:00+00:00"  # Monday 2026-03-09 09:10 Asia/Shanghai, ISO week 11
 FIRST_OF_APRIL = "2026-04-01T02:10:00+00:00"  # 2026-04-01 10:10 Asia/Shanghai
 POOL, POOL_SLOTS = "dingtalk_calendar", 4
+FOLLOWUP = "dingtalk_response_followup"
 # The follow-up DAG waits for 3 acceptances; these attendees answer once its sensor has checked once.
 RETRO_ANSWERS = {
     "union-eng-101": "accepted",
