@@ -27,7 +27,7 @@ ifneq ($(filter 3.0 3.1,$(AIRFLOW_LINE)),)
 EXTRAS := test,bench,fab
 endif
 
-.PHONY: demo test test-suite test-matrix lint bench bench-quick venv clean
+.PHONY: demo test test-suite test-matrix test-deployment lint bench bench-quick venv clean
 
 venv: $(STAMP)
 
@@ -69,6 +69,14 @@ test-suite: $(STAMP)
 test-matrix:
 	@bash scripts/test-matrix.sh $(MATRIX)
 
+# A real deployment: PostgreSQL, the emulator and Airflow's four services as separate processes (a few minutes).
+test-deployment: $(STAMP)
+	@$(BIN)/python -c "import psycopg2, asyncpg" 2>/dev/null || { \
+		PIP_PROGRESS_BAR=off $(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[deploy]" "apache-airflow==$(AIRFLOW_VERSION)" -c $(CONSTRAINTS) 2>&1 \
+			| grep -v -e "is ignored" -e "^\s*$$"; \
+		$(BIN)/python -c "import psycopg2, asyncpg" || { echo "Installing the deploy extra failed; see above."; exit 1; }; }
+	$(BIN)/python scripts/deployment/run.py
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
@@ -76,4 +84,4 @@ bench-quick: $(STAMP)
 	$(BIN)/python benchmarks/run.py --quick
 
 clean:
-	rm -rf .venv .venv-airflow-* .demo .matrix build *.egg-info .pytest_cache .ruff_cache
+	rm -rf .venv .venv-airflow-* .demo .matrix .deployment build *.egg-info .pytest_cache .ruff_cache

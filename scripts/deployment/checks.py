@@ -1,0 +1,190 @@
+"""What the finished deployment must show, read through Airflow's REST API and the emulator's admin API.
+
+Each check returns the lines it verified (printed as "ok") and raises AssertionError with the evidence
+when something is off.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+from deployment import APP_SECRET, Deployment
+from scenarios import EXPECTED_EVENTS, FOLLOWUP, ORGANIZER, RETRO_ANSWERS, RUNS, WEEK_11_ROTA
+
+from airflow_dtcal.testing import EmulatorAdmin
+
+SENSOR = "wait_for_acceptances"
+
+
+def _key(ti: dict) -> str:
+    return ti["task_id"] if ti["map_index"] == -1 else f"{ti['task_id']}[{ti['map_index']}]"
+
+
+def _statuses(admin: EmulatorAdmin, event_id: str) -> dict[str, str]:
+    return {a["id"]: a["responseStatus"] for a in admin.attendees(event_id)}
+
+
+def _message(line: str) -> str:
+    """The message of one JSON line of an Airflow task or trigger log file."""
+    try:
+        return str(json.loads(line).get("event", ""))
+    except ValueError:
+        return line
+
+
+def _event_ids(admin: EmulatorAdmin) -> dict[str, str]:
+    return {e["summary"]: e["id"] for e in admin.events()}
+
+
+def check_runs(deployment: Deployment, run_ids: dict[str, str]) -> list[str]:
+    """Every task instance succeeded, each in a process of its own; the XComs carried the right values."""
+    api, admin = deployment.api, EmulatorAdmin(deployment.emulator_url)
+    done, pids = [], {}
+    for run in RUNS:
+        tis = {_key(ti): ti for ti in api.task_instances(run.dag_id, run_ids[run.dag_id])}
+        assert set(tis) == run.tasks, (
+            f"{run.dag_id}: task instances {sorted(tis)}, expected {sorted(run.tasks)}"
+        )
+        states = {key: ti["state"] for key, ti in tis.items()}
+        assert set(states.values()) == {"success"}, f"{run.dag_id}: task states {states}"
+        pids.update({(run.dag_id, key): ti["pid"] for key, ti in tis.items()})
+        done.append(f"{run.dag_id}: all {len(tis)} task instances succeeded ({', '.join(sorted(tis))})")
+    assert None not in pids.values() and len(set(pids.values())) == len(pids), f"task process ids: {pids}"
+    done.append(f"each of the {len(pids)} task instances ran in its own process (distinct pids)")
+
+    ids = _event_ids(admin)
+    requests = admin.requests()
+
+    def used_by(event_id: str) -> Counter:
+        return Counter(r["operation"] for r in requests if f"/events/{event_id}" in r["path"])
+
+    run_id = run_ids["dingtalk_event_attendees"]
+    event_id = api.xcom("dingtalk_event_attendees", run_id, "create_event")
+    assert event_id == ids["Quarterly data platform review"], (event_id, ids)
+    calls = used_by(event_id)
+    for operation in ("AddAttendee", "ListAttendees", "RespondEvent", "RemoveAttendee"):
+        assert calls[operation] >= 1, f"no {operation} call on event {event_id}: {calls}"
+    listed = api.xcom("dingtalk_event_attendees", run_id, "final_attendees")
+    assert {a["id"]: a["responseStatus"] for a in listed} == _statuses(admin, event_id), listed
+    done.append(
+        f"dingtalk_event_attendees: event id {event_id} pushed by create_event, used by the 5 downstream "
+        f"task processes ({dict(calls)}); final_attendees' XCom matches the emulator"
+    )
+
+    run_id = run_ids["dingtalk_weekly_review"]
+    event_id = api.xcom("dingtalk_weekly_review", run_id, "create_review_event")
+    assert event_id == ids["Data platform weekly review (2026-03-09)"], (event_id, ids)
+    assert api.xcom("dingtalk_weekly_review", run_id, "on_call_rota") == WEEK_11_ROTA
+    sync = api.xcom("dingtalk_weekly_review", run_id, "sync_attendees")
+    assert sync == {"added": WEEK_11_ROTA, "removed": [], "unchanged": 0}, sync
+    assert used_by(event_id)["AddAttendee"] == 1, used_by(event_id)
+    done.append(
+        f"dingtalk_weekly_review: event id {event_id} and the rota {WEEK_11_ROTA} crossed from two task "
+        f"processes to sync_attendees, which added exactly the rota ({sync})"
+    )
+
+    run_id = run_ids["dingtalk_team_events"]
+    mapped = [api.xcom("dingtalk_team_events", run_id, "create_team_event", i) for i in range(3)]
+    teams = ["Ingestion monthly planning", "Modelling monthly planning", "Reporting monthly planning"]
+    assert mapped == [ids[s] for s in teams], (mapped, ids)
+    invitations = api.xcom("dingtalk_team_events", run_id, "team_invitations")
+    assert [i["summary"] for i in invitations] == teams, invitations
+    done.append(
+        f"dingtalk_team_events: team_invitations' XCom expanded into 3 mapped tasks; their ids {mapped}"
+    )
+
+    run_id = run_ids[FOLLOWUP]
+    event_id = api.xcom(FOLLOWUP, run_id, "create_retro")
+    assert event_id == ids["Sprint retro (2026-03-13)"], (event_id, ids)
+    final = _statuses(admin, event_id)
+    assert api.xcom(FOLLOWUP, run_id, SENSOR) == final, (api.xcom(FOLLOWUP, run_id, SENSOR), final)
+    report = api.xcom(FOLLOWUP, run_id, "report")
+    expected = {
+        "accepted": [a for a, s in RETRO_ANSWERS.items() if s == "accepted"],
+        "declined": [a for a, s in RETRO_ANSWERS.items() if s == "declined"],
+        "tentative": [],
+        "needsAction": [],
+    }
+    assert report == expected, report
+    done.append(
+        f"{FOLLOWUP}: event id {event_id} from create_retro reached the sensor and the trigger; the sensor's XCom equals the emulator's statuses; report: {report}"
+    )
+    return done
+
+
+def check_deferral(deployment: Deployment, run_ids: dict[str, str]) -> list[str]:
+    """The sensor checked once on a worker, deferred, and the triggerer's poll saw the answers."""
+    api, admin = deployment.api, EmulatorAdmin(deployment.emulator_url)
+    run_id = run_ids[FOLLOWUP]
+    event_id = api.xcom(FOLLOWUP, run_id, "create_retro")
+    log = [
+        r
+        for r in admin.requests()
+        if r["operation"] in ("ListAttendees", "RespondEvent") and f"/events/{event_id}/" in r["path"]
+    ]
+    operations = [r["operation"] for r in log]
+    # In arrival order: the worker's check, the trigger's first poll (held by the emulator), the answers.
+    expected = ["ListAttendees", "ListAttendees"] + ["RespondEvent"] * len(RETRO_ANSWERS)
+    assert operations == expected, f"calls on the retro: {operations}, expected {expected}"
+    assert all(r["status"] == 200 for r in log), log
+    [ti] = [ti for ti in api.task_instances(FOLLOWUP, run_id) if ti["task_id"] == SENSOR]
+    assert ti["try_number"] == 1, f"the sensor needed {ti['try_number']} tries"
+    task_log = api.task_log(FOLLOWUP, run_id, SENSOR, 1)
+    # The triggerer writes the trigger's output next to the task's log, in a file named after its job id.
+    trigger_logs = list(
+        deployment.workdir.glob(f"airflow-home/logs/dag_id={FOLLOWUP}/**/task_id={SENSOR}/*.trigger.*.log")
+    )
+    triggerers = {job["id"] for job in api.jobs("TriggererJob")}
+    trigger_text = trigger_logs[0].read_text() if len(trigger_logs) == 1 else ""
+    messages = [_message(line) for line in trigger_text.splitlines()]
+    trigger_lines = [m.split(" (", 1)[0] for m in messages if m.startswith(f"Event {event_id}:")]
+    evidence = {
+        "the worker deferred the task": task_log.count("Pausing task as DEFERRED") == 1,
+        "the trigger fired once": task_log.count("Trigger fired event") == 1,
+        "the trigger's one poll saw the answers": trigger_lines == [f"Event {event_id}: met"],
+        "the task ran again on a worker after the trigger": task_log.count("Worker startup parse complete")
+        == 2,
+        "the trigger's log was written by the triggerer job": len(trigger_logs) == 1
+        and int(trigger_logs[0].name.rsplit(".", 2)[-2]) in triggerers,
+    }
+    assert all(evidence.values()), (
+        f"missing evidence of the deferral: {evidence}; trigger logs {trigger_logs}, triggerer jobs {triggerers}"
+        f"\n--- task log ---\n{task_log[-3000:]}"
+    )
+    return [
+        f"{FOLLOWUP}.{SENSOR}: ListAttendees once on the worker, then once from the trigger, whose poll "
+        "read the answers; in one try: " + "; ".join(evidence)
+    ]
+
+
+def check_emulator_state(deployment: Deployment) -> list[str]:
+    """Exactly the intended events, each once, with exactly the intended attendees and responses."""
+    admin = EmulatorAdmin(deployment.emulator_url)
+    events = admin.events()
+    summaries = Counter(e["summary"] for e in events)
+    assert summaries == Counter(list(EXPECTED_EVENTS)), f"events in the emulator: {dict(summaries)}"
+    for event in events:
+        start, end, attendees = EXPECTED_EVENTS[event["summary"]]
+        got = (
+            event["status"],
+            event["organizer"]["id"],
+            event["start"],
+            event["end"],
+            _statuses(admin, event["id"]),
+        )
+        assert got == ("confirmed", ORGANIZER, start, end, attendees), f"{event['summary']}: {got}"
+    return [f"the emulator holds exactly the {len(events)} intended events, attendees and responses"]
+
+
+def check_secret_absent(deployment: Deployment) -> list[str]:
+    """The app secret appears in no log of the deployment (task logs, trigger logs, service logs)."""
+    files = [
+        p
+        for root in (deployment.log_dir, deployment.workdir / "airflow-home")
+        for p in root.rglob("*")
+        if p.is_file()
+    ]
+    leaks = [str(p) for p in files if APP_SECRET in p.read_text(errors="replace")]
+    assert not leaks, f"the app secret appears in {leaks}"
+    return [f"the app secret appears in none of the {len(files)} log and state files"]

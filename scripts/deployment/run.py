@@ -1,0 +1,175 @@
+"""`make test-deployment`: the example DAGs in a real Airflow deployment, as users run one.
+
+1. starts PostgreSQL (a throwaway cluster), the DingTalk emulator (``dtcal-emulator``), then ``airflow
+   api-server``, ``scheduler``, ``dag-processor`` and ``triggerer`` with the LocalExecutor, each in its own
+   process group, everything under a temporary directory and on free ports of 127.0.0.1;
+2. through the REST API: creates the ``dingtalk_calendar`` pool, unpauses every example DAG, triggers the
+   follow-up DAG, answers the sprint-retro invitation as its attendees would once the deferrable sensor
+   has deferred (see responder.py), then triggers the other DAGs;
+3. waits for the runs and checks every task succeeded, the sensor deferred and resumed through the
+   triggerer, event ids crossed process boundaries through XCom, and the emulator holds exactly the
+   intended events and attendees;
+4. stops everything it started (also on failure, Ctrl-C or SIGTERM). The logs stay in .deployment/logs/.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from checks import check_deferral, check_emulator_state, check_runs, check_secret_absent
+from deployment import ROOT, Deployment
+from responder import RetroAttendees
+from scenarios import FOLLOWUP, POOL, POOL_SLOTS, RUNS, Run
+from services import DeploymentError, tail, wait_until
+
+LOG_DIR = ROOT / ".deployment" / "logs"  # kept after the run (git-ignored)
+RUNS_TIMEOUT = 300.0
+
+
+def main() -> int:
+    sys.stdout.reconfigure(line_buffering=True)  # progress shows as it happens in CI logs too
+    signal.signal(signal.SIGTERM, _exit_on_signal)  # `finally` below also runs when we are terminated
+    signal.signal(signal.SIGHUP, _exit_on_signal)
+    started = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix="dtcal-deployment-"))
+    workdir.chmod(0o755)  # PostgreSQL runs as its own account when we are root
+    shutil.rmtree(LOG_DIR, ignore_errors=True)
+    deployment = Deployment(workdir, LOG_DIR)
+    print(f"Deployment directory (throwaway): {workdir}; logs: {LOG_DIR}")
+    try:
+        deployment.start()
+        print(f"Deployment up in {time.monotonic() - started:.0f}s")
+        prepare(deployment)
+        run_ids = run_all(deployment)
+        print("Checking the results...")
+        for line in [
+            *check_emulator_state(deployment),
+            *check_runs(deployment, run_ids),
+            *check_deferral(deployment, run_ids),
+            *check_secret_absent(deployment),
+        ]:
+            print(f"  ok  {line}")
+        print(f"\nDeployment test PASSED in {time.monotonic() - started:.0f}s.")
+        return 0
+    except (DeploymentError, AssertionError) as err:
+        print(f"\nDeployment test FAILED: {err}")
+        return 1
+    except KeyboardInterrupt:
+        print("\nInterrupted.")
+        return 130
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
+        print("Stopping everything that was started...")
+        deployment.stop()
+        task_logs = workdir / "airflow-home" / "logs"
+        if task_logs.is_dir():
+            shutil.copytree(task_logs, LOG_DIR / "airflow", dirs_exist_ok=True)
+        shutil.rmtree(workdir, ignore_errors=True)
+        print(f"Stopped after {time.monotonic() - started:.0f}s in all.")
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def prepare(deployment: Deployment) -> None:
+    """Wait until the dag-processor has parsed dags/, then create the pool and unpause every DAG."""
+    api = deployment.api
+    wanted = {run.dag_id for run in RUNS}
+
+    def parsed() -> bool:
+        errors = api.import_errors()
+        if errors:
+            raise DeploymentError(f"the dag-processor reported import errors: {errors}")
+        return wanted <= api.dag_ids()
+
+    wait_until(
+        "the dag-processor to parse every example DAG",
+        parsed,
+        timeout=180,
+        interval=1,
+        services=[deployment.service("dag-processor"), deployment.service("api-server")],
+        logs=[deployment.service("dag-processor").log_path],
+    )
+    extra = api.dag_ids() - wanted
+    if extra:
+        raise DeploymentError(f"dags/ holds DAGs this check does not know how to run: {sorted(extra)}")
+    api.set_pool(POOL, POOL_SLOTS, "DingTalk Calendar API: 20 calls/s per app")
+    for run in RUNS:
+        api.unpause(run.dag_id)
+    print(f"Pool {POOL} ({POOL_SLOTS} slots) created; {len(RUNS)} DAGs unpaused")
+
+
+def trigger(deployment: Deployment, run: Run) -> str:
+    run_id = deployment.api.trigger(run.dag_id, run.logical_date)
+    print(f"  triggered {run.dag_id}: {run_id}")
+    return run_id
+
+
+def run_all(deployment: Deployment) -> dict[str, str]:
+    """Trigger the follow-up DAG alone until its attendees answered (see responder.py), then the others;
+    wait until every run finished."""
+    airflow = [deployment.service(n) for n in ("api-server", "scheduler", "dag-processor", "triggerer")]
+    attendees = RetroAttendees(
+        deployment.emulator_url, deployment.service("scheduler").log_path, RUNS_TIMEOUT
+    )
+    attendees.start()
+    run_ids: dict[str, str] = {}
+    states: dict[str, str] = {}
+    started = time.monotonic()
+
+    def finished() -> bool:
+        attendees.check()
+        for dag_id, run_id in run_ids.items():
+            if states.get(dag_id) not in ("success", "failed"):
+                states[dag_id] = deployment.api.dag_run(dag_id, run_id)["state"]
+                if states[dag_id] in ("success", "failed"):
+                    print(f"  {dag_id}: {states[dag_id]} after {time.monotonic() - started:.0f}s")
+        return attendees.answered and all(state in ("success", "failed") for state in states.values())
+
+    try:
+        [followup] = [run for run in RUNS if run.dag_id == FOLLOWUP]
+        run_ids[FOLLOWUP] = trigger(deployment, followup)
+        wait_until(
+            "the retro's attendees to answer",
+            lambda: attendees.check() or attendees.answered,
+            timeout=120,
+            interval=0.2,
+            services=airflow,
+        )
+        for run in RUNS:
+            if run.dag_id != FOLLOWUP:
+                run_ids[run.dag_id] = trigger(deployment, run)
+        wait_until("the DAG runs to finish", finished, timeout=RUNS_TIMEOUT, interval=0.5, services=airflow)
+    except DeploymentError as err:
+        raise DeploymentError(f"{err}\nRun states: {states}\n{describe_tasks(deployment, run_ids)}") from None
+    finally:
+        attendees.stop()
+    failed = [dag_id for dag_id, state in states.items() if state != "success"]
+    if failed:
+        raise DeploymentError(f"DAG runs failed: {failed}\n{describe_tasks(deployment, run_ids)}")
+    return run_ids
+
+
+def describe_tasks(deployment: Deployment, run_ids: dict[str, str]) -> str:
+    """Each task's state, and the log of every task that did not succeed (for failure messages)."""
+    api, lines = deployment.api, []
+    for dag_id, run_id in run_ids.items():
+        for ti in api.task_instances(dag_id, run_id):
+            lines.append(f"  {dag_id}.{ti['task_id']}[{ti['map_index']}]: {ti['state']}")
+            if ti["state"] not in ("success", None) and ti["try_number"]:
+                log = api.task_log(dag_id, run_id, ti["task_id"], ti["try_number"], ti["map_index"])
+                lines.append("    " + "\n    ".join(log.splitlines()[-30:]))
+    for name in ("triggerer", "scheduler"):  # the scheduler's log has the LocalExecutor's task output too
+        lines.append(f"--- last lines of the {name} log ---\n{tail(deployment.service(name).log_path, 25)}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""What each example DAG in dags/ is run with, and what it must leave behind (emulator state, XComs).
+
+Logical dates are fixed so every expected value is known in advance; they are the dates the test suite uses
+(tests/scheduled/test_example_dags.py). All ids are the DAGs' default params.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ORGANIZER = "union-organizer-001"
+MONDAY = "2026-03-09T01:10:00+00:00"  # Monday 2026-03-09 09:10 Asia/Shanghai, ISO week 11
+FIRST_OF_APRIL = "2026-04-01T02:10:00+00:00"  # 2026-04-01 10:10 Asia/Shanghai
+POOL, POOL_SLOTS = "dingtalk_calendar", 4
+FOLLOWUP = "dingtalk_response_followup"
+# The follow-up DAG waits for 3 acceptances; these attendees answer once its sensor has checked once.
+RETRO_ANSWERS = {
+    "union-eng-101": "accepted",
+    "union-eng-102": "declined",
+    "union-eng-103": "accepted",
+    "union-eng-104": "accepted",
+}
+WEEK_11_ROTA = ["union-lead-010", "union-eng-103", "union-eng-104"]  # (11 * 2) % 5 = 2: engineers 3 and 4
+
+
+@dataclass(frozen=True)
+class Run:
+    """One DAG run to trigger: the DAG, its logical date, and the task instances it must finish."""
+
+    dag_id: str
+    logical_date: str | None
+    tasks: frozenset[str]  # task ids; mapped ones as "task[i]"
+
+
+RUNS = (
+    Run(
+        "dingtalk_event_attendees",
+        None,  # unscheduled, and its dates are fixed in the DAG
+        frozenset(
+            {
+                "create_event",
+                "add_attendees",
+                "list_attendees",
+                "respond_accept",
+                "remove_attendee",
+                "final_attendees",
+            }
+        ),
+    ),
+    Run(
+        "dingtalk_weekly_review",
+        MONDAY,
+        frozenset({"on_call_rota", "create_review_event", "sync_attendees"}),
+    ),
+    Run(
+        "dingtalk_team_events",
+        FIRST_OF_APRIL,
+        frozenset(
+            {"team_invitations", "create_team_event[0]", "create_team_event[1]", "create_team_event[2]"}
+        ),
+    ),
+    Run(
+        "dingtalk_response_followup",
+        MONDAY,
+        frozenset({"create_retro", "wait_for_acceptances", "report"}),
+    ),
+)
+
+
+def _timed(day: str, hour: int) -> tuple[dict, dict]:
+    start = {"dateTime": f"{day}T{hour:02d}:00:00+08:00", "timeZone": "Asia/Shanghai"}
+    end = {"dateTime": f"{day}T{hour + 1:02d}:00:00+08:00", "timeZone": "Asia/Shanghai"}
+    return start, end
+
+
+def _invited(*ids: str) -> dict[str, str]:
+    return {ORGANIZER: "accepted", **dict.fromkeys(ids, "needsAction")}
+
+
+# summary -> (start, end, {attendee id: responseStatus}); exactly these events, each once.
+EXPECTED_EVENTS = {
+    "Quarterly data platform review": (
+        *_timed("2026-12-01", 10),
+        {**_invited("union-bob-003"), "union-alice-002": "accepted"},  # carol was removed
+    ),
+    "Data platform weekly review (2026-03-09)": (*_timed("2026-03-09", 16), _invited(*WEEK_11_ROTA)),
+    "Ingestion monthly planning": (*_timed("2026-04-03", 14), _invited("union-ana-201", "union-bo-202")),
+    "Modelling monthly planning": (
+        *_timed("2026-04-03", 14),
+        _invited("union-chen-301", "union-dee-302", "union-eli-303"),
+    ),
+    "Reporting monthly planning": (*_timed("2026-04-03", 14), _invited("union-fay-401")),
+    "Sprint retro (2026-03-13)": (*_timed("2026-03-13", 16), {ORGANIZER: "accepted", **RETRO_ANSWERS}),
+}
