@@ -74,8 +74,9 @@ with DAG(
         condition="min_accepted",
         min_accepted="{{ params.min_accepted }}",
         deferrable=True,
-        poke_interval=timedelta(minutes=15),
+        poke_interval=timedelta(minutes=15),  # 289 calls at most over 3 days; or call_budget= to bound it
         timeout=timedelta(days=3),
+        retries=1,  # a retry only checks again (see docs/scheduled.md, "A known Airflow issue")
     )
 
     @task

@@ -272,7 +272,9 @@ class DingTalkCalendarHook(BaseHook):
         """This hook's ``httpx.AsyncClient`` for the running event loop (created on first use)."""
         loop = asyncio.get_running_loop()
         if self._async_client is None or self._async_client[0] is not loop:
-            self._async_client = (loop, transport.new_async_client(await self.asettings()))
+            settings = await self.asettings()
+            # Loading the CA bundle reads files: off the event loop.
+            self._async_client = (loop, await asyncio.to_thread(transport.new_async_client, settings))
         return self._async_client[1]
 
     async def aclose(self) -> None:

@@ -18,6 +18,7 @@ Importing this module is cheap: the hook (requests, httpx) is imported when the 
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -108,6 +109,8 @@ class AttendeeResponseTrigger(BaseTrigger):
     # ---------------------------------------------------------------- the loop
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        # The first trigger of a triggerer process imports the hook (requests, httpx): off the event loop.
+        await asyncio.to_thread(importlib.import_module, "airflow_dtcal.hooks.calendar")
         from airflow_dtcal.exceptions import DingTalkError
         from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
         from airflow_dtcal.payloads import InvalidArgumentError, require_id
