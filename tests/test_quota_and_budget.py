@@ -193,3 +193,39 @@ def test_the_sensor_says_what_the_wait_may_cost(dtcal_emulator, caplog, capfd):
     )
     budgeted.execute(task_context("wait"))
     assert budgeted.poke_interval == pytest.approx(budget.poll_ceiling(7 * 86400.0, 200))
+
+
+@pytest.mark.dtcal_emulator(qps_limit=20)
+def test_many_triggers_in_one_triggerer_share_one_token_and_one_pacer(dtcal_emulator, monkeypatch):
+    """200 deferred sensors used to mean 200 token fetches and most reads throttled."""
+    import asyncio
+    import time
+
+    from airflow_dtcal.core import pacing
+    from airflow_dtcal.triggers.attendees import AttendeeResponseTrigger
+    from tests.scheduled.conftest import seed_event
+
+    event_ids = [seed_event(dtcal_emulator, {"a": "accepted"}) for _ in range(60)]
+    starts: list[float] = []
+    reserve = pacing.PACER.reserve
+
+    def recording(key, rate, shared=False):
+        delay = reserve(key, rate, shared=shared)
+        starts.append(time.monotonic() + delay)
+        return delay
+
+    monkeypatch.setattr(pacing.PACER, "reserve", recording)
+
+    async def first(trigger):
+        async for event in trigger.run():
+            return event
+
+    async def all_triggers():
+        triggers = [AttendeeResponseTrigger(organizer_id="org-1", event_id=e) for e in event_ids]
+        return await asyncio.gather(*(first(t) for t in triggers))
+
+    events = asyncio.run(asyncio.wait_for(all_triggers(), 60))
+    assert [e.payload["status"] for e in events] == ["met"] * 60
+    assert dtcal_emulator.stats()["token_fetches"] == 1
+    starts.sort()
+    assert max(sum(1 for u in starts if t <= u < t + 1.0) for t in starts) <= 20
