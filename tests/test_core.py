@@ -95,6 +95,20 @@ def test_the_pacer_honours_fractional_rates():
     assert burst[:20] == [0.0] * 20 and burst[20] == pytest.approx(w, abs=0.02)
 
 
+def test_a_throttle_halves_the_rate_once_per_window_and_successes_grow_it_back():
+    pacer = Pacer()
+    key = ("app", "adapt")
+    pacer.throttled(key)
+    pacer.throttled(key)  # a second answer from the same burst of calls in flight: one signal
+    assert pacer.factor(key) == 0.5
+    for _ in range(10):
+        pacer.succeeded(key)
+    assert 0.5 < pacer.factor(key) < 1.0
+    for _ in range(100):
+        pacer.succeeded(key)
+    assert pacer.factor(key) == 1.0
+
+
 def test_a_rate_that_grows_back_releases_no_burst():
     pacer = Pacer()
     key = ("app", "grow")
