@@ -58,7 +58,11 @@ def get_provider_info() -> dict:
         "operators": [
             {
                 "integration-name": "DingTalk Calendar",
-                "python-modules": ["airflow_dtcal.operators.calendar", "airflow_dtcal.operators.sync"],
+                "python-modules": [
+                    "airflow_dtcal.operators.calendar",
+                    "airflow_dtcal.operators.lifecycle",
+                    "airflow_dtcal.operators.sync",
+                ],
             }
         ],
         "sensors": [

@@ -776,3 +776,59 @@ class DingTalkCalendarHook(BaseHook):
     ) -> None:
         """Async :meth:`respond_event`."""
         await self._arun(self._respond_call(user_id, event_id, response_status, calendar_id, client_token))
+
+    # ---- lifecycle
+
+    @staticmethod
+    def _live_with_key(event: Mapping[str, Any], key: str) -> bool:
+        from airflow_dtcal.payloads import carries_key
+
+        return event.get("status") != "cancelled" and carries_key(event, key)
+
+    @staticmethod
+    def _series_master(event: Mapping[str, Any]) -> dict:
+        master = event.get("seriesMasterId")
+        return dict(event, id=master) if isinstance(master, str) and master else dict(event)
+
+    def find_event_by_key(
+        self,
+        user_id: str,
+        key: str,
+        *,
+        time_min: str,
+        time_max: str,
+        calendar_id: str = "primary",
+    ) -> dict | None:
+        """The organizer's first live event in the window that carries ``key`` (see
+        :func:`~airflow_dtcal.payloads.mark_description`), or None. For an instance of a recurring series
+        the series master's id is returned as ``id``.
+        """
+        from airflow_dtcal.payloads import event_key_marker
+
+        with _arguments():
+            event_key_marker(key)
+        for event in self.iter_events(user_id, time_min=time_min, time_max=time_max, calendar_id=calendar_id):
+            if self._live_with_key(event, key):
+                return self._series_master(event)
+        return None
+
+    async def afind_event_by_key(
+        self,
+        user_id: str,
+        key: str,
+        *,
+        time_min: str,
+        time_max: str,
+        calendar_id: str = "primary",
+    ) -> dict | None:
+        """Async :meth:`find_event_by_key`."""
+        from airflow_dtcal.payloads import event_key_marker
+
+        with _arguments():
+            event_key_marker(key)
+        async for event in self.aiter_events(
+            user_id, time_min=time_min, time_max=time_max, calendar_id=calendar_id
+        ):
+            if self._live_with_key(event, key):
+                return self._series_master(event)
+        return None

@@ -101,6 +101,7 @@ def _routes(state: State, body: Any) -> dict[tuple[str, str], Any]:
         ("POST", "config"): lambda: _configure(state, body),
         ("POST", "reset"): lambda: _then_ok(state.reset),
         ("POST", "revoke-tokens"): lambda: _then_ok(state.revoke_tokens),
+        ("POST", "expire-client-tokens"): lambda: _then_ok(state.expire_client_tokens),
         ("GET", "faults"): lambda: {"faults": list_faults(state)},
         ("POST", "faults"): lambda: _add_fault(state, body),
         ("DELETE", "faults"): lambda: _clear_faults(state),

@@ -74,6 +74,9 @@ class EmulatorAdmin(EmulatorControls):
     def revoke_tokens(self) -> None:
         self._call("POST", "revoke-tokens", {})
 
+    def expire_client_tokens(self) -> None:
+        self._call("POST", "expire-client-tokens", {})
+
     def seed_events(self, events: list[dict]) -> list[str]:
         return self._call("POST", "seed", {"events": events})["ids"]
 

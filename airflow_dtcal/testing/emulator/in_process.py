@@ -136,6 +136,10 @@ class DingTalkEmulator(EmulatorControls):
     def revoke_tokens(self) -> None:
         self._state.revoke_tokens()
 
+    def expire_client_tokens(self) -> None:
+        """Forget every ``x-client-token`` (as if a day had passed since each write)."""
+        self._state.expire_client_tokens()
+
     def seed_events(self, events: list[dict]) -> list[str]:
         """Preload events (the ``--seed`` file format); returns their ids."""
         return event_store.seed(self._state, events)

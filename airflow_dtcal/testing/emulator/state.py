@@ -120,6 +120,11 @@ class State:
             self.tokens.clear()
             self.app_tokens.clear()
 
+    def expire_client_tokens(self) -> None:
+        """Forget every ``x-client-token``, as DingTalk does a day after each write."""
+        with self.lock:
+            self.idempotency.clear()
+
     def roll_quota_month(self) -> None:
         """Start counting afresh when a new calendar month begins, China time (caller holds the lock)."""
         month = dt.datetime.now(ORG_TIME_ZONE).strftime("%Y-%m")
