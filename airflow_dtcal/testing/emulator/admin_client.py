@@ -83,6 +83,12 @@ class EmulatorAdmin(EmulatorControls):
     def seed_users(self, users: list[dict]) -> list[str]:
         return self._call("POST", "users", {"users": users})["userIds"]
 
+    def seed_rooms(self, rooms: list[dict]) -> list[str]:
+        return self._call("POST", "rooms", {"rooms": rooms})["roomIds"]
+
+    def rooms(self) -> list[dict]:
+        return self._call("GET", "rooms")["rooms"]
+
     def users(self) -> list[dict]:
         return self._call("GET", "users")["users"]
 

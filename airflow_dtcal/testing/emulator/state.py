@@ -78,6 +78,7 @@ class State:
     def _clear(self) -> None:
         self.events: dict[str, dict] = {}  # event id -> stored event (see events.py)
         self.users: dict[str, dict] = {}  # userId -> seeded user (see directory.py)
+        self.rooms: dict[str, dict] = {}  # roomId -> seeded meeting room (see rooms.py)
         self.tokens: dict[str, dict] = {}  # access token -> {"app", "expires"}
         self.app_tokens: dict[str, str] = {}  # app key -> its current access token
         self.secrets_seen: set[str] = set()  # app secrets that obtained a token (scrubbed from the log)
