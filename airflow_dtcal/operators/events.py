@@ -86,3 +86,165 @@ class ListEventsOperator(DingTalkCalendarBaseOperator):
             "%s has %d events from %s to %s", user, len(events), window["time_min"], window["time_max"]
         )
         return events
+
+
+#: Writes of one sync in flight at once (DingTalk allows 20 calls/s per API; the hook paces them).
+DEFAULT_MAX_IN_FLIGHT = 4
+
+
+class SyncEventsOperator(DingTalkCalendarBaseOperator):
+    """Make the organizer's events of a set equal a desired list: create the missing, update the changed,
+    cancel the removed; several writes in flight. Returns ``{"created", "updated", "unchanged": {key: event
+    id}, "cancelled": [event ids]}``.
+
+    :param organizer_id: unionId of the organizer. (templated)
+    :param events: the desired events, e.g. an upstream task's table of training sessions: dicts of
+        ``CreateEventOperator`` arguments (``summary``, ``start``, ``end``, ``timezone``, ``description``,
+        ``attendees``, ``location``, ``reminders``, ``recurrence``...) plus a stable ``key``. (templated)
+    :param scope: names the set, e.g. ``"training-sessions"``; only events this set created are ever
+        updated or cancelled. (templated)
+    :param time_min: start of the window the set lives in; every desired event must start inside it, and
+        events of the set outside it are left alone. (templated)
+    :param time_max: end of the window, at most a year after ``time_min``. (templated)
+    :param max_in_flight: writes sent at once (default 4).
+
+    The keys are kept as hashed markers on the description's last line (see ``docs/lifecycle.md``), so
+    whatever runs created the events, a sync finds them. Attendees are set when an event is created; later
+    changes to them are not synced (use ``SyncAttendeesOperator`` per event).
+    """
+
+    template_fields: Sequence[str] = (
+        "organizer_id",
+        "events",
+        "scope",
+        "time_min",
+        "time_max",
+        "calendar_id",
+    )
+    template_fields_renderers = {"events": "json"}
+
+    def __init__(
+        self,
+        *,
+        organizer_id: str,
+        events: Any,
+        scope: str,
+        time_min: Any,
+        time_max: Any,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.organizer_id = organizer_id
+        self.events = events
+        self.scope = scope
+        self.time_min = time_min
+        self.time_max = time_max
+        self.max_in_flight = max_in_flight
+
+    def _dag_zone(self, context: Context) -> str | None:
+        dag = context.get("dag") if hasattr(context, "get") else None
+        name = getattr(getattr(dag, "timezone", None), "name", None)
+        return name if isinstance(name, str) and name[:1] not in "+-" else None
+
+    def execute(self, context: Context) -> dict:
+        from airflow_dtcal.event_sync import check_window, desired_events, plan_sync
+
+        with _arguments():
+            organizer = payloads.require_id(self.organizer_id, "organizer_id")
+            calendar = self._calendar()
+            zone = self._dag_zone(context)
+            desired = desired_events(self.events, scope=self.scope, default_timezone=zone)
+            time_min, time_max = check_window(desired, self.time_min, self.time_max)
+            if isinstance(self.max_in_flight, bool) or not isinstance(self.max_in_flight, int):
+                raise payloads.InvalidArgumentError(
+                    "max_in_flight", "must be a whole number", self.max_in_flight
+                )
+            if not 1 <= self.max_in_flight <= 20:
+                raise payloads.InvalidArgumentError(
+                    "max_in_flight", "must be from 1 to 20", self.max_in_flight
+                )
+        hook = self.get_hook()
+        existing = list(
+            hook.iter_events(organizer, time_min=time_min, time_max=time_max, calendar_id=calendar)
+        )
+        with _arguments():
+            plan = plan_sync(desired, existing, scope=self.scope, default_timezone=zone)
+        writes = []
+        for item in plan.create:
+            token = self._client_token(
+                context, "CreateEvent", [organizer, calendar, self.scope, item.key, item.body]
+            )
+            writes.append(("created", item.key, None, (item.body,), token))
+        for item, event_id, changes in plan.update:
+            token = self._client_token(
+                context, "PatchEvent", [organizer, calendar, event_id, changes], per_try=True
+            )
+            writes.append(("updated", item.key, event_id, (changes,), token))
+        for event_id, key in plan.cancel:
+            token = self._client_token(context, "CancelEvent", [organizer, calendar, event_id], per_try=True)
+            writes.append(("cancelled", key, event_id, (), token))
+        results = send_writes(hook, organizer, calendar, writes, self.max_in_flight)
+        summary: dict[str, Any] = {
+            "created": {},
+            "updated": {},
+            "unchanged": {d.key: event_id for d, event_id in plan.unchanged},
+            "cancelled": [],
+        }
+        failures = []
+        for (verb, key, target, _args, _token), outcome in zip(writes, results, strict=True):
+            if isinstance(outcome, BaseException):
+                failures.append((verb, key, outcome))
+            elif verb == "cancelled":
+                summary["cancelled"].append(target)
+            else:
+                summary[verb][key] = outcome
+        self.log.info(
+            "Synced %s events of %r for %s: %d created, %d updated, %d unchanged, %d cancelled, %d failed",
+            len(desired),
+            self.scope,
+            organizer,
+            len(summary["created"]),
+            len(summary["updated"]),
+            len(summary["unchanged"]),
+            len(summary["cancelled"]),
+            len(failures),
+        )
+        if failures:
+            for verb, key, error in failures:
+                self.log.error("Could not have %s the event %r: %s", verb, key, error)
+            raise failures[0][2]  # running the task again is safe: done writes are found by their keys
+        return summary
+
+
+def send_writes(hook: Any, organizer: str, calendar: str, writes: list[tuple], max_in_flight: int) -> list:
+    """Send the sync's writes, ``max_in_flight`` at once, over the hook's async methods; one outcome per write
+    (the event id, or the exception), in order.
+
+    Kept as one small function so it can move onto the hook's own concurrency primitive when it lands.
+    """
+    import asyncio
+
+    async def one(gate: asyncio.Semaphore, verb: str, target: str | None, args: tuple, token: str) -> Any:
+        async with gate:
+            if verb == "created":
+                return (await hook.acreate_event(organizer, *args, calendar_id=calendar, client_token=token))[
+                    "id"
+                ]
+            if verb == "updated":
+                await hook.apatch_event(organizer, target, *args, calendar_id=calendar, client_token=token)
+                return target
+            await hook.acancel_event(organizer, target, calendar_id=calendar, client_token=token)
+            return target
+
+    async def run_all() -> list:
+        gate = asyncio.Semaphore(max_in_flight)
+        try:
+            return await asyncio.gather(
+                *(one(gate, verb, target, args, token) for verb, _key, target, args, token in writes),
+                return_exceptions=True,
+            )
+        finally:
+            await hook.aclose()
+
+    return asyncio.run(run_all()) if writes else []

@@ -94,6 +94,7 @@ class State:
         self.quota_month = ""  # "yyyy-MM" of the calls in counters["counted"]
         self.event_seq = 0  # creation order
         self.change_seq = 0  # last change number, for ListEvents sync tokens
+        self.peak_in_flight = 0  # most requests handled at once since the last reset
 
     # ---- lifecycle and configuration
 
@@ -142,6 +143,7 @@ class State:
             out["counted_total"] = sum(self.counters["counted"].values())
             out["token_fetches"] = self.token_fetches
             out["tokens_issued"] = self.tokens_issued
+            out["peak_in_flight"] = self.peak_in_flight
             return out
 
     def requests(self) -> list[dict]:
@@ -153,6 +155,7 @@ class State:
     def begin_request(self) -> None:
         with self.idle:
             self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
 
     def end_request(self) -> None:
         with self.idle:
