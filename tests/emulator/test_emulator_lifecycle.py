@@ -419,3 +419,13 @@ def test_room_list_pages_with_a_numeric_token(emu: DingTalkEmulator, api: Api) -
         "invalidParameter",
         "unionId",
     )
+
+
+def test_view_of_a_series_that_never_occurs_ends(api: Api) -> None:
+    never = {
+        "pattern": {"type": "absoluteMonthly", "interval": 12, "dayOfMonth": 31},
+        "range": {"type": "noEnd"},
+    }
+    _series(api, never, "2026-04-10T10:00:00+08:00", "2026-04-10T11:00:00+08:00")  # every April 31st
+    resp = view(api, "org", "2026-01-01T00:00:00Z", "2026-12-31T00:00:00Z")
+    assert resp.status_code == 200 and resp.json() == {"events": []}

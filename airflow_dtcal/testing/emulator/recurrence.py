@@ -46,8 +46,12 @@ def _add_months(day: dt.date, months: int) -> tuple[int, int]:
     return total // 12, total % 12 + 1
 
 
-def _candidates(pattern: dict, first: dt.datetime) -> Iterator[dt.datetime]:
-    """Local starts the pattern allows, in order, from the period holding ``first`` (may precede it)."""
+def _candidates(pattern: dict, first: dt.datetime) -> Iterator[dt.datetime | None]:
+    """Local starts the pattern allows, in order, from the period holding ``first`` (may precede it).
+
+    A period with no occurrence (a month without the 31st) yields None, so a caller counting what it
+    takes always ends, even for a series that never occurs.
+    """
     kind, every = pattern["type"], pattern.get("interval", 1)
     clock = first.time()
     if kind == "daily":
@@ -67,14 +71,19 @@ def _candidates(pattern: dict, first: dt.datetime) -> Iterator[dt.datetime]:
         step = 0
         while True:
             year, month = _add_months(first.date(), step)
-            for day in _month_days(pattern, year, month):
+            days = _month_days(pattern, year, month)
+            for day in days:
                 yield dt.datetime.combine(day, clock)
+            if not days:
+                yield None
             step += every
     elif kind == "absoluteYearly":
         year = first.year
         while True:
             if first.month != 2 or first.day != 29 or calendar.isleap(year):
                 yield dt.datetime.combine(dt.date(year, first.month, first.day), clock)
+            else:
+                yield None
             year += every
 
 
@@ -106,7 +115,7 @@ def occurrences(ev: dict, tmin: dt.datetime, tmax: dt.datetime) -> list[tuple[dt
     for computed, local in enumerate(_candidates(rec["pattern"], first)):
         if computed >= MAX_OCCURRENCES or (limit is not None and counted >= limit):
             break
-        if local < first:
+        if local is None or local < first:
             continue
         start = _to_instant(ev, local)
         if start >= tmax or (until is not None and start > until):
