@@ -58,6 +58,7 @@ class Desired:
     key: str
     body: dict  # the CreateEvent body, markers included
     arguments: dict  # the pythonic arguments, for comparing with an existing event
+    attendees: list[dict] | None = None  # the attendees wanted ({id, isOptional}), when the item names them
 
 
 @dataclass
@@ -106,7 +107,8 @@ def desired_events(
         compare["description"] = description
         if compare.get("online_meeting") is not True:  # an existing meeting is never removed
             compare.pop("online_meeting", None)
-        out.append(Desired(key.strip(), body, compare))
+        wanted = list(body.get("attendees", [])) if item.get("attendees") is not None else None
+        out.append(Desired(key.strip(), body, compare, wanted))
     return out
 
 
@@ -169,3 +171,12 @@ def plan_sync(
             plan.unchanged.append((wanted, event_id))
     plan.create = [d for d in desired if d.key not in matched]
     return plan
+
+
+def attendee_changes(wanted: list[dict], current: list[str], organizer: str) -> tuple[list[dict], list[str]]:
+    """``(attendees to add, ids to remove)`` so an event's attendees become ``wanted``; the organizer stays."""
+    have = set(current)
+    want = {a["id"] for a in wanted}
+    return [a for a in wanted if a["id"] not in have], [
+        a for a in current if a not in want and a != organizer
+    ]

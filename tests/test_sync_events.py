@@ -194,3 +194,21 @@ def test_sync_events_flow_runs_in_airflow_twice(airflow_db, dtcal_emulator):
     assert result["updated"] == {"dags": created["dags"]} and result["cancelled"] == [created["ops"]]
     assert result["unchanged"] == {"intro": created["intro"]}
     assert sorted(live(dtcal_emulator)) == ["Airflow intro", "Writing DAGs"]
+
+
+def test_sync_attendees_of_existing_events_when_asked(dtcal_emulator):
+    items = [session("a", 6, attendees=["ann", "ben"]), session("b", 7, attendees=["cat"])]
+    first = sync(items)
+    a_id = first["created"]["a"]
+    # Unasked, changed attendees of an existing event are left as they are.
+    changed = [
+        session("a", 6, attendees=["ben", {"id": "dan", "isOptional": True}]),
+        session("b", 7, attendees=["cat"]),
+    ]
+    assert sync(changed)["attendees"] == {}
+    assert {a["id"] for a in dtcal_emulator.attendees(a_id)} == {ORG, "ann", "ben"}
+    second = sync(changed, try_number=2, sync_attendees=True)
+    assert second["attendees"] == {"a": {"added": ["dan"], "removed": ["ann"]}}
+    by_id = {a["id"]: a for a in dtcal_emulator.attendees(a_id)}
+    assert set(by_id) == {ORG, "ben", "dan"} and by_id["dan"]["isOptional"] is True
+    assert sync(changed, try_number=3, sync_attendees=True)["attendees"] == {}  # nothing left to change

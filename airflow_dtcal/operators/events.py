@@ -95,7 +95,7 @@ DEFAULT_MAX_IN_FLIGHT = 4
 class SyncEventsOperator(DingTalkCalendarBaseOperator):
     """Make the organizer's events of a set equal a desired list: create the missing, update the changed,
     cancel the removed; several writes in flight. Returns ``{"created", "updated", "unchanged": {key: event
-    id}, "cancelled": [event ids]}``.
+    id}, "cancelled": [event ids], "attendees": {key: {"added", "removed"}}}``.
 
     :param organizer_id: unionId of the organizer. (templated)
     :param events: the desired events, e.g. an upstream task's table of training sessions: dicts of
@@ -107,10 +107,12 @@ class SyncEventsOperator(DingTalkCalendarBaseOperator):
         events of the set outside it are left alone. (templated)
     :param time_max: end of the window, at most a year after ``time_min``. (templated)
     :param max_in_flight: writes sent at once (default 4).
+    :param sync_attendees: also make the attendees of existing events equal each desired event's
+        ``attendees`` (one ListAttendees per such event and run, then adds and removes only the difference;
+        the organizer stays). Default False: attendees are set when an event is created.
 
     The keys are kept as hashed markers on the description's last line (see ``docs/lifecycle.md``), so
-    whatever runs created the events, a sync finds them. Attendees are set when an event is created; later
-    changes to them are not synced (use ``SyncAttendeesOperator`` per event).
+    whatever runs created the events, a sync finds them.
     """
 
     template_fields: Sequence[str] = (
@@ -132,10 +134,12 @@ class SyncEventsOperator(DingTalkCalendarBaseOperator):
         time_min: Any,
         time_max: Any,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        sync_attendees: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.organizer_id = organizer_id
+        self.sync_attendees = sync_attendees
         self.events = events
         self.scope = scope
         self.time_min = time_min
@@ -181,6 +185,17 @@ class SyncEventsOperator(DingTalkCalendarBaseOperator):
                 context, "PatchEvent", [organizer, calendar, event_id, changes], per_try=True
             )
             writes.append(("updated", item.key, event_id, (changes,), token))
+        if self.sync_attendees:
+            matched = [(d, event_id) for d, event_id, _changes in plan.update] + plan.unchanged
+            for item, event_id in matched:
+                if item.attendees is not None:
+                    token = self._client_token(
+                        context,
+                        "SyncAttendees",
+                        [organizer, calendar, event_id, item.attendees],
+                        per_try=True,
+                    )
+                    writes.append(("attendees", item.key, event_id, (item.attendees,), token))
         for event_id, key in plan.cancel:
             token = self._client_token(context, "CancelEvent", [organizer, calendar, event_id], per_try=True)
             writes.append(("cancelled", key, event_id, (), token))
@@ -190,6 +205,7 @@ class SyncEventsOperator(DingTalkCalendarBaseOperator):
             "updated": {},
             "unchanged": {d.key: event_id for d, event_id in plan.unchanged},
             "cancelled": [],
+            "attendees": {},
         }
         failures = []
         for (verb, key, target, _args, _token), outcome in zip(writes, results, strict=True):
@@ -197,6 +213,9 @@ class SyncEventsOperator(DingTalkCalendarBaseOperator):
                 failures.append((verb, key, outcome))
             elif verb == "cancelled":
                 summary["cancelled"].append(target)
+            elif verb == "attendees":
+                if outcome["added"] or outcome["removed"]:
+                    summary["attendees"][key] = outcome
             else:
                 summary[verb][key] = outcome
         self.log.info(
@@ -234,6 +253,8 @@ def send_writes(hook: Any, organizer: str, calendar: str, writes: list[tuple], m
             if verb == "updated":
                 await hook.apatch_event(organizer, target, *args, calendar_id=calendar, client_token=token)
                 return target
+            if verb == "attendees":
+                return await _sync_attendees(hook, organizer, calendar, target, args[0], token)
             await hook.acancel_event(organizer, target, calendar_id=calendar, client_token=token)
             return target
 
@@ -248,3 +269,26 @@ def send_writes(hook: Any, organizer: str, calendar: str, writes: list[tuple], m
             await hook.aclose()
 
     return asyncio.run(run_all()) if writes else []
+
+
+async def _sync_attendees(
+    hook: Any, organizer: str, calendar: str, event_id: str, wanted: list, token: str
+) -> dict:
+    from airflow_dtcal.event_sync import attendee_changes
+    from airflow_dtcal.payloads import derive_client_token
+
+    current = [a["id"] async for a in hook.aiter_attendees(organizer, event_id, calendar_id=calendar)]
+    add, remove = attendee_changes(wanted, current, organizer)
+    if remove:
+        await hook.aremove_attendees(
+            organizer,
+            event_id,
+            remove,
+            calendar_id=calendar,
+            client_token=derive_client_token(token, "remove"),
+        )
+    if add:
+        await hook.aadd_attendees(
+            organizer, event_id, add, calendar_id=calendar, client_token=derive_client_token(token, "add")
+        )
+    return {"added": [a["id"] for a in add], "removed": remove}
