@@ -1,21 +1,53 @@
-# The two commands a new user needs: `make demo` and `make test`. Both build .venv on first use.
+# The two commands a new user needs: `make demo` and `make test`. Both build a venv on first use.
+#
+# Both run on the newest Airflow release by default (venv .venv). Another release:
+#   make test AIRFLOW_VERSION=3.1.8     (venv .venv-airflow-3.1.8)
+#   make demo AIRFLOW_VERSION=3.0.6
+# `make test-matrix` runs the suite on the latest release of every supported line (see MATRIX).
+# Each line's few dependency pins are in constraints/airflow-<line>.txt, each with the reason it exists.
 PYTHON ?= python3
+NEWEST_AIRFLOW := 3.3.2
+MATRIX := 3.0.6 3.1.8 3.2.2 3.3.2
+AIRFLOW_VERSION ?= $(NEWEST_AIRFLOW)
+
+# 3.1.8 -> 3.1
+AIRFLOW_LINE := $(word 1,$(subst ., ,$(AIRFLOW_VERSION))).$(word 2,$(subst ., ,$(AIRFLOW_VERSION)))
+CONSTRAINTS := constraints/airflow-$(AIRFLOW_LINE).txt
+ifeq ($(AIRFLOW_VERSION),$(NEWEST_AIRFLOW))
 VENV := .venv
+else
+VENV := .venv-airflow-$(AIRFLOW_VERSION)
+endif
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-quick venv clean
+# Airflow 3.0 and 3.1 build the connection form with flask-appbuilder, which the fab provider brings.
+EXTRAS := test,bench
+ifneq ($(filter 3.0 3.1,$(AIRFLOW_LINE)),)
+EXTRAS := test,bench,fab
+endif
+
+.PHONY: demo test test-suite test-matrix lint bench bench-quick venv clean
 
 venv: $(STAMP)
 
-# Re-install when the package metadata changes. PIP_PROGRESS_BAR keeps CI logs short.
-$(STAMP): pyproject.toml
+$(CONSTRAINTS):
+	@echo "No $(CONSTRAINTS): Airflow $(AIRFLOW_VERSION) is not a supported line (see README, Supported Airflow versions)."
+	@exit 1
+
+# Re-install when the package metadata or the line's pins change. PIP_PROGRESS_BAR keeps CI logs short.
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@echo "Installing airflow-dtcal and its test tools into $(VENV) (about a minute the first time)..."
+	@echo "Installing airflow-dtcal with Airflow $(AIRFLOW_VERSION) into $(VENV) (a minute or more the first time)..."
 	@PIP_PROGRESS_BAR=off $(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip 2>&1 | grep -v "is ignored" || true
-	@PIP_PROGRESS_BAR=off $(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,bench]" 2>&1 | grep -v -e "is ignored" -e "^\s*$$" || true
+	@PIP_PROGRESS_BAR=off $(BIN)/python -m pip install --quiet --disable-pip-version-check \
+		-e ".[$(EXTRAS)]" "apache-airflow==$(AIRFLOW_VERSION)" -c $(CONSTRAINTS) 2>&1 \
+		| grep -v -e "is ignored" -e "^\s*$$" || true
 	@$(BIN)/python -c "import airflow_dtcal.hooks.calendar, airflow_dtcal.testing, alibabacloud_dingtalk" \
-		|| { echo "The install into $(VENV) failed; see the pip output above."; exit 1; }
+		> $(VENV)/.import-check.log 2>&1 \
+		|| { tail -20 $(VENV)/.import-check.log; echo "The install into $(VENV) failed; see the pip output above."; exit 1; }
+	@$(BIN)/python -c "import airflow, sys; v = airflow.__version__; sys.exit(0 if v == '$(AIRFLOW_VERSION)' else \
+		f'{sys.argv[0]}: $(VENV) has Airflow {v}, not $(AIRFLOW_VERSION)')"
 	@touch $@
 
 demo: $(STAMP)
@@ -29,6 +61,14 @@ test: $(STAMP) lint
 	$(BIN)/python -m pytest -q
 	$(BIN)/python benchmarks/run.py --quick
 
+# The test suite alone, on AIRFLOW_VERSION (what test-matrix runs for each line).
+test-suite: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+# The whole suite on the latest release of each supported line; fails if any line fails.
+test-matrix:
+	@bash scripts/test-matrix.sh $(MATRIX)
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
@@ -36,4 +76,4 @@ bench-quick: $(STAMP)
 	$(BIN)/python benchmarks/run.py --quick
 
 clean:
-	rm -rf $(VENV) .demo build *.egg-info .pytest_cache .ruff_cache
+	rm -rf .venv .venv-airflow-* .demo .matrix build *.egg-info .pytest_cache .ruff_cache

@@ -16,11 +16,7 @@ from airflow_dtcal.operators.calendar import (
     RemoveAttendeesOperator,
     RespondEventOperator,
 )
-
-try:
-    from airflow.sdk.exceptions import AirflowFailException
-except ImportError:  # pragma: no cover
-    from airflow.exceptions import AirflowFailException
+from tests.airflow_compat import AirflowFailException
 
 GOOD_CREATE = {
     "organizer_id": "org",

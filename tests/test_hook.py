@@ -138,13 +138,11 @@ def test_more_than_500_attendees_are_chunked_with_their_own_client_tokens(dtcal_
     people = [f"user-{i:04d}" for i in range(1200)]
     hook.add_attendees(ORGANIZER, event_id, people, client_token="base-token")
     progress = [line for line in capsys.readouterr().out.splitlines() if "attendees of event" in line]
-    assert [line.split("Added ")[1].split(" attendees")[0] for line in progress] == [
-        "500 of 1,200",
-        "1,000 of 1,200",
-        "1,200 of 1,200",
-    ]
+    # The chunks are in flight together, so they complete in any order; progress only grows.
+    counts = [int(line.split("Added ")[1].split(" of")[0].replace(",", "")) for line in progress]
+    assert counts == sorted(counts) and counts[-1] == 1200 and len(counts) == 3
     adds = [r for r in dtcal_emulator.requests() if r["operation"] == "AddAttendee"]
-    assert [len(r["body"]["attendeesToAdd"]) for r in adds] == [500, 500, 200]
+    assert sorted(len(r["body"]["attendeesToAdd"]) for r in adds) == [200, 500, 500]
     assert len({r["client_token"] for r in adds}) == 3
     assert len(dtcal_emulator.attendees(event_id)) == 1201
     # The same call again (a retried task) replays every chunk and adds nobody twice.
@@ -152,7 +150,7 @@ def test_more_than_500_attendees_are_chunked_with_their_own_client_tokens(dtcal_
     assert dtcal_emulator.stats()["replayed"]["AddAttendee"] == 3
     hook.remove_attendees(ORGANIZER, event_id, people[:700])
     removes = [r for r in dtcal_emulator.requests() if r["operation"] == "RemoveAttendee"]
-    assert [len(r["body"]["attendeesToRemove"]) for r in removes] == [500, 200]
+    assert sorted(len(r["body"]["attendeesToRemove"]) for r in removes) == [200, 500]
     assert len(dtcal_emulator.attendees(event_id)) == 501
 
 

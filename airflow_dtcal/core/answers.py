@@ -191,6 +191,11 @@ def api_error(operation: str, status: int, headers: Mapping[str, str], body: Any
         wait = THROTTLE_WAIT if wait is None else wait
     elif code == QUOTA_CODE:
         cls = DingTalkQuotaExceededError
+        message = (
+            f"{message + '; ' if message else ''}the organisation's monthly API call quota is spent (5,000 "
+            "calls a month on the standard edition, 200,000 on the professional one); not retried: calls "
+            "fail until the quota resets next month or the edition changes"
+        )
     elif (
         code in AUTH_CODES
         or lowered.startswith("authenticationfailed")

@@ -31,6 +31,8 @@ DEFAULTS: dict[str, Any] = {
     "rate_limit": 20.0,  # calls per second per app and API in this process (DingTalk's quota); 0 = off
     "max_answer_bytes": 4 * 1024 * 1024,  # cap of one answer, after decompression
     "max_pages": 1000,  # cap of one nextToken loop
+    "max_in_flight": 8,  # requests one hook keeps in flight for bulk work (chunks, run_many)
+    "pacing": "host",  # share pacing with every process of this machine ("host") or only this one ("process")
     "verify": True,  # TLS verification (or a CA bundle path)
 }
 
@@ -45,7 +47,9 @@ _NUMBERS: dict[str, tuple[float, float, bool]] = {
     "rate_limit": (0.0, 10000.0, False),
     "max_answer_bytes": (1024, 1024**3, True),
     "max_pages": (1, 1_000_000, True),
+    "max_in_flight": (1, 64, True),
 }
+PACING_SCOPES = ("host", "process")
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,8 @@ class Settings:
     rate_limit: float
     max_answer_bytes: int
     max_pages: int
+    max_in_flight: int
+    pacing: str
     verify: bool | str
 
     @property
@@ -102,11 +108,17 @@ def resolve_settings(
         return value
 
     numbers = {name: _number(name, pick(name), *rule) for name, rule in _NUMBERS.items()}
+    pacing = pick("pacing")
+    if pacing not in PACING_SCOPES:
+        raise DingTalkConfigurationError(
+            f"pacing: must be one of {', '.join(PACING_SCOPES)} (got {pacing!r})"
+        )
     return Settings(
         base_url=resolve_base_url(host, schema, port),
         app_key=str(login).strip(),
         app_secret=str(password),
         verify=_verify(pick("verify")),
+        pacing=pacing,
         **numbers,
     )
 

@@ -10,8 +10,11 @@ Async methods are named ``a`` + the sync name (``acreate_event``, ``aiter_attend
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from functools import cached_property
 from typing import Any
 
@@ -24,7 +27,7 @@ from airflow_dtcal.core.calls import Call
 from airflow_dtcal.core.pacing import PACER, TOKENS
 from airflow_dtcal.core.paging import Pager
 from airflow_dtcal.core.settings import DEFAULTS, Settings, resolve_base_url, resolve_settings
-from airflow_dtcal.exceptions import DingTalkAuthError, DingTalkError
+from airflow_dtcal.exceptions import DingTalkAuthError, DingTalkError, DingTalkRateLimitError
 from airflow_dtcal.exceptions import invalid_arguments as _arguments
 from airflow_dtcal.hooks import transport
 from airflow_dtcal.payloads import (
@@ -38,6 +41,9 @@ from airflow_dtcal.payloads import (
 )
 
 __all__ = ["DEFAULTS", "DingTalkCalendarHook", "clear_token_cache", "resolve_base_url"]
+
+#: Operations that do not count toward an organisation's monthly API quota (token and contacts calls).
+NOT_COUNTED = frozenset({"GetAccessToken", "GetUser", "GetUserByMobile"})
 
 
 def clear_token_cache() -> None:
@@ -55,6 +61,47 @@ def _chunk_size(value: Any) -> int:
 def _chunk_tokens(base: str, operation: str, count: int) -> list[str]:
     """One idempotency key per chunk: the base itself for a single chunk, else derived from it."""
     return [base] if count == 1 else [derive_client_token(base, operation, i) for i in range(count)]
+
+
+class _Progress:
+    """Progress of one chunked add/remove, logged as chunks complete (in any order)."""
+
+    def __init__(self, hook: Any, operation: str, verb: str, event_id: str, total: int) -> None:
+        self.hook, self.operation, self.verb, self.event_id, self.total = (
+            hook,
+            operation,
+            verb,
+            event_id,
+            total,
+        )
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def done(self, call: Call, _answer: Any) -> None:
+        body = call.body or {}
+        size = len(body.get("attendeesToAdd") or body.get("attendeesToRemove") or [])
+        with self._lock:
+            self.count += size
+            count = self.count
+        self.hook.log.info(
+            "%s %s of %s attendees of event %s",
+            self.verb.capitalize(),
+            f"{count:,}",
+            f"{self.total:,}",
+            self.event_id,
+        )
+
+    def failed(self) -> None:
+        if self.count:
+            self.hook.log.error(
+                "%s stopped after %s %s of %s attendees of event %s; running it again with the same client "
+                "token is safe (each chunk is idempotent)",
+                self.operation,
+                self.verb,
+                f"{self.count:,}",
+                f"{self.total:,}",
+                self.event_id,
+            )
 
 
 class DingTalkCalendarHook(BaseHook):
@@ -76,7 +123,12 @@ class DingTalkCalendarHook(BaseHook):
         fractions are honoured; 0 turns pacing off.
     :param max_answer_bytes: cap of one answer after decompression (default 4 MiB).
     :param max_pages: cap of one ``nextToken`` loop (default 1,000 pages).
+    :param max_in_flight: requests kept in flight for bulk work (attendee chunks, :meth:`run_many`); default 8.
+    :param pacing: ``"host"`` (default): every process of this machine paces together through a small locked
+        file per app and API; ``"process"``: this process paces alone.
     :param verify: TLS verification, or a CA bundle path.
+
+    :attr:`calls_spent` counts the requests this hook sent, by operation (retries and token fetches included).
     """
 
     conn_name_attr = "dingtalk_conn_id"
@@ -97,6 +149,8 @@ class DingTalkCalendarHook(BaseHook):
         rate_limit: float | None = None,
         max_answer_bytes: int | None = None,
         max_pages: int | None = None,
+        max_in_flight: int | None = None,
+        pacing: str | None = None,
         verify: bool | str | None = None,
     ) -> None:
         super().__init__()
@@ -111,9 +165,28 @@ class DingTalkCalendarHook(BaseHook):
             "rate_limit": rate_limit,
             "max_answer_bytes": max_answer_bytes,
             "max_pages": max_pages,
+            "max_in_flight": max_in_flight,
+            "pacing": pacing,
             "verify": verify,
         }
         self._async_client: tuple[Any, Any] | None = None  # (event loop, httpx.AsyncClient)
+        self._spent: Counter[str] = Counter()
+        self._spent_lock = threading.Lock()
+
+    @property
+    def calls_spent(self) -> dict[str, int]:
+        """Requests this hook sent, by operation (every attempt counts; the token fetch included)."""
+        with self._spent_lock:
+            return dict(self._spent)
+
+    @property
+    def quota_calls_spent(self) -> int:
+        """Of :attr:`calls_spent`, the calls DingTalk counts toward the monthly quota (not token or contacts)."""
+        return sum(n for operation, n in self.calls_spent.items() if operation not in NOT_COUNTED)
+
+    def _count(self, call: Call) -> None:
+        with self._spent_lock:
+            self._spent[call.operation] += 1
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(dingtalk_conn_id={self.dingtalk_conn_id!r})"
@@ -245,9 +318,10 @@ class DingTalkCalendarHook(BaseHook):
             delay = self._pace(s, call)
             if delay:
                 time.sleep(delay)
+            self._count(call)
             status, headers, content = transport.exchange(self.session, s, call, token)
             try:
-                return answers.interpret(call.operation, status, headers, content, call.expect)
+                return self._interpret(s, call, status, headers, content)
             except DingTalkAuthError:
                 if token is None or refreshed:
                     raise
@@ -257,12 +331,30 @@ class DingTalkCalendarHook(BaseHook):
         """Seconds to wait before sending ``call`` to stay within ``rate_limit`` (token calls are not paced)."""
         if not call.authenticated:
             return 0.0
-        delay = PACER.reserve((*s.app, call.operation), s.rate_limit)
+        delay = PACER.reserve((*s.app, call.operation), s.rate_limit, shared=s.pacing == "host")
         if delay > 0.5:
             self.log.info(
                 "Paced DingTalk %s for %.2fs to stay within %g calls/s", call.operation, delay, s.rate_limit
             )
         return delay
+
+    def _interpret(self, s: Settings, call: Call, status: int, headers: Any, content: bytes) -> Any:
+        """The checked answer; throttling slows this app's pacer down, success grows it back."""
+        key, shared = (*s.app, call.operation), s.pacing == "host"
+        try:
+            answer = answers.interpret(call.operation, status, headers, content, call.expect)
+        except DingTalkRateLimitError:
+            if call.authenticated and s.rate_limit > 0:
+                PACER.throttled(key, shared=shared)
+                self.log.info(
+                    "DingTalk throttled %s: this app now allows itself %.1f calls/s",
+                    call.operation,
+                    s.rate_limit * PACER.factor(key, shared=shared),
+                )
+            raise
+        if call.authenticated and s.rate_limit > 0:
+            PACER.succeeded(key, shared=shared)
+        return answer
 
     def _forget_token(self, s: Settings, call: Call, token: str) -> bool:
         TOKENS.invalidate(s.app, token)
@@ -286,13 +378,72 @@ class DingTalkCalendarHook(BaseHook):
             delay = self._pace(s, call)
             if delay:
                 await asyncio.sleep(delay)
+            self._count(call)
             status, headers, content = await transport.aexchange(client, s, call, token)
             try:
-                return answers.interpret(call.operation, status, headers, content, call.expect)
+                return self._interpret(s, call, status, headers, content)
             except DingTalkAuthError:
                 if token is None or refreshed:
                     raise
                 refreshed = self._forget_token(s, call, token)
+
+    # ---------------------------------------------------------------- requests in flight
+
+    def run_many(
+        self, function: Callable[[Any], Any], items: Iterable[Any], *, max_in_flight: int | None = None
+    ) -> list:
+        """``function(item)`` for every item, up to ``max_in_flight`` at once (threads sharing this hook and
+        its pacer); the results in the items' order.
+
+        Use it for bulk work in one task: ``hook.run_many(lambda r: hook.respond_event(*r), responses)``. On
+        the first error no new item starts; the ones already in flight finish, then that error is raised.
+        """
+        items = list(items)
+        limit = max_in_flight or self.settings.max_in_flight
+        if limit <= 1 or len(items) <= 1:
+            return [function(item) for item in items]
+        with ThreadPoolExecutor(max_workers=min(limit, len(items)), thread_name_prefix="dtcal") as pool:
+            futures = [pool.submit(function, item) for item in items]
+            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+            for future in pending:
+                future.cancel()
+            wait(futures)
+            for future in futures:
+                if not future.cancelled() and future.exception() is not None:
+                    raise future.exception()
+            return [future.result() for future in futures]
+
+    async def arun_many(
+        self,
+        function: Callable[[Any], Awaitable[Any]],
+        items: Iterable[Any],
+        *,
+        max_in_flight: int | None = None,
+    ) -> list:
+        """Async :meth:`run_many`: ``await function(item)`` for every item, up to ``max_in_flight`` at once."""
+        items = list(items)
+        limit = asyncio.Semaphore(max_in_flight or (await self.asettings()).max_in_flight)
+        failed = asyncio.Event()
+
+        async def one(item: Any) -> Any:
+            async with limit:
+                if failed.is_set():
+                    raise asyncio.CancelledError
+                try:
+                    return await function(item)
+                except BaseException:
+                    failed.set()
+                    raise
+
+        tasks = [asyncio.ensure_future(one(item)) for item in items]
+        if not tasks:
+            return []
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        await asyncio.wait(tasks)
+        for task in tasks:
+            if not task.cancelled() and task.exception() is not None:
+                raise task.exception()
+        return [task.result() for task in tasks]
 
     # ---------------------------------------------------------------- token
 
@@ -585,7 +736,7 @@ class DingTalkCalendarHook(BaseHook):
             client_token,
             chunk_size,
         )
-        self._chunks(plan, "added", event_id, len(wanted), lambda c: len(c.body["attendeesToAdd"]))
+        self._chunks(plan, "added", event_id, len(wanted))
         return wanted
 
     async def aadd_attendees(
@@ -611,7 +762,7 @@ class DingTalkCalendarHook(BaseHook):
             client_token,
             chunk_size,
         )
-        await self._achunks(plan, "added", event_id, len(wanted), lambda c: len(c.body["attendeesToAdd"]))
+        await self._achunks(plan, "added", event_id, len(wanted))
         return wanted
 
     def _remove_plan(self, user_id, event_id, attendee_ids, calendar_id, client_token, chunk_size):
@@ -637,7 +788,7 @@ class DingTalkCalendarHook(BaseHook):
     ) -> list[str]:
         """Remove attendees as the organizer ``user_id``, 500 per call; returns the ids sent."""
         ids, plan = self._remove_plan(user_id, event_id, attendee_ids, calendar_id, client_token, chunk_size)
-        self._chunks(plan, "removed", event_id, len(ids), lambda c: len(c.body["attendeesToRemove"]))
+        self._chunks(plan, "removed", event_id, len(ids))
         return ids
 
     async def aremove_attendees(
@@ -652,47 +803,29 @@ class DingTalkCalendarHook(BaseHook):
     ) -> list[str]:
         """Async :meth:`remove_attendees`."""
         ids, plan = self._remove_plan(user_id, event_id, attendee_ids, calendar_id, client_token, chunk_size)
-        await self._achunks(plan, "removed", event_id, len(ids), lambda c: len(c.body["attendeesToRemove"]))
+        await self._achunks(plan, "removed", event_id, len(ids))
         return ids
 
-    def _chunk_done(self, verb: str, event_id: str, done: int, total: int) -> None:
-        self.log.info(
-            "%s %s of %s attendees of event %s", verb.capitalize(), f"{done:,}", f"{total:,}", event_id
-        )
+    def _chunks(self, plan: list[Call], verb: str, event_id: str, total: int) -> None:
+        """Send the chunks of one add/remove with requests in flight; log progress as chunks complete."""
+        progress = _Progress(self, plan[0].operation if plan else "", verb, event_id, total)
+        try:
+            self.run_many(lambda call: progress.done(call, self._run(call)), plan)
+        except DingTalkError:
+            progress.failed()
+            raise
 
-    def _chunk_failed(self, plan: list[Call], verb: str, event_id: str, done: int, total: int) -> None:
-        if done:
-            self.log.error(
-                "%s stopped after %s %s of %s attendees of event %s; running it again with the same client "
-                "token is safe (each chunk is idempotent)",
-                plan[0].operation,
-                verb,
-                f"{done:,}",
-                f"{total:,}",
-                event_id,
-            )
+    async def _achunks(self, plan: list[Call], verb: str, event_id: str, total: int) -> None:
+        progress = _Progress(self, plan[0].operation if plan else "", verb, event_id, total)
 
-    def _chunks(self, plan: list[Call], verb: str, event_id: str, total: int, size: Any) -> None:
-        done = 0
-        for call in plan:
-            try:
-                self._run(call)
-            except DingTalkError:
-                self._chunk_failed(plan, verb, event_id, done, total)
-                raise
-            done += size(call)
-            self._chunk_done(verb, event_id, done, total)
+        async def send(call: Call) -> None:
+            progress.done(call, await self._arun(call))
 
-    async def _achunks(self, plan: list[Call], verb: str, event_id: str, total: int, size: Any) -> None:
-        done = 0
-        for call in plan:
-            try:
-                await self._arun(call)
-            except DingTalkError:
-                self._chunk_failed(plan, verb, event_id, done, total)
-                raise
-            done += size(call)
-            self._chunk_done(verb, event_id, done, total)
+        try:
+            await self.arun_many(send, plan)
+        except DingTalkError:
+            progress.failed()
+            raise
 
     def _attendees_call(self, user_id, event_id, calendar_id, page_size) -> Call:
         with _arguments():

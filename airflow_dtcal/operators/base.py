@@ -19,12 +19,41 @@ if TYPE_CHECKING:
     from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
 
 __all__ = [
+    "CALLS_XCOM_KEY",
     "DEFAULT_CONN_ID",
     "EVENT_ID_HINT",
     "AttendeeSetOperator",
     "DingTalkCalendarBaseOperator",
     "invalid_arguments",
+    "report_calls",
 ]
+
+#: The XCom key under which every task pushes the DingTalk calls it spent.
+CALLS_XCOM_KEY = "dingtalk_calls"
+
+
+def report_calls(log: Any, context: Context | None, hook: DingTalkCalendarHook | None, *, push: bool) -> dict:
+    """Log the calls a task spent, split by operation, and push them as the ``dingtalk_calls`` XCom.
+
+    ``counted`` is what DingTalk charges against the organisation's monthly quota (5,000 calls a month on
+    the standard edition): every calendar request sent, retries included; token fetches are free.
+    """
+    spent = hook.calls_spent if hook is not None else {}
+    report = {
+        "by_operation": spent,
+        "requests": sum(spent.values()),
+        "counted": hook.quota_calls_spent if hook else 0,
+    }
+    log.info(
+        "DingTalk calls spent by this task: %s; %d count toward the monthly quota",
+        ", ".join(f"{operation} {count}" for operation, count in sorted(spent.items())) or "none",
+        report["counted"],
+    )
+    ti = context.get("ti") if context is not None else None
+    if push and callable(getattr(ti, "xcom_push", None)):
+        ti.xcom_push(key=CALLS_XCOM_KEY, value=report)
+    return report
+
 
 DEFAULT_CONN_ID = "dingtalk_calendar_default"
 EVENT_ID_HINT = "the upstream task returned no event id (XCom was None)?"
@@ -37,6 +66,9 @@ class DingTalkCalendarBaseOperator(BaseOperator):
     :param calendar_id: DingTalk calendar id; always ``primary`` today. (templated)
     :param client_token: the ``x-client-token`` idempotency key for this task's writes; derived from the
         task instance when not given. (templated)
+
+    Subclasses implement :meth:`run`; :meth:`execute` runs it and then logs the DingTalk calls the task spent
+    and pushes them as the ``dingtalk_calls`` XCom (see :func:`report_calls`).
     """
 
     ui_color = "#3296FA"
@@ -54,11 +86,30 @@ class DingTalkCalendarBaseOperator(BaseOperator):
         self.dingtalk_conn_id = dingtalk_conn_id
         self.calendar_id = calendar_id
         self.client_token = client_token
+        self._hook: DingTalkCalendarHook | None = None
 
     def get_hook(self) -> DingTalkCalendarHook:
-        from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
+        """The task's hook, made on first use in ``execute()`` (never at parse time)."""
+        if self._hook is None:
+            from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
 
-        return DingTalkCalendarHook(dingtalk_conn_id=self.dingtalk_conn_id)
+            self._hook = DingTalkCalendarHook(dingtalk_conn_id=self.dingtalk_conn_id)
+        return self._hook
+
+    def execute(self, context: Context) -> Any:
+        pushed = False
+        try:
+            result = self.run(context)
+            report_calls(self.log, context, self._hook, push=True)
+            pushed = True
+            return result
+        finally:
+            if not pushed:
+                report_calls(self.log, context, self._hook, push=False)
+
+    def run(self, context: Context) -> Any:
+        """The operator's work; its return value is the task's XCom return value."""
+        raise NotImplementedError
 
     def _calendar(self) -> str:
         return payloads.require_id(self.calendar_id, "calendar_id")

@@ -137,7 +137,7 @@ class CreateEventOperator(DingTalkCalendarBaseOperator):
             extra_fields=self.extra_fields,
         )
 
-    def execute(self, context: Context) -> str:
+    def run(self, context: Context) -> str:
         with _arguments():
             organizer = payloads.require_id(self.organizer_id, "organizer_id")
             calendar = self._calendar()
@@ -184,7 +184,7 @@ class AddAttendeesOperator(AttendeeSetOperator):
     :param chat_notification: send a 1:1 chat notice. :param push_notification: send a pop-up notice.
     """
 
-    def execute(self, context: Context) -> list[str]:
+    def run(self, context: Context) -> list[str]:
         with _arguments():
             organizer = payloads.require_id(self.organizer_id, "organizer_id")
             event_id = payloads.require_id(self.event_id, "event_id", hint=EVENT_ID_HINT)
@@ -224,7 +224,7 @@ class ListAttendeesOperator(DingTalkCalendarBaseOperator):
         self.event_id = event_id
         self.response_status = response_status
 
-    def execute(self, context: Context) -> list[dict]:
+    def run(self, context: Context) -> list[dict]:
         with _arguments():
             user = payloads.require_id(self.user_id, "user_id")
             event_id = payloads.require_id(self.event_id, "event_id", hint=EVENT_ID_HINT)
@@ -268,7 +268,7 @@ class RespondEventOperator(DingTalkCalendarBaseOperator):
         self.event_id = event_id
         self.response_status = response_status
 
-    def execute(self, context: Context) -> dict:
+    def run(self, context: Context) -> dict:
         with _arguments():
             attendee = payloads.require_id(self.attendee_id, "attendee_id")
             event_id = payloads.require_id(self.event_id, "event_id", hint=EVENT_ID_HINT)
@@ -304,7 +304,7 @@ class RemoveAttendeesOperator(DingTalkCalendarBaseOperator):
         self.event_id = event_id
         self.attendee_ids = attendee_ids
 
-    def execute(self, context: Context) -> list[str]:
+    def run(self, context: Context) -> list[str]:
         with _arguments():
             organizer = payloads.require_id(self.organizer_id, "organizer_id")
             event_id = payloads.require_id(self.event_id, "event_id", hint=EVENT_ID_HINT)
@@ -347,7 +347,7 @@ class DeleteEventOperator(DingTalkCalendarBaseOperator):
         self.push_notification = push_notification
         self.ignore_missing = ignore_missing
 
-    def execute(self, context: Context) -> None:
+    def run(self, context: Context) -> None:
         from airflow_dtcal.exceptions import DingTalkNotFoundError
 
         with _arguments():

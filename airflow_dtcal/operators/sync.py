@@ -42,7 +42,7 @@ class SyncAttendeesOperator(AttendeeSetOperator):
     :param push_notification: send added attendees a pop-up notice (DingTalk's default when None).
     """
 
-    def execute(self, context: Context) -> dict[str, Any]:
+    def run(self, context: Context) -> dict[str, Any]:
         with _arguments():
             organizer = payloads.require_id(self.organizer_id, "organizer_id")
             event_id = payloads.require_id(self.event_id, "event_id", hint=EVENT_ID_HINT)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from airflow_dtcal import payloads, responses
+from airflow_dtcal import budget, payloads, responses
 from airflow_dtcal.compat import (
     AirflowFailException,
     AirflowSkipException,
@@ -19,7 +19,7 @@ from airflow_dtcal.compat import (
     conf,
 )
 from airflow_dtcal.exceptions import invalid_arguments as _arguments
-from airflow_dtcal.operators.base import DEFAULT_CONN_ID, EVENT_ID_HINT
+from airflow_dtcal.operators.base import DEFAULT_CONN_ID, EVENT_ID_HINT, report_calls
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -58,8 +58,16 @@ class AttendeeResponseSensor(BaseSensorOperator):
     :param attendee_ids: who must accept, for ``accepted_by``. (templated)
     :param fail_on_decline: fail (or skip with ``soft_fail``) when a relevant attendee declines.
     :param deferrable: wait in the triggerer; default ``[operators] default_deferrable``.
+    :param call_budget: most DingTalk calls the whole wait (``timeout``) may spend. Without an explicit
+        ``poke_interval`` the polls are spaced from it: in deferrable mode they start 30 s apart and double up
+        to the interval that keeps the wait within the budget; in poke/reschedule mode they come at that
+        interval. The wait fails (or skips with ``soft_fail``) once the budget is spent. An explicit
+        ``poke_interval`` always wins. Every poll costs one call per 500 attendees.
     :param dingtalk_conn_id: Airflow connection of type ``dingtalk_calendar``.
     :param calendar_id: always ``primary`` today. (templated)
+
+    At the start the sensor logs what the wait may cost against the monthly quota (a standard-edition org
+    has 5,000 calls a month; polling every minute for a week spends 10,080), and warns above a tenth of it.
     """
 
     template_fields: Sequence[str] = (
@@ -82,11 +90,19 @@ class AttendeeResponseSensor(BaseSensorOperator):
         attendee_ids: Any = None,
         fail_on_decline: bool = False,
         deferrable: bool | None = None,
+        call_budget: int | None = None,
         dingtalk_conn_id: str = DEFAULT_CONN_ID,
         calendar_id: str = "primary",
         **kwargs: Any,
     ) -> None:
+        poke_interval_given = "poke_interval" in kwargs
         super().__init__(**kwargs)
+        if call_budget is not None and (
+            isinstance(call_budget, bool) or not isinstance(call_budget, int) or call_budget < 1
+        ):
+            raise ValueError(f"call_budget must be a whole number of at least 1 (got {call_budget!r})")
+        self.call_budget = call_budget
+        self._poke_interval_given = poke_interval_given
         # Not templated, so a typo is reported when the DAG is parsed.
         if condition not in responses.CONDITIONS:
             raise ValueError(
@@ -148,6 +164,10 @@ class AttendeeResponseSensor(BaseSensorOperator):
         from airflow_dtcal.exceptions import DingTalkError
 
         args = self._arguments()
+        if self.call_budget is not None and self._spent() >= self.call_budget:
+            self._failed(
+                DingTalkError(f"Event {self.event_id}: the call budget of {self.call_budget} calls is spent")
+            )
         try:
             attendees = self.get_hook().list_attendees(
                 args["organizer_id"], args["event_id"], calendar_id=args["calendar_id"]
@@ -178,12 +198,37 @@ class AttendeeResponseSensor(BaseSensorOperator):
 
     # ---------------------------------------------------------------- deferrable
 
+    def _plan_polls(self) -> float | None:
+        """Log what the wait may cost; in poke mode space the pokes from the budget. The budget's ceiling."""
+        ceiling = None
+        if self.call_budget is not None and not self._poke_interval_given:
+            ceiling = budget.poll_ceiling(float(self.timeout), self.call_budget)
+            if not self.deferrable:
+                self.poke_interval = ceiling
+        most = self.call_budget or budget.calls_for(float(self.timeout), float(self.poke_interval))
+        share = budget.share_of_month(most)
+        log = self.log.warning if share > 0.1 else self.log.info
+        log(
+            "Waiting on event %s may spend up to %s DingTalk calls (%.0f%% of a standard-edition org's %s a "
+            "month)%s",
+            self.event_id,
+            f"{most:,}",
+            share * 100,
+            f"{budget.EDITIONS['standard']:,}",
+            "" if self.call_budget else "; set call_budget= to bound it",
+        )
+        return ceiling
+
     def execute(self, context: Context) -> Any:
-        if not self.deferrable:
-            return super().execute(context)
-        done = self.poke(context)  # one check on the worker: no deferral when the answer is already there
-        if done:
-            return done.xcom_value
+        ceiling = self._plan_polls()
+        try:
+            if not self.deferrable:
+                return super().execute(context)
+            done = self.poke(context)  # one check on the worker: no deferral when the answer is already there
+            if done:
+                return done.xcom_value
+        finally:
+            report_calls(self.log, context, self._hook, push=False)
         args = self._arguments()
         from airflow_dtcal.triggers.attendees import AttendeeResponseTrigger
 
@@ -193,10 +238,15 @@ class AttendeeResponseSensor(BaseSensorOperator):
                 fail_on_decline=self.fail_on_decline,
                 dingtalk_conn_id=self.dingtalk_conn_id,
                 poll_interval=self.poke_interval,
+                call_budget=None if self.call_budget is None else self.call_budget - self._spent(),
+                budget_ceiling=ceiling,
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout),
         )
+
+    def _spent(self) -> int:
+        return self._hook.quota_calls_spent if self._hook is not None else 0
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, str]:
         """Resume after the trigger fired: return the statuses, or fail / skip on a decline or an error."""

@@ -23,7 +23,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_dtcal import responses
+from airflow_dtcal import budget, responses
 
 DEFAULT_CONN_ID = "dingtalk_calendar_default"
 
@@ -40,6 +40,10 @@ class AttendeeResponseTrigger(BaseTrigger):
     :param dingtalk_conn_id: Airflow connection of type ``dingtalk_calendar``.
     :param calendar_id: always ``primary`` today.
     :param poll_interval: seconds between two polls.
+    :param call_budget: most calls this wait may still spend; the trigger ends with an ``error`` event once
+        they are spent.
+    :param budget_ceiling: when given, polls start 30 s apart and double up to this many seconds (the
+        sensor computes it from its budget and timeout) instead of coming every ``poll_interval``.
     :param max_transient_errors: consecutive retryable failures (throttling, 5xx, timeouts) tolerated before the
         trigger gives up with an ``error`` event; the waits between them double from 2 s up to
         ``poll_interval`` (about half an hour in all with the defaults and a 15-minute interval). Non-retryable
@@ -59,6 +63,8 @@ class AttendeeResponseTrigger(BaseTrigger):
         calendar_id: str = "primary",
         poll_interval: float = 60.0,
         max_transient_errors: int = 10,
+        call_budget: int | None = None,
+        budget_ceiling: float | None = None,
     ) -> None:
         super().__init__()
         self.organizer_id = organizer_id
@@ -71,6 +77,8 @@ class AttendeeResponseTrigger(BaseTrigger):
         self.calendar_id = calendar_id
         self.poll_interval = float(poll_interval)
         self.max_transient_errors = int(max_transient_errors)
+        self.call_budget = None if call_budget is None else int(call_budget)
+        self.budget_ceiling = None if budget_ceiling is None else float(budget_ceiling)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -86,6 +94,8 @@ class AttendeeResponseTrigger(BaseTrigger):
                 "calendar_id": self.calendar_id,
                 "poll_interval": self.poll_interval,
                 "max_transient_errors": self.max_transient_errors,
+                "call_budget": self.call_budget,
+                "budget_ceiling": self.budget_ceiling,
             },
         )
 
@@ -114,9 +124,12 @@ class AttendeeResponseTrigger(BaseTrigger):
             return
 
         hook = DingTalkCalendarHook(dingtalk_conn_id=self.dingtalk_conn_id)
-        failures = 0
+        failures = polls = 0
         try:
             while True:
+                if self.call_budget is not None and hook.quota_calls_spent >= self.call_budget:
+                    yield self._error(DingTalkError(f"the call budget of {self.call_budget} calls is spent"))
+                    return
                 try:
                     attendees = await hook.alist_attendees(organizer, event_id, calendar_id=calendar)
                 except DingTalkError as err:
@@ -162,11 +175,19 @@ class AttendeeResponseTrigger(BaseTrigger):
                         }
                     )
                     return
-                self.log.info(
-                    "Event %s: %s; polling again in %gs", event_id, check.reason, self.poll_interval
-                )
-                await asyncio.sleep(self.poll_interval)
+                polls += 1
+                delay = self.poll_interval
+                if self.budget_ceiling is not None:
+                    delay = budget.next_poll(polls - 1, self.budget_ceiling)
+                self.log.info("Event %s: %s; polling again in %gs", event_id, check.reason, delay)
+                await asyncio.sleep(delay)
         finally:
+            self.log.info(
+                "The wait on event %s spent %d DingTalk calls: %s",
+                self.event_id,
+                hook.quota_calls_spent,
+                hook.calls_spent,
+            )
             await hook.aclose()
 
     def _error(self, err: Exception) -> TriggerEvent:

@@ -15,6 +15,7 @@ import pytest
 from airflow_dtcal.get_provider_info import get_provider_info
 from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
 from airflow_dtcal.testing import DingTalkEmulator
+from tests.airflow_compat import AIRFLOW_V_3_2_PLUS
 
 AIRFLOW_DIR = Path(airflow.__file__).parent
 EXTRA_FIELDS = {"timeout", "max_attempts", "rate_limit"}
@@ -60,6 +61,81 @@ def test_provider_info_declares_the_connection_fields_and_form_behaviour():
     assert set(behaviour["placeholders"]) == {"login", "password", "host"}
 
 
+needs_provider_info_form = pytest.mark.skipif(
+    not AIRFLOW_V_3_2_PLUS,
+    reason="needs Airflow 3.2+: conn-fields / ui-field-behaviour in provider info "
+    "(3.0-3.1 call the hook's form methods: see the fab test below)",
+)
+needs_hook_method_form = pytest.mark.skipif(
+    AIRFLOW_V_3_2_PLUS,
+    reason="Airflow 3.0-3.1 only: from 3.2 Airflow builds the form from conn-fields in provider info "
+    "and no longer calls get_connection_form_widgets()",
+)
+
+
+@pytest.fixture
+def fresh_providers_manager():
+    """ProvidersManager is a process-wide singleton whose form widgets depend on who built them first (the UI
+    service builds them with stand-ins for flask-appbuilder); start from scratch and leave it so."""
+    from airflow.providers_manager import ProvidersManager
+
+    ProvidersManager()._cleanup()
+    yield ProvidersManager()
+    ProvidersManager()._cleanup()
+
+
+def test_the_ui_gets_the_connection_form(fresh_providers_manager):
+    """What the UI's connection form is built from (GET /ui/connections/hook_meta), on every Airflow line."""
+    from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
+
+    HookMetaService.hook_meta_data.cache_clear()
+
+    [meta] = [m for m in HookMetaService.hook_meta_data() if m.connection_type == "dingtalk_calendar"]
+    assert meta.hook_name == "DingTalk Calendar"
+    fields = meta.standard_fields
+    assert fields.url_schema.hidden and fields.port.hidden
+    assert (fields.login.title, fields.password.title, fields.host.title) == (
+        "App Key (Client ID)",
+        "App Secret (Client Secret)",
+        "API host",
+    )
+    assert not (fields.login.hidden or fields.password.hidden or fields.host.hidden)
+    assert fields.login.placeholder == "dingxxxxxxxxxxxxxxxx"
+    declared = connection_type()["conn-fields"]
+    extras = {name: field["schema"]["title"] for name, field in meta.extra_fields.items()}
+    assert extras == {name: field["label"] for name, field in declared.items()}
+
+
+@needs_hook_method_form
+def test_airflow_builds_the_form_from_the_hook_methods_with_fab(fresh_providers_manager):
+    """Airflow 3.0-3.1 with apache-airflow-providers-fab: real flask-appbuilder and wtforms fields."""
+    pytest.importorskip("flask_appbuilder", reason="needs apache-airflow-providers-fab (airflow-dtcal[fab])")
+    from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+    from wtforms import StringField
+
+    manager = fresh_providers_manager
+    behaviours = manager.field_behaviours["dingtalk_calendar"]
+    widgets = manager.connection_form_widgets
+    own = DingTalkCalendarHook.get_ui_field_behaviour()
+    assert behaviours["hidden_fields"] == own["hidden_fields"]
+    assert behaviours["relabeling"] == own["relabeling"]
+    # Airflow files the extra fields' placeholders under their form names.
+    prefixed = {
+        (f"extra__dingtalk_calendar__{k}" if k in EXTRA_FIELDS else k): v
+        for k, v in own["placeholders"].items()
+    }
+    assert behaviours["placeholders"] == prefixed
+    ours = {k: v for k, v in widgets.items() if k.startswith("extra__dingtalk_calendar__")}
+    declared = connection_type()["conn-fields"]
+    assert {w.field_name for w in ours.values()} == set(declared)
+    for widget in ours.values():
+        assert widget.field.field_class is StringField
+        assert str(widget.field.args[0]) == declared[widget.field_name]["label"]
+        assert isinstance(widget.field.kwargs["widget"], BS3TextFieldWidget)
+        assert not widget.is_sensitive
+
+
+@needs_provider_info_form
 def test_airflow_builds_the_form_from_provider_info_without_the_hook_methods():
     """Airflow 3.2+: ProvidersManager reads conn-fields / ui-field-behaviour and never calls the hook's methods."""
     from airflow.providers_manager import ProvidersManager

@@ -14,12 +14,18 @@ import time
 from datetime import timedelta
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException, TaskDeferred
-from airflow.sdk.serde import deserialize, serialize
 
 from airflow_dtcal.exceptions import DingTalkError
 from airflow_dtcal.sensors.attendees import AttendeeResponseSensor
 from airflow_dtcal.triggers.attendees import AttendeeResponseTrigger
+from tests.airflow_compat import (
+    AirflowFailException,
+    AirflowSkipException,
+    TaskDeferred,
+    deserialize,
+    import_string,
+    serialize,
+)
 from tests.scheduled.conftest import ORGANIZER, first_event, seed_event, statuses, task_context
 
 # condition, its arguments, the attendees at first (not met), who then responds how (met afterwards)
@@ -44,8 +50,6 @@ def defer(operator: AttendeeResponseSensor) -> TaskDeferred:
 
 def rebuilt(trigger: AttendeeResponseTrigger) -> AttendeeResponseTrigger:
     """What the triggerer does: import the class path and call it with the serialized kwargs."""
-    from airflow.sdk.module_loading import import_string
-
     classpath, kwargs = trigger.serialize()
     kwargs = deserialize(serialize(kwargs))
     return import_string(classpath)(**kwargs)
@@ -150,6 +154,8 @@ def test_the_sensor_defers_to_a_trigger_that_round_trips(dtcal_emulator):
         "calendar_id": "primary",
         "poll_interval": 300.0,
         "max_transient_errors": 10,
+        "call_budget": None,
+        "budget_ceiling": None,
     }
     # serialize() mirrors __init__: every parameter, nothing else, and it round-trips.
     assert set(kwargs) == set(inspect.signature(AttendeeResponseTrigger.__init__).parameters) - {"self"}

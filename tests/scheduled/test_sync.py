@@ -82,12 +82,13 @@ def test_over_500_in_each_direction_goes_in_chunks_of_500(dtcal_emulator, hook):
 
     result = sync(event_id, new).execute(task_context())
 
-    assert result["added"] == new and result["removed"] == old and result["unchanged"] == 0
+    # (the setup added its chunks in flight, so the event lists them in arrival order)
+    assert result["added"] == new and sorted(result["removed"]) == old and result["unchanged"] == 0
     assert set(statuses(dtcal_emulator, event_id)) == {ORGANIZER, *new}
     removes = writes(dtcal_emulator, "RemoveAttendee", seen)
     adds = writes(dtcal_emulator, "AddAttendee", seen)
-    assert [len(r["body"]["attendeesToRemove"]) for r in removes] == [500, 500, 200]
-    assert [len(r["body"]["attendeesToAdd"]) for r in adds] == [500, 500, 200]
+    assert sorted(len(r["body"]["attendeesToRemove"]) for r in removes) == [200, 500, 500]  # in flight
+    assert sorted(len(r["body"]["attendeesToAdd"]) for r in adds) == [200, 500, 500]
     tokens = [r["client_token"] for r in removes + adds]
     assert len(set(tokens)) == 6  # one idempotency key per chunk
     # The current attendees were read in pages of at most 500.

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# `make test-matrix`: the test suite on each Airflow release given as an argument, one venv per release
+# (built by `make venv AIRFLOW_VERSION=...`). Runs every line even when one fails, prints one summary line
+# per release, and exits non-zero if any release failed. Each line's full output is kept in .matrix/.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p .matrix
+
+failed=0
+summary=()
+total_passed=0
+total_failed=0
+total_skipped=0
+for version in "$@"; do
+    log=".matrix/airflow-$version.log"
+    echo
+    echo "==================== Airflow $version ===================="
+    start=$SECONDS
+    make --no-print-directory test-suite AIRFLOW_VERSION="$version" 2>&1 | tee "$log"
+    status=${PIPESTATUS[0]}
+    seconds=$((SECONDS - start))
+    # pytest's closing line, e.g. "401 passed, 12 skipped in 95.31s (0:01:35)".
+    result=$(grep -E "([0-9]+ (passed|failed|errors?|skipped)|no tests ran).* in [0-9.]+s" "$log" | tail -1 | tr -d '=' | xargs)
+    [ -n "$result" ] || result="no pytest result (see $log)"
+    count() { grep -oE "[0-9]+ $1" <<<"$result" | grep -oE "^[0-9]+" || echo 0; }
+    total_passed=$((total_passed + $(count passed)))
+    total_failed=$((total_failed + $(count failed) + $(count error)))
+    total_skipped=$((total_skipped + $(count skipped)))
+    if [ "$status" -eq 0 ]; then
+        verdict=ok
+    else
+        verdict=FAILED
+        failed=1
+    fi
+    summary+=("$(printf 'Airflow %-7s %-6s %4ss (venv and tests)  %s' "$version" "$verdict" "$seconds" "$result")")
+done
+
+echo
+echo "==================== test matrix ===================="
+printf '%s\n' "${summary[@]}"
+if [ "$failed" -ne 0 ]; then
+    echo "At least one Airflow release FAILED; full logs in .matrix/."
+fi
+echo "matrix: $total_passed passed, $total_failed failed, $total_skipped skipped"
+exit "$failed"
