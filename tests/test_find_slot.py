@@ -78,7 +78,12 @@ def test_find_slot_operator_reads_free_busy_and_pushes_the_times(dtcal_emulator)
     busy("bob", MONDAY.set(hour=10, minute=30), 1)
     slot, pushed = find()
     assert (slot["start"], slot["end"]) == ("2026-03-09T11:30:00+08:00", "2026-03-09T12:30:00+08:00")
-    assert pushed == {"start": slot["start"], "end": slot["end"], "timezone": TZ}
+    assert {k: pushed[k] for k in ("start", "end", "timezone")} == {
+        "start": slot["start"],
+        "end": slot["end"],
+        "timezone": TZ,
+    }
+    assert pushed["dingtalk_calls"]["by_operation"] == {"GetSchedule": 1}  # the task's calls, reported
     assert slot["free"] == ["org", "alice", "bob"]
     # Unanswered invitations need not count as busy; a quorum needs only some people.
     alone = {"include_organizer": False}

@@ -51,7 +51,7 @@ class ListEventsOperator(DingTalkCalendarBaseOperator):
         self.show_deleted = show_deleted
         self.max_attendees = max_attendees
 
-    def execute(self, context: Context) -> list[dict]:
+    def run(self, context: Context) -> list[dict]:
         with _arguments():
             user = payloads.require_id(self.user_id, "user_id")
             calendar = self._calendar()
@@ -88,10 +88,6 @@ class ListEventsOperator(DingTalkCalendarBaseOperator):
         return events
 
 
-#: Writes of one sync in flight at once (DingTalk allows 20 calls/s per API; the hook paces them).
-DEFAULT_MAX_IN_FLIGHT = 4
-
-
 class SyncEventsOperator(DingTalkCalendarBaseOperator):
     """Make the organizer's events of a set equal a desired list: create the missing, update the changed,
     cancel the removed; several writes in flight. Returns ``{"created", "updated", "unchanged": {key: event
@@ -106,7 +102,8 @@ class SyncEventsOperator(DingTalkCalendarBaseOperator):
     :param time_min: start of the window the set lives in; every desired event must start inside it, and
         events of the set outside it are left alone. (templated)
     :param time_max: end of the window, at most a year after ``time_min``. (templated)
-    :param max_in_flight: writes sent at once (default 4).
+    :param max_in_flight: writes sent at once (default: the connection's ``max_in_flight``; the hook paces
+        them within DingTalk's 20 calls/s).
     :param sync_attendees: also make the attendees of existing events equal each desired event's
         ``attendees`` (one ListAttendees per such event and run, then adds and removes only the difference;
         the organizer stays). Default False: attendees are set when an event is created.
@@ -133,7 +130,7 @@ class SyncEventsOperator(DingTalkCalendarBaseOperator):
         scope: str,
         time_min: Any,
         time_max: Any,
-        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        max_in_flight: int | None = None,
         sync_attendees: bool = False,
         **kwargs: Any,
     ) -> None:
@@ -151,7 +148,7 @@ class SyncEventsOperator(DingTalkCalendarBaseOperator):
         name = getattr(getattr(dag, "timezone", None), "name", None)
         return name if isinstance(name, str) and name[:1] not in "+-" else None
 
-    def execute(self, context: Context) -> dict:
+    def run(self, context: Context) -> dict:
         from airflow_dtcal.event_sync import check_window, desired_events, plan_sync
 
         with _arguments():
@@ -160,13 +157,12 @@ class SyncEventsOperator(DingTalkCalendarBaseOperator):
             zone = self._dag_zone(context)
             desired = desired_events(self.events, scope=self.scope, default_timezone=zone)
             time_min, time_max = check_window(desired, self.time_min, self.time_max)
-            if isinstance(self.max_in_flight, bool) or not isinstance(self.max_in_flight, int):
+            limit = self.max_in_flight
+            if limit is not None and (
+                isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 64
+            ):
                 raise payloads.InvalidArgumentError(
-                    "max_in_flight", "must be a whole number", self.max_in_flight
-                )
-            if not 1 <= self.max_in_flight <= 20:
-                raise payloads.InvalidArgumentError(
-                    "max_in_flight", "must be from 1 to 20", self.max_in_flight
+                    "max_in_flight", "must be a whole number from 1 to 64", limit
                 )
         hook = self.get_hook()
         existing = list(
@@ -199,7 +195,15 @@ class SyncEventsOperator(DingTalkCalendarBaseOperator):
         for event_id, key in plan.cancel:
             token = self._client_token(context, "CancelEvent", [organizer, calendar, event_id], per_try=True)
             writes.append(("cancelled", key, event_id, (), token))
-        results = send_writes(hook, organizer, calendar, writes, self.max_in_flight)
+        try:
+            results = send_writes(hook, organizer, calendar, writes, self.max_in_flight)
+        except Exception:
+            self.log.error(
+                "A write of the sync of %r failed; writes not yet started were not sent. Running the task "
+                "again is safe: events already written are found by their keys",
+                self.scope,
+            )
+            raise
         summary: dict[str, Any] = {
             "created": {},
             "updated": {},
@@ -207,11 +211,8 @@ class SyncEventsOperator(DingTalkCalendarBaseOperator):
             "cancelled": [],
             "attendees": {},
         }
-        failures = []
         for (verb, key, target, _args, _token), outcome in zip(writes, results, strict=True):
-            if isinstance(outcome, BaseException):
-                failures.append((verb, key, outcome))
-            elif verb == "cancelled":
+            if verb == "cancelled":
                 summary["cancelled"].append(target)
             elif verb == "attendees":
                 if outcome["added"] or outcome["removed"]:
@@ -219,7 +220,7 @@ class SyncEventsOperator(DingTalkCalendarBaseOperator):
             else:
                 summary[verb][key] = outcome
         self.log.info(
-            "Synced %s events of %r for %s: %d created, %d updated, %d unchanged, %d cancelled, %d failed",
+            "Synced %s events of %r for %s: %d created, %d updated, %d unchanged, %d cancelled",
             len(desired),
             self.scope,
             organizer,
@@ -227,68 +228,44 @@ class SyncEventsOperator(DingTalkCalendarBaseOperator):
             len(summary["updated"]),
             len(summary["unchanged"]),
             len(summary["cancelled"]),
-            len(failures),
         )
-        if failures:
-            for verb, key, error in failures:
-                self.log.error("Could not have %s the event %r: %s", verb, key, error)
-            raise failures[0][2]  # running the task again is safe: done writes are found by their keys
         return summary
 
 
-def send_writes(hook: Any, organizer: str, calendar: str, writes: list[tuple], max_in_flight: int) -> list:
-    """Send the sync's writes, ``max_in_flight`` at once, over the hook's async methods; one outcome per write
-    (the event id, or the exception), in order.
-
-    Kept as one small function so it can move onto the hook's own concurrency primitive when it lands.
+def send_writes(
+    hook: Any, organizer: str, calendar: str, writes: list[tuple], max_in_flight: int | None
+) -> list:
+    """Send the sync's writes, ``max_in_flight`` at once (the hook's ``run_many``); one outcome per write, in
+    order: the event id, or ``{"added", "removed"}`` for an attendee sync. On the first error no new write
+    starts; the error is raised once those in flight finish.
     """
-    import asyncio
-
-    async def one(gate: asyncio.Semaphore, verb: str, target: str | None, args: tuple, token: str) -> Any:
-        async with gate:
-            if verb == "created":
-                return (await hook.acreate_event(organizer, *args, calendar_id=calendar, client_token=token))[
-                    "id"
-                ]
-            if verb == "updated":
-                await hook.apatch_event(organizer, target, *args, calendar_id=calendar, client_token=token)
-                return target
-            if verb == "attendees":
-                return await _sync_attendees(hook, organizer, calendar, target, args[0], token)
-            await hook.acancel_event(organizer, target, calendar_id=calendar, client_token=token)
-            return target
-
-    async def run_all() -> list:
-        gate = asyncio.Semaphore(max_in_flight)
-        try:
-            return await asyncio.gather(
-                *(one(gate, verb, target, args, token) for verb, _key, target, args, token in writes),
-                return_exceptions=True,
-            )
-        finally:
-            await hook.aclose()
-
-    return asyncio.run(run_all()) if writes else []
-
-
-async def _sync_attendees(
-    hook: Any, organizer: str, calendar: str, event_id: str, wanted: list, token: str
-) -> dict:
     from airflow_dtcal.event_sync import attendee_changes
     from airflow_dtcal.payloads import derive_client_token
 
-    current = [a["id"] async for a in hook.aiter_attendees(organizer, event_id, calendar_id=calendar)]
-    add, remove = attendee_changes(wanted, current, organizer)
-    if remove:
-        await hook.aremove_attendees(
-            organizer,
-            event_id,
-            remove,
-            calendar_id=calendar,
-            client_token=derive_client_token(token, "remove"),
-        )
-    if add:
-        await hook.aadd_attendees(
-            organizer, event_id, add, calendar_id=calendar, client_token=derive_client_token(token, "add")
-        )
-    return {"added": [a["id"] for a in add], "removed": remove}
+    def write(item: tuple) -> Any:
+        verb, _key, target, args, token = item
+        if verb == "created":
+            return hook.create_event(organizer, *args, calendar_id=calendar, client_token=token)["id"]
+        if verb == "updated":
+            hook.patch_event(organizer, target, *args, calendar_id=calendar, client_token=token)
+            return target
+        if verb == "cancelled":
+            hook.cancel_event(organizer, target, calendar_id=calendar, client_token=token)
+            return target
+        current = [a["id"] for a in hook.iter_attendees(organizer, target, calendar_id=calendar)]
+        add, remove = attendee_changes(args[0], current, organizer)
+        if remove:
+            hook.remove_attendees(
+                organizer,
+                target,
+                remove,
+                calendar_id=calendar,
+                client_token=derive_client_token(token, "remove"),
+            )
+        if add:
+            hook.add_attendees(
+                organizer, target, add, calendar_id=calendar, client_token=derive_client_token(token, "add")
+            )
+        return {"added": [a["id"] for a in add], "removed": remove}
+
+    return hook.run_many(write, writes, max_in_flight=max_in_flight)

@@ -52,7 +52,7 @@ class EnsureEventOperator(CreateEventOperator):
         event["description"] = payloads.mark_description(event.get("description"), self.dedup_key)
         return event
 
-    def execute(self, context: Context) -> str:
+    def run(self, context: Context) -> str:
         with _arguments():
             organizer = payloads.require_id(self.organizer_id, "organizer_id")
             calendar = self._calendar()
@@ -68,7 +68,7 @@ class EnsureEventOperator(CreateEventOperator):
                 found["id"],
             )
             return found["id"]
-        return super().execute(context)
+        return super().run(context)
 
 
 class UpdateEventOperator(DingTalkCalendarBaseOperator):
@@ -160,7 +160,7 @@ class UpdateEventOperator(DingTalkCalendarBaseOperator):
             extra_fields=self.extra_fields,
         )
 
-    def execute(self, context: Context) -> dict:
+    def run(self, context: Context) -> dict:
         with _arguments():
             organizer = payloads.require_id(self.organizer_id, "organizer_id")
             event_id = payloads.require_id(self.event_id, "event_id", hint=EVENT_ID_HINT)
@@ -208,7 +208,7 @@ class CancelEventOperator(DingTalkCalendarBaseOperator):
         self.scope = scope
         self.ignore_missing = ignore_missing
 
-    def execute(self, context: Context) -> None:
+    def run(self, context: Context) -> None:
         from airflow_dtcal.exceptions import DingTalkNotFoundError
 
         with _arguments():
@@ -267,7 +267,7 @@ class TransferEventOperator(DingTalkCalendarBaseOperator):
         self.exit_calendar = exit_calendar
         self.notify = notify
 
-    def execute(self, context: Context) -> str:
+    def run(self, context: Context) -> str:
         from airflow_dtcal.exceptions import DingTalkNotFoundError
 
         with _arguments():

@@ -53,7 +53,7 @@ class AddMeetingRoomsOperator(_RoomsOperator):
 
     operation = "AddMeetingRooms"
 
-    def execute(self, context: Context) -> list[str]:
+    def run(self, context: Context) -> list[str]:
         organizer, event_id, rooms, calendar, token = self._plan(context)
         self.get_hook().add_meeting_rooms(
             organizer, event_id, rooms, calendar_id=calendar, client_token=token
@@ -72,7 +72,7 @@ class RemoveMeetingRoomsOperator(_RoomsOperator):
 
     operation = "RemoveMeetingRooms"
 
-    def execute(self, context: Context) -> list[str]:
+    def run(self, context: Context) -> list[str]:
         organizer, event_id, rooms, calendar, token = self._plan(context)
         self.get_hook().remove_meeting_rooms(
             organizer, event_id, rooms, calendar_id=calendar, client_token=token

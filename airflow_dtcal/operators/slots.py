@@ -112,7 +112,7 @@ class FindSlotOperator(DingTalkCalendarBaseOperator):
             return int(value.strip())
         return value
 
-    def execute(self, context: Context) -> dict:
+    def run(self, context: Context) -> dict:
         from airflow_dtcal.slots import busy_times, find_slot
 
         with _arguments():
