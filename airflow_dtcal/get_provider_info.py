@@ -58,7 +58,14 @@ def get_provider_info() -> dict:
         "operators": [
             {
                 "integration-name": "DingTalk Calendar",
-                "python-modules": ["airflow_dtcal.operators.calendar", "airflow_dtcal.operators.sync"],
+                "python-modules": [
+                    "airflow_dtcal.operators.calendar",
+                    "airflow_dtcal.operators.events",
+                    "airflow_dtcal.operators.lifecycle",
+                    "airflow_dtcal.operators.rooms",
+                    "airflow_dtcal.operators.slots",
+                    "airflow_dtcal.operators.sync",
+                ],
             }
         ],
         "sensors": [

@@ -19,7 +19,9 @@ an upstream task's XCom). The deployment needs a triggerer (``airflow triggerer`
 The DAG renders templates as native objects so ``params.team`` stays a list and ``params.min_accepted`` a
 number. The flip side: an id made only of digits would become an int (and be rejected), so keep ids that
 could look like numbers out of native templates. The ids are DingTalk unionIds; change the params to use
-your own. The templates read ``data_interval_end``: trigger manual runs with a logical date.
+your own. The retro is on the Friday after the run's **logical date** (on Airflow 3.3 a manual run's data
+interval is its trigger time, not the logical date you gave; a run without a logical date uses the time it
+was triggered for).
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ try:
 except ImportError:  # pragma: no cover - Airflow 2
     from airflow.decorators import task
     from airflow.models import DAG, Param
+
+# Four days after the run's logical date (or, without one, the time it was triggered for), in Shanghai.
+RETRO_DAY = "(logical_date or dag_run.run_after).in_timezone('Asia/Shanghai').add(days=4)"
 
 with DAG(
     dag_id="dingtalk_response_followup",
@@ -59,9 +64,9 @@ with DAG(
     create_retro = CreateEventOperator(
         task_id="create_retro",
         organizer_id="{{ params.organizer }}",
-        summary="Sprint retro ({{ data_interval_end.in_timezone('Asia/Shanghai').add(days=4).to_date_string() }})",
-        start="{{ data_interval_end.in_timezone('Asia/Shanghai').add(days=4).set(hour=16, minute=0, second=0, microsecond=0) }}",
-        end="{{ data_interval_end.in_timezone('Asia/Shanghai').add(days=4).set(hour=17, minute=0, second=0, microsecond=0) }}",
+        summary="Sprint retro ({{ " + RETRO_DAY + ".to_date_string() }})",
+        start="{{ " + RETRO_DAY + ".set(hour=16, minute=0, second=0, microsecond=0) }}",
+        end="{{ " + RETRO_DAY + ".set(hour=17, minute=0, second=0, microsecond=0) }}",
         timezone="Asia/Shanghai",
         attendees="{{ params.team }}",
         reminders=[30],

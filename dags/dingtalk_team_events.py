@@ -22,8 +22,9 @@ Use the same pool for every DingTalk task of the deployment (``pool="dingtalk_ca
 that still happens is retried by the hook after DingTalk's one-second window.
 
 The schedule runs on the 1st of each month at 10:10 (off the top of the hour, as DingTalk advises); the
-events are on the 3rd at 14:00 Asia/Shanghai. The templates read ``data_interval_end``: trigger manual runs
-with a logical date.
+events are on the 3rd at 14:00 Asia/Shanghai, two days after the run's **logical date** (on Airflow 3.3 a
+manual run's data interval is its trigger time, not the logical date you gave; a run triggered without a
+logical date uses the time it was triggered for).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ except ImportError:  # pragma: no cover - Airflow 2
     from airflow.models import DAG, Param
 
 POOL = "dingtalk_calendar"
+# Two days after the run's logical date (or, without one, the time it was triggered for), in Shanghai.
+EVENT_DAY = "(logical_date or dag_run.run_after).in_timezone('Asia/Shanghai').add(days=2)"
 
 with DAG(
     dag_id="dingtalk_team_events",
@@ -75,8 +78,8 @@ with DAG(
         pool=POOL,
         organizer_id="{{ params.organizer }}",
         description="Priorities, capacity and risks for the coming month.",
-        start="{{ data_interval_end.in_timezone('Asia/Shanghai').add(days=2).set(hour=14, minute=0, second=0, microsecond=0) }}",
-        end="{{ data_interval_end.in_timezone('Asia/Shanghai').add(days=2).set(hour=15, minute=0, second=0, microsecond=0) }}",
+        start="{{ " + EVENT_DAY + ".set(hour=14, minute=0, second=0, microsecond=0) }}",
+        end="{{ " + EVENT_DAY + ".set(hour=15, minute=0, second=0, microsecond=0) }}",
         timezone="Asia/Shanghai",
         reminders=[30],
     ).expand_kwargs(team_invitations())

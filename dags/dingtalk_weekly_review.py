@@ -5,25 +5,26 @@ create_review_event ───┴─▶ sync_attendees
 
 * ``on_call_rota`` computes who is on call this week (team leads plus a rotating pair of engineers). Replace
   it with your own source: a rota table, an HR export, a PagerDuty schedule.
-* ``create_review_event`` creates the review on the Monday the run starts, 16:00 Asia/Shanghai, from
-  ``{{ data_interval_end }}``. Its request body depends only on the data interval, so re-running a cleared
-  run the same day sends the same idempotency key and DingTalk (which keeps keys for a day) returns the
-  same event instead of creating a second one.
+* ``create_review_event`` makes sure the week has its review, on the Monday of the run's week, 16:00
+  Asia/Shanghai. The event carries a key naming the ISO week (``dedup_key``): before creating, the operator
+  looks for the organizer's event with that key around that Monday and returns it if there is one. So a
+  manual run, a clear or a backfill of the same week, the same day or days later, leaves exactly one event
+  (DingTalk's own idempotency key lasts a day only, and differs between runs).
 * ``sync_attendees`` makes the event's attendees equal the rota: it lists who is invited, then adds and
   removes only the difference (500 per call). Re-running it when nothing changed sends no write at all,
   and the organizer is never removed.
 
-The schedule runs at 09:10, not on the hour: DingTalk asks clients to avoid the top of the hour. The
-templates read ``data_interval_end``, so trigger a manual run with a logical date (Airflow 3 also allows
-runs without one, which have no data interval). The ids are DingTalk unionIds; change the params to use
-your own.
+The week is the run's **logical date** (on Airflow 3.3 a manual run's data interval is its trigger time, not
+the logical date you gave), or, for a run triggered without a logical date, the time it was triggered for
+(``run_after``). The schedule runs at 09:10, not on the hour: DingTalk asks clients to avoid the top of the
+hour. The ids are DingTalk unionIds; change the params to use your own.
 """
 
 from __future__ import annotations
 
 import pendulum
 
-from airflow_dtcal.operators.calendar import CreateEventOperator
+from airflow_dtcal.operators.lifecycle import EnsureEventOperator
 from airflow_dtcal.operators.sync import SyncAttendeesOperator
 
 try:
@@ -31,6 +32,10 @@ try:
 except ImportError:  # pragma: no cover - Airflow 2
     from airflow.decorators import task
     from airflow.models import DAG, Param
+
+# The run's logical date in the team's time zone; a run without one uses the time it was triggered for.
+RUN_DAY = "(logical_date or dag_run.run_after).in_timezone('Asia/Shanghai')"
+REVIEW_DAY = RUN_DAY + ".start_of('week')"  # the Monday of the run's week
 
 with DAG(
     dag_id="dingtalk_weekly_review",
@@ -53,13 +58,11 @@ with DAG(
 ) as dag:
 
     @task
-    def on_call_rota(params=None, data_interval_end=None, dag_run=None) -> list[str]:
+    def on_call_rota(params=None, logical_date=None, dag_run=None) -> list[str]:
         """This week's attendees: the leads, then ``on_call_per_week`` engineers chosen by ISO week number."""
         engineers = list(params["engineers"])
         size = min(params["on_call_per_week"], len(engineers))
-        moment = pendulum.instance(
-            data_interval_end or dag_run.run_after
-        )  # a manual run may have no interval
+        moment = pendulum.instance(logical_date or dag_run.run_after)  # a manual run may have no logical date
         week = moment.in_timezone("Asia/Shanghai").isocalendar()[1]
         first = (week * size) % len(engineers)
         on_call = [engineers[(first + i) % len(engineers)] for i in range(size)]
@@ -67,13 +70,14 @@ with DAG(
 
     rota = on_call_rota()
 
-    create_review_event = CreateEventOperator(
+    create_review_event = EnsureEventOperator(
         task_id="create_review_event",
         organizer_id="{{ params.organizer }}",
-        summary="Data platform weekly review ({{ data_interval_end.in_timezone('Asia/Shanghai').to_date_string() }})",
+        dedup_key="data-platform-weekly-review {{ " + REVIEW_DAY + ".strftime('%G-W%V') }}",  # ISO week
+        summary="Data platform weekly review ({{ " + REVIEW_DAY + ".to_date_string() }})",
         description="SLA misses, incidents, cost; on-call handover.",
-        start="{{ data_interval_end.in_timezone('Asia/Shanghai').set(hour=16, minute=0, second=0, microsecond=0) }}",
-        end="{{ data_interval_end.in_timezone('Asia/Shanghai').set(hour=17, minute=0, second=0, microsecond=0) }}",
+        start="{{ " + REVIEW_DAY + ".set(hour=16) }}",
+        end="{{ " + REVIEW_DAY + ".set(hour=17) }}",
         timezone="Asia/Shanghai",
         location="Room 3F-Lotus",
         reminders=[15],

@@ -17,7 +17,7 @@ class DagRunResult:
         return self.xcoms[(task_id, map_index)]
 
 
-def run_dag(dag, *, conf: dict | None = None, logical_date=None) -> DagRunResult:
+def run_dag(dag, *, conf: dict | None = None, logical_date=None, run_after=None) -> DagRunResult:
     """Run ``dag`` in-process and collect every task's state and ``return_value`` XCom."""
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
@@ -25,6 +25,8 @@ def run_dag(dag, *, conf: dict | None = None, logical_date=None) -> DagRunResult
     kwargs: dict[str, Any] = {"run_conf": conf}
     if logical_date is not None:
         kwargs["logical_date"] = logical_date
+    if run_after is not None:
+        kwargs["run_after"] = run_after
     dag_run = dag.test(**kwargs)
     with create_session() as session:
         states = {

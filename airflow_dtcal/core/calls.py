@@ -205,3 +205,132 @@ def respond_event(user_id: str, event_id: str, response_status: str, calendar_id
     path = event_path(user_id, calendar_id, event_id, "/respond")
     body = {"responseStatus": validate_response_status(response_status)}
     return Call("RespondEvent", "POST", path, body=body, client_token=token, expect="none")
+
+
+# --------------------------------------------------------------------------------------------- lifecycle
+
+
+def _optional_flag(value: Any, field_name: str) -> bool | None:
+    if value not in (None, True, False):
+        raise InvalidArgumentError(field_name, "must be true, false or None", value)
+    return value
+
+
+def cancel_event(user_id: str, event_id: str, calendar_id: str, scope: str | None, token: str) -> Call:
+    """CancelEvent (SDK-only): the organizer cancels the event; it stays readable with status cancelled."""
+    path = event_path(user_id, calendar_id, event_id, "/cancel")
+    params = {"scope": require_id(scope, "scope")} if scope is not None else {}
+    return Call("CancelEvent", "POST", path, params=params, client_token=token, expect="none")
+
+
+def transfer_event(
+    user_id: str,
+    event_id: str,
+    new_organizer_id: str,
+    calendar_id: str,
+    exit_calendar: bool | None,
+    notify: bool | None,
+    token: str,
+) -> Call:
+    """TransferEvent (SDK-only): the organizer ``user_id`` hands the event to ``new_organizer_id``."""
+    path = event_path(user_id, calendar_id, event_id, "/transfer")
+    new = require_id(new_organizer_id, "new_organizer_id")
+    if new == require_id(user_id, "user_id"):
+        raise InvalidArgumentError("new_organizer_id", "is already the organizer", new)
+    body: dict[str, Any] = {"newOrganizerId": new}
+    for key, name, flag in (
+        ("isExitCalendar", "exit_calendar", exit_calendar),
+        ("needNotifyViaO2O", "notify", notify),
+    ):
+        if _optional_flag(flag, name) is not None:
+            body[key] = flag
+    return Call("TransferEvent", "POST", path, body=body, client_token=token, expect="none")
+
+
+def list_events_view(
+    user_id: str, calendar_id: str, *, time_min: Any, time_max: Any, page_size: int, max_attendees: int
+) -> Call:
+    """ListEventsView: the events in a window with recurring series expanded into their occurrences."""
+    path = f"/v1.0/calendar/users/{segment(user_id, 'user_id')}/calendars/{segment(calendar_id, 'calendar_id')}/eventsview"
+    for name, value in (("time_min", time_min), ("time_max", time_max)):
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidArgumentError(
+                name, "is required: an ISO-8601 date-time, e.g. 2026-03-09T00:00:00Z", value
+            )
+    params = {
+        "timeMin": time_min.strip(),
+        "timeMax": time_max.strip(),
+        "maxResults": _page_size(page_size, 100),
+        "maxAttendees": _page_size(max_attendees, 100),
+    }
+    return Call("ListEventsView", "GET", path, params=params, expect="page:events")
+
+
+# --------------------------------------------------------------------------------------------- free/busy
+
+#: GetSchedule takes at most 20 people per call [DOC free-schedule].
+MAX_SCHEDULE_USERS = 20
+
+
+def get_schedule(user_id: str, user_ids: list[str], start_time: str, end_time: str) -> Call:
+    """GetSchedule: the busy times of up to 20 people; times in the SDK's UTC form ``yyyy-MM-ddTHH:mmZ``."""
+    if not 1 <= len(user_ids) <= MAX_SCHEDULE_USERS:
+        raise InvalidArgumentError(
+            "user_ids", f"1 to {MAX_SCHEDULE_USERS} per GetSchedule call", len(user_ids)
+        )
+    path = f"/v1.0/calendar/users/{segment(user_id, 'user_id')}/querySchedule"
+    body = {"userIds": list(user_ids), "startTime": start_time, "endTime": end_time}
+    return Call("GetSchedule", "POST", path, body=body, expect="object")
+
+
+# --------------------------------------------------------------------------------------------- meeting rooms
+
+#: Rooms per event [DOC add-a-meeting-room]; rooms per GetMeetingRoomsSchedule call (DingTalk recommends 5).
+MAX_ROOMS_PER_EVENT = 5
+MAX_ROOMS_PER_SCHEDULE_CALL = 5
+
+
+def room_ids(value: Any, field_name: str = "room_ids", high: int = MAX_ROOMS_PER_EVENT) -> list[str]:
+    """1 to ``high`` distinct room ids."""
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise InvalidArgumentError(field_name, "must be a list of room ids", value)
+    ids = [require_id(room, f"{field_name}[{i}]") for i, room in enumerate(value)]
+    if not 1 <= len(ids) <= high:
+        raise InvalidArgumentError(field_name, f"must name 1 to {high} rooms", len(ids))
+    if len(set(ids)) != len(ids):
+        raise InvalidArgumentError(field_name, "names a room twice", value)
+    return ids
+
+
+def add_meeting_rooms(user_id: str, event_id: str, rooms: list[str], calendar_id: str, token: str) -> Call:
+    path = event_path(user_id, calendar_id, event_id, "/meetingRooms")
+    body = {"meetingRoomsToAdd": [{"roomId": room} for room in room_ids(rooms)]}
+    return Call("AddMeetingRooms", "POST", path, body=body, client_token=token, expect="object")
+
+
+def remove_meeting_rooms(user_id: str, event_id: str, rooms: list[str], calendar_id: str, token: str) -> Call:
+    path = event_path(user_id, calendar_id, event_id, "/meetingRooms/batchRemove")
+    body = {"meetingRoomsToRemove": [{"roomId": room} for room in room_ids(rooms)]}
+    return Call("RemoveMeetingRooms", "POST", path, body=body, client_token=token, expect="object")
+
+
+def get_meeting_rooms_schedule(user_id: str, rooms: list[str], start_time: str, end_time: str) -> Call:
+    """GetMeetingRoomsSchedule: busy times of rooms; the window may span at most 90 days [DOC]."""
+    path = f"/v1.0/calendar/users/{segment(user_id, 'user_id')}/meetingRooms/schedules/query"
+    body = {
+        "roomIds": room_ids(rooms, high=MAX_ROOMS_PER_SCHEDULE_CALL),
+        "startTime": start_time,
+        "endTime": end_time,
+    }
+    return Call("GetMeetingRoomsSchedule", "POST", path, body=body, expect="object")
+
+
+def list_meeting_rooms(union_id: str, page_size: int, next_token: int | None = None) -> Call:
+    """QueryMeetingRoomList (rooms module): one page of the org's rooms; ``nextToken`` is a number."""
+    params: dict[str, Any] = {
+        "unionId": require_id(union_id, "union_id"),
+        "maxResults": _page_size(page_size, 100),
+    }
+    if next_token is not None:
+        params["nextToken"] = next_token
+    return Call("QueryMeetingRoomList", "GET", "/v1.0/rooms/meetingRoomLists", params=params, expect="object")

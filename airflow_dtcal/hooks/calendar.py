@@ -911,3 +911,398 @@ class DingTalkCalendarHook(BaseHook):
     ) -> None:
         """Async :meth:`respond_event`."""
         await self._arun(self._respond_call(user_id, event_id, response_status, calendar_id, client_token))
+
+    # ---- lifecycle
+
+    @staticmethod
+    def _live_with_key(event: Mapping[str, Any], key: str) -> bool:
+        from airflow_dtcal.payloads import carries_key
+
+        return event.get("status") != "cancelled" and carries_key(event, key)
+
+    @staticmethod
+    def _series_master(event: Mapping[str, Any]) -> dict:
+        master = event.get("seriesMasterId")
+        return dict(event, id=master) if isinstance(master, str) and master else dict(event)
+
+    def find_event_by_key(
+        self,
+        user_id: str,
+        key: str,
+        *,
+        time_min: str,
+        time_max: str,
+        calendar_id: str = "primary",
+    ) -> dict | None:
+        """The organizer's first live event in the window that carries ``key`` (see
+        :func:`~airflow_dtcal.payloads.mark_description`), or None. For an instance of a recurring series
+        the series master's id is returned as ``id``.
+        """
+        from airflow_dtcal.payloads import event_key_marker
+
+        with _arguments():
+            event_key_marker(key)
+        for event in self.iter_events(user_id, time_min=time_min, time_max=time_max, calendar_id=calendar_id):
+            if self._live_with_key(event, key):
+                return self._series_master(event)
+        return None
+
+    async def afind_event_by_key(
+        self,
+        user_id: str,
+        key: str,
+        *,
+        time_min: str,
+        time_max: str,
+        calendar_id: str = "primary",
+    ) -> dict | None:
+        """Async :meth:`find_event_by_key`."""
+        from airflow_dtcal.payloads import event_key_marker
+
+        with _arguments():
+            event_key_marker(key)
+        async for event in self.aiter_events(
+            user_id, time_min=time_min, time_max=time_max, calendar_id=calendar_id
+        ):
+            if self._live_with_key(event, key):
+                return self._series_master(event)
+        return None
+
+    def cancel_event(
+        self,
+        user_id: str,
+        event_id: str,
+        *,
+        calendar_id: str = "primary",
+        scope: str | None = None,
+        client_token: str | None = None,
+    ) -> None:
+        """Cancel an event for everyone, as its organizer ``user_id`` (DingTalk's CancelEvent).
+
+        Unlike :meth:`delete_event`, the event stays readable: GetEvent returns it with status ``cancelled``.
+        ``scope`` is passed through as DingTalk's query parameter (its values are not documented).
+        """
+        with _arguments():
+            call = calls.cancel_event(user_id, event_id, calendar_id, scope, calls.client_token(client_token))
+        self._run(call)
+
+    async def acancel_event(
+        self,
+        user_id: str,
+        event_id: str,
+        *,
+        calendar_id: str = "primary",
+        scope: str | None = None,
+        client_token: str | None = None,
+    ) -> None:
+        """Async :meth:`cancel_event`."""
+        with _arguments():
+            call = calls.cancel_event(user_id, event_id, calendar_id, scope, calls.client_token(client_token))
+        await self._arun(call)
+
+    def _transfer_call(self, user_id, event_id, new_organizer_id, calendar_id, exit_calendar, notify, token):
+        with _arguments():
+            return calls.transfer_event(
+                user_id,
+                event_id,
+                new_organizer_id,
+                calendar_id,
+                exit_calendar,
+                notify,
+                calls.client_token(token),
+            )
+
+    def transfer_event(
+        self,
+        user_id: str,
+        event_id: str,
+        new_organizer_id: str,
+        *,
+        calendar_id: str = "primary",
+        exit_calendar: bool | None = None,
+        notify: bool | None = None,
+        client_token: str | None = None,
+    ) -> None:
+        """Hand an event from its organizer ``user_id`` to ``new_organizer_id`` (DingTalk's TransferEvent).
+
+        :param exit_calendar: also take the event out of the old organizer's calendar (``isExitCalendar``).
+        :param notify: send the new organizer a 1:1 notice (``needNotifyViaO2O``).
+        """
+        call = self._transfer_call(
+            user_id, event_id, new_organizer_id, calendar_id, exit_calendar, notify, client_token
+        )
+        self._run(call)
+
+    async def atransfer_event(
+        self,
+        user_id: str,
+        event_id: str,
+        new_organizer_id: str,
+        *,
+        calendar_id: str = "primary",
+        exit_calendar: bool | None = None,
+        notify: bool | None = None,
+        client_token: str | None = None,
+    ) -> None:
+        """Async :meth:`transfer_event`."""
+        call = self._transfer_call(
+            user_id, event_id, new_organizer_id, calendar_id, exit_calendar, notify, client_token
+        )
+        await self._arun(call)
+
+    def _view_call(self, user_id, calendar_id, time_min, time_max, page_size, max_attendees) -> Call:
+        from airflow_dtcal.payloads import iso_instant
+
+        with _arguments():
+            return calls.list_events_view(
+                user_id,
+                calendar_id,
+                time_min=iso_instant(time_min, "time_min"),
+                time_max=iso_instant(time_max, "time_max"),
+                page_size=page_size,
+                max_attendees=max_attendees,
+            )
+
+    def iter_events_view(
+        self,
+        user_id: str,
+        *,
+        time_min: Any,
+        time_max: Any,
+        page_size: int = 100,
+        max_attendees: int = 100,
+        calendar_id: str = "primary",
+    ) -> Iterator[dict]:
+        """The events in ``[time_min, time_max)`` with recurring series expanded (ListEventsView), page by page.
+
+        Each occurrence of a series is its own item, with ``seriesMasterId`` and ``originStart``. The window
+        ends are date-times (pendulum/datetime or ISO-8601 strings; naive ones are UTC).
+        """
+        call = self._view_call(user_id, calendar_id, time_min, time_max, page_size, max_attendees)
+        yield from self._pages(call)
+
+    async def aiter_events_view(
+        self,
+        user_id: str,
+        *,
+        time_min: Any,
+        time_max: Any,
+        page_size: int = 100,
+        max_attendees: int = 100,
+        calendar_id: str = "primary",
+    ) -> AsyncIterator[dict]:
+        """Async :meth:`iter_events_view`."""
+        call = self._view_call(user_id, calendar_id, time_min, time_max, page_size, max_attendees)
+        async for event in self._apages(call):
+            yield event
+
+    def list_events_view(self, user_id: str, **kwargs: Any) -> list[dict]:
+        """Every occurrence :meth:`iter_events_view` yields, as a list."""
+        return list(self.iter_events_view(user_id, **kwargs))
+
+    async def alist_events_view(self, user_id: str, **kwargs: Any) -> list[dict]:
+        """Async :meth:`list_events_view`."""
+        return [event async for event in self.aiter_events_view(user_id, **kwargs)]
+
+    @staticmethod
+    def _schedule_items(call: Call, body: Any, key: str) -> list[dict]:
+        """``scheduleInformation`` of a free/busy answer, checked: a list of objects naming their ``key``."""
+        from airflow_dtcal.exceptions import DingTalkAnswerError
+
+        items = body.get("scheduleInformation") if isinstance(body, dict) else None
+        if not isinstance(items, list) or not all(
+            isinstance(item, dict) and isinstance(item.get(key), str) and item[key] for item in items
+        ):
+            raise DingTalkAnswerError(
+                call.operation,
+                200,
+                None,
+                f"the answer has no scheduleInformation list of objects with a {key}",
+            )
+        return items
+
+    def _schedule_plan(self, user_id, user_ids, start, end) -> list[Call]:
+        from airflow_dtcal.payloads import instant
+
+        with _arguments():
+            ids = normalize_attendee_ids(user_ids, "user_ids")
+            first, last = instant(start, "start"), instant(end, "end")
+            if last <= first:
+                raise InvalidArgumentError("end", "must be after start", end)
+            fmt = "%Y-%m-%dT%H:%MZ"  # the SDK's documented UTC form
+            window = first.in_timezone("UTC").strftime(fmt), last.in_timezone("UTC").strftime(fmt)
+            return [
+                calls.get_schedule(user_id, list(chunk), *window)
+                for chunk in chunked(ids, calls.MAX_SCHEDULE_USERS)
+            ]
+
+    def get_schedule(self, user_id: str, user_ids: Sequence[str], *, start: Any, end: Any) -> list[dict]:
+        """Busy times of ``user_ids`` between ``start`` and ``end`` (GetSchedule), 20 people per call.
+
+        Returns DingTalk's ``scheduleInformation`` items, one per person, in the order asked:
+        ``{userId, error, scheduleItems: [{status: BUSY|TENTATIVE, start, end}]}``. ``start``/``end`` are
+        date-times (pendulum/datetime or ISO-8601; naive ones are UTC), sent to the minute.
+        """
+        out: list[dict] = []
+        for call in self._schedule_plan(user_id, user_ids, start, end):
+            out.extend(self._schedule_items(call, self._run(call), "userId"))
+        return out
+
+    async def aget_schedule(
+        self, user_id: str, user_ids: Sequence[str], *, start: Any, end: Any
+    ) -> list[dict]:
+        """Async :meth:`get_schedule`."""
+        out: list[dict] = []
+        for call in self._schedule_plan(user_id, user_ids, start, end):
+            out.extend(self._schedule_items(call, await self._arun(call), "userId"))
+        return out
+
+    def _room_call(self, build, user_id, event_id, room_ids, calendar_id, client_token) -> Call:
+        with _arguments():
+            return build(user_id, event_id, room_ids, calendar_id, calls.client_token(client_token))
+
+    def add_meeting_rooms(
+        self,
+        user_id: str,
+        event_id: str,
+        room_ids: Sequence[str],
+        *,
+        calendar_id: str = "primary",
+        client_token: str | None = None,
+    ) -> None:
+        """Book rooms for an event as its organizer (at most 5 per event); a room already taken at that time
+        is refused with ``meetingRoomNotAvailable`` (:class:`~airflow_dtcal.exceptions.DingTalkAPIError`)."""
+        self._run(
+            self._room_call(calls.add_meeting_rooms, user_id, event_id, room_ids, calendar_id, client_token)
+        )
+
+    async def aadd_meeting_rooms(
+        self,
+        user_id: str,
+        event_id: str,
+        room_ids: Sequence[str],
+        *,
+        calendar_id: str = "primary",
+        client_token: str | None = None,
+    ) -> None:
+        """Async :meth:`add_meeting_rooms`."""
+        await self._arun(
+            self._room_call(calls.add_meeting_rooms, user_id, event_id, room_ids, calendar_id, client_token)
+        )
+
+    def remove_meeting_rooms(
+        self,
+        user_id: str,
+        event_id: str,
+        room_ids: Sequence[str],
+        *,
+        calendar_id: str = "primary",
+        client_token: str | None = None,
+    ) -> None:
+        """Release rooms of an event as its organizer."""
+        self._run(
+            self._room_call(
+                calls.remove_meeting_rooms, user_id, event_id, room_ids, calendar_id, client_token
+            )
+        )
+
+    async def aremove_meeting_rooms(
+        self,
+        user_id: str,
+        event_id: str,
+        room_ids: Sequence[str],
+        *,
+        calendar_id: str = "primary",
+        client_token: str | None = None,
+    ) -> None:
+        """Async :meth:`remove_meeting_rooms`."""
+        await self._arun(
+            self._room_call(
+                calls.remove_meeting_rooms, user_id, event_id, room_ids, calendar_id, client_token
+            )
+        )
+
+    def _rooms_schedule_plan(self, user_id, room_ids, start, end) -> list[Call]:
+        from airflow_dtcal.payloads import instant
+
+        with _arguments():
+            ids = calls.room_ids(
+                list(room_ids) if isinstance(room_ids, (list, tuple)) else room_ids, high=10**6
+            )
+            first, last = instant(start, "start"), instant(end, "end")
+            if last <= first:
+                raise InvalidArgumentError("end", "must be after start", end)
+            if (last - first).total_seconds() > 90 * 86400:
+                raise InvalidArgumentError(
+                    "end", "must be at most 90 days after start (DingTalk's limit)", end
+                )
+            fmt = "%Y-%m-%dT%H:%MZ"
+            window = first.in_timezone("UTC").strftime(fmt), last.in_timezone("UTC").strftime(fmt)
+            return [
+                calls.get_meeting_rooms_schedule(user_id, list(chunk), *window)
+                for chunk in chunked(ids, calls.MAX_ROOMS_PER_SCHEDULE_CALL)
+            ]
+
+    def get_meeting_rooms_schedule(
+        self, user_id: str, room_ids: Sequence[str], *, start: Any, end: Any
+    ) -> list[dict]:
+        """Busy times of rooms (GetMeetingRoomsSchedule), 5 rooms per call, a window of at most 90 days.
+
+        Returns ``scheduleInformation`` items in the order asked: ``{roomId, error, scheduleItems: [{status,
+        start, end, eventId, organizer: {id}}]}``.
+        """
+        out: list[dict] = []
+        for call in self._rooms_schedule_plan(user_id, room_ids, start, end):
+            out.extend(self._schedule_items(call, self._run(call), "roomId"))
+        return out
+
+    async def aget_meeting_rooms_schedule(
+        self, user_id: str, room_ids: Sequence[str], *, start: Any, end: Any
+    ) -> list[dict]:
+        """Async :meth:`get_meeting_rooms_schedule`."""
+        out: list[dict] = []
+        for call in self._rooms_schedule_plan(user_id, room_ids, start, end):
+            out.extend(self._schedule_items(call, await self._arun(call), "roomId"))
+        return out
+
+    def _room_page(self, call: Call, body: Any, pages: int) -> tuple[list[dict], int | None]:
+        """The rooms of one QueryMeetingRoomList answer and the next token, checked."""
+        from airflow_dtcal.exceptions import DingTalkAnswerError
+
+        rooms = body.get("result") if isinstance(body, dict) else None
+        if not isinstance(rooms, list) or not all(isinstance(r, dict) and r.get("roomId") for r in rooms):
+            raise DingTalkAnswerError(call.operation, 200, None, "the answer has no result list of rooms")
+        token = body.get("nextToken") if body.get("hasMore") else None
+        if token is not None and (isinstance(token, bool) or not isinstance(token, int)):
+            raise DingTalkAnswerError(call.operation, 200, None, "nextToken is not a number")
+        if token is not None and pages >= self.settings.max_pages:
+            raise DingTalkAnswerError(
+                call.operation, 200, None, f"more than max_pages={self.settings.max_pages} pages"
+            )
+        return rooms, token
+
+    def iter_meeting_rooms(self, union_id: str, *, page_size: int = 100) -> Iterator[dict]:
+        """The organisation's meeting rooms (QueryMeetingRoomList), page by page, as seen by ``union_id``."""
+        token, pages = None, 0
+        while True:
+            with _arguments():
+                call = calls.list_meeting_rooms(union_id, page_size, token)
+            pages += 1
+            rooms, token = self._room_page(call, self._run(call), pages)
+            yield from rooms
+            if token is None:
+                return
+
+    async def aiter_meeting_rooms(self, union_id: str, *, page_size: int = 100) -> AsyncIterator[dict]:
+        """Async :meth:`iter_meeting_rooms`."""
+        await self.asettings()
+        token, pages = None, 0
+        while True:
+            with _arguments():
+                call = calls.list_meeting_rooms(union_id, page_size, token)
+            pages += 1
+            rooms, token = self._room_page(call, await self._arun(call), pages)
+            for room in rooms:
+                yield room
+            if token is None:
+                return

@@ -390,3 +390,224 @@ def test_sdk_sees_throttling_code(emu: DingTalkEmulator, sdk: SimpleNamespace) -
             assert exc.data["statusCode"] == 403
     assert codes[:3] == ["ok", "ok", "ok"]
     assert codes[3:] == ["Forbidden.AccessDenied.QpsLimitForAppkeyAndApi"] * 2
+
+
+# --------------------------------------------------------------------------------------------- lifecycle
+
+
+def test_cancel_and_transfer_via_sdk(emu: DingTalkEmulator, sdk: SimpleNamespace) -> None:
+    event_id = _create_simple(sdk, "Hand-over", 6)
+    sdk.cal.add_attendee_with_options(
+        ORG,
+        "primary",
+        event_id,
+        cm.AddAttendeeRequest(attendees_to_add=[cm.AddAttendeeRequestAttendeesToAdd(id="alice")]),
+        _h(cm.AddAttendeeHeaders, sdk),
+        sdk.rt,
+    )
+    # -- PatchEvent by an attendee is refused: only the organizer may change an event
+    with pytest.raises(TeaException) as refused:
+        sdk.cal.patch_event_with_options(
+            "alice",
+            "primary",
+            event_id,
+            cm.PatchEventRequest(id=event_id, summary="Mine"),
+            _h(cm.PatchEventHeaders, sdk),
+            sdk.rt,
+        )
+    assert refused.value.code == "Forbidden.AccessDenied.NoPermission"
+
+    # -- TransferEvent to alice; the old organizer stays an attendee
+    moved = sdk.cal.transfer_event_with_options(  # note the SDK's order here: calendar id, then user id
+        "primary",
+        ORG,
+        event_id,
+        cm.TransferEventRequest(new_organizer_id="alice", is_exit_calendar=False, need_notify_via_o2o=True),
+        _h(cm.TransferEventHeaders, sdk, x_client_token="transfer-1"),
+        sdk.rt,
+    )
+    assert moved.status_code == 200 and moved.body.result is True
+    assert emu.requests()[-1]["body"] == {
+        "newOrganizerId": "alice",
+        "isExitCalendar": False,
+        "needNotifyViaO2O": True,
+    }
+    got = sdk.cal.get_event_with_options(
+        ORG, "primary", event_id, cm.GetEventRequest(), _h(cm.GetEventHeaders, sdk), sdk.rt
+    ).body
+    assert got.organizer.id == "alice" and got.organizer.self_ is False
+
+    # -- CancelEvent by the new organizer: GetEvent still answers, with status cancelled
+    cancelled = sdk.cal.cancel_event_with_options(
+        "alice",
+        "primary",
+        event_id,
+        cm.CancelEventRequest(scope="all"),
+        _h(cm.CancelEventHeaders, sdk, x_client_token="cancel-1"),
+        sdk.rt,
+    )
+    assert cancelled.status_code == 200 and cancelled.body.result is True
+    assert emu.requests()[-1]["query"] == {"scope": "all"}
+    for user in ("alice", ORG):
+        seen = sdk.cal.get_event_with_options(
+            user, "primary", event_id, cm.GetEventRequest(), _h(cm.GetEventHeaders, sdk), sdk.rt
+        ).body
+        assert seen.status == "cancelled"
+    stats = emu.stats()
+    assert stats["applied"]["TransferEvent"] == 1 and stats["applied"]["CancelEvent"] == 1
+
+
+def test_list_events_view_via_sdk(emu: DingTalkEmulator, sdk: SimpleNamespace) -> None:
+    create = cm.CreateEventRequest(
+        summary="Standup",
+        **_timed(
+            cm.CreateEventRequestStart,
+            cm.CreateEventRequestEnd,
+            "2025-10-06T09:00:00+08:00",
+            "2025-10-06T09:15:00+08:00",
+        ),
+        recurrence=cm.CreateEventRequestRecurrence(
+            pattern=cm.CreateEventRequestRecurrencePattern(type="daily", interval=1),
+            range=cm.CreateEventRequestRecurrenceRange(type="numbered", number_of_occurrences=3),
+        ),
+    )
+    series = sdk.cal.create_event_with_options(ORG, "primary", create, _h(cm.CreateEventHeaders, sdk), sdk.rt)
+    series_id = series.body.id
+    ids, token, pages = [], None, 0
+    while True:
+        page = sdk.cal.list_events_view_with_options(
+            ORG,
+            "primary",
+            cm.ListEventsViewRequest(
+                time_min="2025-10-01T00:00:00Z",
+                time_max="2025-10-31T00:00:00Z",
+                max_results=2,
+                max_attendees=10,
+                next_token=token,
+            ),
+            _h(cm.ListEventsViewHeaders, sdk),
+            sdk.rt,
+        ).body
+        pages += 1
+        for event in page.events:
+            assert event.series_master_id == series_id and event.summary == "Standup"
+            ids.append((event.id, event.start.date_time, event.origin_start.date_time))
+        token = page.next_token
+        if not token:
+            break
+    assert pages == 2
+    assert [start for _id, start, _origin in ids] == [
+        "2025-10-06T09:00:00+08:00",
+        "2025-10-07T09:00:00+08:00",
+        "2025-10-08T09:00:00+08:00",
+    ]
+    assert all(start == origin for _id, start, origin in ids) and len({i for i, _s, _o in ids}) == 3
+    assert emu.requests()[-1]["query"]["maxResults"] == "2"
+
+
+def test_get_schedule_via_sdk(emu: DingTalkEmulator, sdk: SimpleNamespace) -> None:
+    _create_simple(sdk, "Busy", 6)
+    answer = sdk.cal.get_schedule_with_options(
+        ORG,
+        cm.GetScheduleRequest(
+            user_ids=[ORG, "alice"], start_time="2025-10-06T00:00Z", end_time="2025-10-07T00:00Z"
+        ),
+        _h(cm.GetScheduleHeaders, sdk),
+        sdk.rt,
+    ).body
+    by_user = {info.user_id: info for info in answer.schedule_information}
+    assert by_user["alice"].schedule_items == [] and by_user["alice"].error is None
+    [item] = by_user[ORG].schedule_items
+    assert item.status == "BUSY"
+    assert (item.start.date_time, item.start.time_zone) == ("2025-10-06T09:00:00+08:00", TZ)
+    assert item.end.date_time == "2025-10-06T09:30:00+08:00"
+    assert emu.requests()[-1]["body"]["userIds"] == [ORG, "alice"]
+    with pytest.raises(TeaException) as too_many:
+        sdk.cal.get_schedule_with_options(
+            ORG,
+            cm.GetScheduleRequest(
+                user_ids=[f"u{i}" for i in range(21)],
+                start_time="2025-10-06T00:00Z",
+                end_time="2025-10-07T00:00Z",
+            ),
+            _h(cm.GetScheduleHeaders, sdk),
+            sdk.rt,
+        )
+    assert too_many.value.code == "invalidParameter"
+
+
+def test_meeting_rooms_via_sdk(emu: DingTalkEmulator, sdk: SimpleNamespace) -> None:
+    from alibabacloud_dingtalk.rooms_1_0 import models as rm
+    from alibabacloud_dingtalk.rooms_1_0.client import Client as RoomsClient
+
+    emu.seed_rooms([{"roomId": "lotus", "roomName": "Lotus", "roomCapacity": 8}, {"roomId": "peony"}])
+    rooms = RoomsClient(
+        open_api_models.Config(
+            protocol="http", region_id="central", endpoint=emu.base_url.removeprefix("http://")
+        )
+    )
+    listed = rooms.query_meeting_room_list_with_options(
+        rm.QueryMeetingRoomListRequest(union_id=ORG, max_results=1),
+        rm.QueryMeetingRoomListHeaders(x_acs_dingtalk_access_token=sdk.token),
+        sdk.rt,
+    ).body
+    assert [(r.room_id, r.room_name, r.room_capacity) for r in listed.result] == [("lotus", "Lotus", 8)]
+    assert listed.has_more is True and listed.next_token == 1
+
+    event_id = _create_simple(sdk, "Booked", 6)
+    added = sdk.cal.add_meeting_rooms_with_options(
+        ORG,
+        "primary",
+        event_id,
+        cm.AddMeetingRoomsRequest(
+            meeting_rooms_to_add=[cm.AddMeetingRoomsRequestMeetingRoomsToAdd(room_id="lotus")]
+        ),
+        _h(cm.AddMeetingRoomsHeaders, sdk, x_client_token="rooms-1"),
+        sdk.rt,
+    )
+    assert added.status_code == 200 and added.body.result is True
+    got = sdk.cal.get_event_with_options(
+        ORG, "primary", event_id, cm.GetEventRequest(), _h(cm.GetEventHeaders, sdk), sdk.rt
+    ).body
+    assert [(m.room_id, m.response_status, m.display_name) for m in got.meeting_rooms] == [
+        ("lotus", "accepted", "Lotus")
+    ]
+    other = _create_simple(sdk, "Same time", 6)
+    with pytest.raises(TeaException) as taken:
+        sdk.cal.add_meeting_rooms_with_options(
+            ORG,
+            "primary",
+            other,
+            cm.AddMeetingRoomsRequest(
+                meeting_rooms_to_add=[cm.AddMeetingRoomsRequestMeetingRoomsToAdd(room_id="lotus")]
+            ),
+            _h(cm.AddMeetingRoomsHeaders, sdk),
+            sdk.rt,
+        )
+    assert taken.value.code == "meetingRoomNotAvailable"
+
+    schedule = sdk.cal.get_meeting_rooms_schedule_with_options(
+        ORG,
+        cm.GetMeetingRoomsScheduleRequest(
+            room_ids=["lotus", "peony"], start_time="2025-10-06T00:00Z", end_time="2025-10-07T00:00Z"
+        ),
+        _h(cm.GetMeetingRoomsScheduleHeaders, sdk),
+        sdk.rt,
+    ).body
+    lotus, peony = schedule.schedule_information
+    [item] = lotus.schedule_items
+    assert (item.event_id, item.organizer.id, item.status) == (event_id, ORG, "BUSY")
+    assert item.start.date_time == "2025-10-06T09:00:00+08:00" and peony.schedule_items == []
+
+    removed = sdk.cal.remove_meeting_rooms_with_options(
+        ORG,
+        "primary",
+        event_id,
+        cm.RemoveMeetingRoomsRequest(
+            meeting_rooms_to_remove=[cm.RemoveMeetingRoomsRequestMeetingRoomsToRemove(room_id="lotus")]
+        ),
+        _h(cm.RemoveMeetingRoomsHeaders, sdk),
+        sdk.rt,
+    )
+    assert removed.status_code == 200 and removed.body.result is True
+    assert emu.event(event_id).get("meetingRooms") is None

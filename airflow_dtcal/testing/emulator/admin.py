@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_dtcal.testing.emulator import directory, events, faults
+from airflow_dtcal.testing.emulator import directory, events, faults, rooms
 from airflow_dtcal.testing.emulator.errors import ApiError, invalid
 from airflow_dtcal.testing.emulator.messages import Reply, Request, error_reply, json_reply, parse_json_body
 from airflow_dtcal.testing.emulator.state import SETTINGS, State
@@ -101,11 +101,14 @@ def _routes(state: State, body: Any) -> dict[tuple[str, str], Any]:
         ("POST", "config"): lambda: _configure(state, body),
         ("POST", "reset"): lambda: _then_ok(state.reset),
         ("POST", "revoke-tokens"): lambda: _then_ok(state.revoke_tokens),
+        ("POST", "expire-client-tokens"): lambda: _then_ok(state.expire_client_tokens),
         ("GET", "faults"): lambda: {"faults": list_faults(state)},
         ("POST", "faults"): lambda: _add_fault(state, body),
         ("DELETE", "faults"): lambda: _clear_faults(state),
         ("POST", "seed"): lambda: {"ids": events.seed(state, body if body is not None else [])},
         ("GET", "users"): lambda: {"users": directory.list_users(state)},
+        ("GET", "rooms"): lambda: {"rooms": rooms.list_seeded(state)},
+        ("POST", "rooms"): lambda: {"roomIds": rooms.seed_rooms(state, body if body is not None else [])},
         ("POST", "users"): lambda: {"userIds": directory.seed_users(state, body if body is not None else [])},
     }
 

@@ -74,11 +74,20 @@ class EmulatorAdmin(EmulatorControls):
     def revoke_tokens(self) -> None:
         self._call("POST", "revoke-tokens", {})
 
+    def expire_client_tokens(self) -> None:
+        self._call("POST", "expire-client-tokens", {})
+
     def seed_events(self, events: list[dict]) -> list[str]:
         return self._call("POST", "seed", {"events": events})["ids"]
 
     def seed_users(self, users: list[dict]) -> list[str]:
         return self._call("POST", "users", {"users": users})["userIds"]
+
+    def seed_rooms(self, rooms: list[dict]) -> list[str]:
+        return self._call("POST", "rooms", {"rooms": rooms})["roomIds"]
+
+    def rooms(self) -> list[dict]:
+        return self._call("GET", "rooms")["rooms"]
 
     def users(self) -> list[dict]:
         return self._call("GET", "users")["users"]

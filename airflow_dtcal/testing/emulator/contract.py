@@ -10,12 +10,20 @@ OPERATIONS = (
     "CreateEvent",
     "GetEvent",
     "ListEvents",
+    "ListEventsView",
     "PatchEvent",
     "DeleteEvent",
     "AddAttendee",
     "ListAttendees",
     "RemoveAttendee",
     "RespondEvent",
+    "CancelEvent",
+    "TransferEvent",
+    "GetSchedule",
+    "AddMeetingRooms",
+    "RemoveMeetingRooms",
+    "GetMeetingRoomsSchedule",
+    "QueryMeetingRoomList",
     "GetUser",
     "GetUserByMobile",
 )
@@ -23,7 +31,18 @@ OPERATIONS = (
 LEGACY_OPERATIONS = frozenset({"GetUser", "GetUserByMobile"})
 #: The calendar operations that change state; they honour ``x-client-token``.
 WRITE_OPERATIONS = frozenset(
-    {"CreateEvent", "PatchEvent", "DeleteEvent", "AddAttendee", "RemoveAttendee", "RespondEvent"}
+    {
+        "CreateEvent",
+        "PatchEvent",
+        "DeleteEvent",
+        "AddAttendee",
+        "RemoveAttendee",
+        "RespondEvent",
+        "CancelEvent",
+        "TransferEvent",
+        "AddMeetingRooms",
+        "RemoveMeetingRooms",
+    }
 )
 
 TOKEN_HEADER = "x-acs-dingtalk-access-token"
@@ -48,3 +67,6 @@ MAX_DESCRIPTION = 5000
 MAX_ATTENDEES_PER_CALL = 500
 MAX_ATTENDEES_PER_EVENT = 5000
 MAX_LIST_SPAN = dt.timedelta(days=366)
+MAX_SCHEDULE_USERS = 20  # GetSchedule userIds per call
+MAX_ROOMS_PER_EVENT = 5
+MAX_ROOM_SCHEDULE_SPAN = dt.timedelta(days=90)

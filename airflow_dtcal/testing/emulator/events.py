@@ -1,8 +1,10 @@
 """The event store: creating, finding, changing and rendering events (wire shape), and seeding them.
 
 An event is kept as a dict: the validated wire fields, plus ``organizer`` (the owner's unionId), an
-insertion-ordered ``attendees`` map (unionId -> attendee; the organizer first), ``status``, ``seq``,
-``changeSeq`` and the parsed ``_start``/``_end`` instants. Functions that take a :class:`State` expect the
+insertion-ordered ``attendees`` map (unionId -> attendee; the organizer first), ``status``, ``deleted``,
+``seq``, ``changeSeq`` and the parsed ``_start``/``_end`` instants. A cancelled event (CancelEvent) keeps
+status ``cancelled`` and stays visible to GetEvent; a deleted one (the organizer's DeleteEvent, or a seeded
+``cancelled`` event) is cancelled and gone: GetEvent answers ``instanceNotExist``. Functions that take a :class:`State` expect the
 caller to hold ``state.lock``, except the ``dump_*`` and ``seed`` functions, which take it.
 """
 
@@ -12,6 +14,7 @@ import base64
 import copy
 import datetime as dt
 import secrets
+import zoneinfo
 from typing import Any
 
 from airflow_dtcal.testing.emulator import directory
@@ -57,15 +60,15 @@ def too_many_attendees() -> ApiError:
 
 
 def visible(state: State, event_id: str, user: str) -> dict:
-    """The event, if ``user`` (organizer or attendee) can see it; cancelled events are gone."""
+    """The event, if ``user`` (organizer or attendee) can see it; deleted events are gone."""
     ev = state.events.get(event_id)
-    if ev is None or ev["status"] == "cancelled" or user not in ev["attendees"]:
+    if ev is None or ev["deleted"] or user not in ev["attendees"]:
         raise event_not_found()
     return ev
 
 
-def owned(state: State, event_id: str, user: str) -> dict:
-    """The event, if ``user`` is its organizer (only the organizer may change it)."""
+def owned(state: State, event_id: str, user: str, *, cancelled_ok: bool = False) -> dict:
+    """The event, if ``user`` is its organizer (only the organizer may change it) and it is not cancelled."""
     ev = visible(state, event_id, user)
     if ev["organizer"] != user:
         raise ApiError(
@@ -73,7 +76,17 @@ def owned(state: State, event_id: str, user: str) -> dict:
             "Forbidden.AccessDenied.NoPermission",
             "Only the event organizer may change the event or its attendees.",
         )
+    if ev["status"] == "cancelled" and not cancelled_ok:
+        raise invalid("The event is cancelled; it can no longer be changed.")
     return ev
+
+
+def wire_time(ev: dict, instant: dt.datetime) -> dict:
+    """An instant in the event's own wire form: ``{date}`` for all-day events, else ``{dateTime, timeZone}``."""
+    if ev["isAllDay"]:
+        return {"date": instant.date().isoformat()}
+    zone = zoneinfo.ZoneInfo(ev["start"]["timeZone"])
+    return {"dateTime": instant.astimezone(zone).isoformat(), "timeZone": ev["start"]["timeZone"]}
 
 
 def touch(state: State, ev: dict) -> None:
@@ -135,6 +148,7 @@ def create(state: State, user: str, body: Any, seeded: bool = False) -> dict:
         "organizer": user,
         "attendees": attendees,
         "status": status,
+        "deleted": status == "cancelled",  # a seeded cancelled event is a deleted one
         "createTime": now,
         "updateTime": now,
         "seq": state.event_seq,
@@ -184,6 +198,8 @@ def render(
         "createTime": ev["createTime"],
         "updateTime": ev["updateTime"],
     }
+    if ev.get("rooms"):
+        out["meetingRooms"] = [dict(room) for room in ev["rooms"].values()]
     for name in _OPTIONAL_FIELDS:
         if ev.get(name) is not None:
             out[name] = copy.deepcopy(ev[name])

@@ -7,6 +7,7 @@ from typing import Any
 
 from airflow_dtcal.testing.emulator import admin, directory, faults
 from airflow_dtcal.testing.emulator import events as event_store
+from airflow_dtcal.testing.emulator import rooms as room_store
 from airflow_dtcal.testing.emulator.contract import DEFAULT_QPS_LIMIT, TOKEN_TTL
 from airflow_dtcal.testing.emulator.controls import EmulatorControls
 from airflow_dtcal.testing.emulator.server import IDLE_TIMEOUT, MAX_BODY_BYTES, REQUEST_TIMEOUT, Server
@@ -136,6 +137,10 @@ class DingTalkEmulator(EmulatorControls):
     def revoke_tokens(self) -> None:
         self._state.revoke_tokens()
 
+    def expire_client_tokens(self) -> None:
+        """Forget every ``x-client-token`` (as if a day had passed since each write)."""
+        self._state.expire_client_tokens()
+
     def seed_events(self, events: list[dict]) -> list[str]:
         """Preload events (the ``--seed`` file format); returns their ids."""
         return event_store.seed(self._state, events)
@@ -143,6 +148,14 @@ class DingTalkEmulator(EmulatorControls):
     def seed_users(self, users: list[dict]) -> list[str]:
         """Add users to the directory (``{userId, unionId, mobile, name, active}``); returns their userIds."""
         return directory.seed_users(self._state, users)
+
+    def seed_rooms(self, rooms: list[dict]) -> list[str]:
+        """Add meeting rooms (``{roomId, roomName, roomCapacity}``); returns their ids."""
+        return room_store.seed_rooms(self._state, rooms)
+
+    def rooms(self) -> list[dict]:
+        """The seeded meeting rooms, in seed order."""
+        return room_store.list_seeded(self._state)
 
     def users(self) -> list[dict]:
         """The directory, in seed order."""

@@ -7,11 +7,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from airflow_dtcal.testing.emulator import events
-from airflow_dtcal.testing.emulator.contract import MAX_ATTENDEES_PER_EVENT, MAX_LIST_SPAN, RESPONSE_STATUSES
+from airflow_dtcal.testing.emulator import events, recurrence, rooms
+from airflow_dtcal.testing.emulator.contract import (
+    MAX_ATTENDEES_PER_EVENT,
+    MAX_LIST_SPAN,
+    MAX_SCHEDULE_USERS,
+    RESPONSE_STATUSES,
+)
 from airflow_dtcal.testing.emulator.errors import invalid
 from airflow_dtcal.testing.emulator.query import decode_page_token, encode_page_token, parse_bool, parse_int
-from airflow_dtcal.testing.emulator.rules import check_attendee_list, event_fields, is_int, parse_instant
+from airflow_dtcal.testing.emulator.rules import (
+    check_attendee_list,
+    event_fields,
+    id_list,
+    is_int,
+    parse_instant,
+    schedule_window,
+)
 from airflow_dtcal.testing.emulator.state import State
 
 Result = tuple[int, Any]
@@ -83,6 +95,50 @@ def list_events(state: State, p: dict, q: dict, body: Any) -> Result:
     return 200, result
 
 
+def list_events_view(state: State, p: dict, q: dict, body: Any) -> Result:
+    """Every occurrence in the window, recurring series expanded, ordered by start; cancelled ones left out.
+
+    An occurrence of a series has the id ``<series id>_<its original start, UTC, yyyyMMddTHHmmssZ>``, the
+    series' id as ``seriesMasterId`` and its original start as ``originStart``.
+    """
+    user = p["user"]
+    max_results = parse_int(q, "maxResults", 100, 1, 100)
+    max_attendees = parse_int(q, "maxAttendees", 100, 1, 100)
+    if not q.get("timeMin") or not q.get("timeMax"):
+        raise invalid("timeMin and timeMax are required: the view expands recurring events within them")
+    tmin, tmax = _list_window(q)
+    offset = 0
+    if q.get("nextToken"):
+        payload = decode_page_token(q["nextToken"], "nextToken")
+        if payload.get("k") != "view" or payload.get("u") != user or not is_int(payload.get("o")):
+            raise invalid("nextToken is not a token this server issued for this view")
+        offset = payload["o"]
+    found = []
+    for ev in state.events.values():
+        if user in ev["attendees"] and ev["status"] != "cancelled":
+            found.extend((start, end, ev) for start, end in recurrence.occurrences(ev, tmin, tmax))
+    found.sort(key=lambda item: (item[0], item[2]["seq"]))
+    page = found[offset : offset + max_results]
+    result: dict[str, Any] = {
+        "events": [_occurrence(state, ev, start, end, user, max_attendees) for start, end, ev in page]
+    }
+    if offset + max_results < len(found):
+        result["nextToken"] = encode_page_token({"k": "view", "u": user, "o": offset + max_results})
+    return 200, result
+
+
+def _occurrence(state: State, ev: dict, start: Any, end: Any, viewer: str, max_attendees: int) -> dict:
+    out = events.render(state, ev, viewer=viewer, max_attendees=max_attendees)
+    if ev.get("recurrence") is None:
+        return out
+    out["seriesMasterId"] = ev["id"]
+    out["id"] = f"{ev['id']}_{start.strftime('%Y%m%dT%H%M%SZ')}"
+    origin = events.wire_time(ev, start)
+    out["originStart"] = {"dateTime": origin.get("dateTime") or origin["date"]}
+    out["start"], out["end"] = events.wire_time(ev, start), events.wire_time(ev, end)
+    return out
+
+
 def patch_event(state: State, p: dict, q: dict, body: Any) -> Result:
     body = _object(body)
     if body.get("id") is None:
@@ -116,6 +172,7 @@ def delete_event(state: State, p: dict, q: dict, body: Any) -> Result:
     ev = events.visible(state, p["event"], p["user"])
     if ev["organizer"] == p["user"]:
         ev["status"] = "cancelled"
+        ev["deleted"] = True
     else:
         del ev["attendees"][p["user"]]  # an attendee deleting only removes it from their own calendar
     events.touch(state, ev)
@@ -192,14 +249,87 @@ def respond_event(state: State, p: dict, q: dict, body: Any) -> Result:
     return 200, None
 
 
+def cancel_event(state: State, p: dict, q: dict, body: Any) -> Result:
+    """The organizer cancels the event for everyone; it stays visible to GetEvent with status cancelled.
+
+    ``scope`` is passed by the SDK but its values are not documented: any value cancels the whole event.
+    """
+    ev = events.owned(state, p["event"], p["user"], cancelled_ok=True)
+    if ev["status"] != "cancelled":
+        ev["status"] = "cancelled"
+        events.touch(state, ev)
+    return 200, {"result": True}
+
+
+def transfer_event(state: State, p: dict, q: dict, body: Any) -> Result:
+    """The organizer hands the event to ``newOrganizerId``; ``isExitCalendar`` also removes the old one."""
+    body = _object(body)
+    new = body.get("newOrganizerId")
+    if not isinstance(new, str) or not new.strip():
+        raise invalid("newOrganizerId is required and must be a non-empty string (a unionId)")
+    for flag in ("isExitCalendar", "needNotifyViaO2O"):
+        if body.get(flag) is not None and not isinstance(body[flag], bool):
+            raise invalid(f"{flag} must be a boolean")
+    ev = events.owned(state, p["event"], p["user"])
+    if new == p["user"]:
+        raise invalid("newOrganizerId is already the organizer of the event")
+    old = ev["organizer"]
+    entry = ev["attendees"].get(new) or events.new_attendee(state, new)
+    entry = dict(entry, responseStatus="accepted", isOptional=False)
+    rest = {uid: att for uid, att in ev["attendees"].items() if uid not in (new, old)}
+    attendees = {new: entry}
+    if not body.get("isExitCalendar"):
+        attendees[old] = ev["attendees"][old]
+    attendees.update(rest)
+    if len(attendees) > MAX_ATTENDEES_PER_EVENT:
+        raise events.too_many_attendees()
+    ev["attendees"] = attendees
+    ev["organizer"] = new
+    events.touch(state, ev)
+    return 200, {"result": True}
+
+
+def get_schedule(state: State, p: dict, q: dict, body: Any) -> Result:
+    """Busy times per person: their live events (declined ones left out), recurring series expanded.
+
+    BUSY where the person organizes or accepted, TENTATIVE where they have not answered or answered
+    tentative; events with ``freeBusyStatus`` ``free`` are left out. ``error`` is never set here.
+    """
+    body = _object(body)
+    users = id_list(body, "userIds", MAX_SCHEDULE_USERS)
+    start, end = schedule_window(body)
+    info = []
+    for user in users:
+        items = []
+        for ev in state.events.values():
+            att = ev["attendees"].get(user)
+            if att is None or ev["status"] == "cancelled" or att["responseStatus"] == "declined":
+                continue
+            if ev.get("freeBusyStatus") == "free":
+                continue
+            busy = ev["organizer"] == user or att["responseStatus"] == "accepted"
+            for s, e in recurrence.occurrences(ev, start, end):
+                item = {"status": "BUSY" if busy else "TENTATIVE"}
+                item["start"], item["end"] = events.wire_time(ev, s), events.wire_time(ev, e)
+                items.append((s, item))
+        items.sort(key=lambda pair: pair[0])
+        info.append({"userId": user, "scheduleItems": [item for _s, item in items]})
+    return 200, {"scheduleInformation": info}
+
+
 HANDLERS: dict[str, Callable[[State, dict, dict, Any], Result]] = {
     "CreateEvent": create_event,
     "GetEvent": get_event,
     "ListEvents": list_events,
+    "ListEventsView": list_events_view,
     "PatchEvent": patch_event,
     "DeleteEvent": delete_event,
     "AddAttendee": add_attendees,
     "ListAttendees": list_attendees,
     "RemoveAttendee": remove_attendees,
     "RespondEvent": respond_event,
+    "CancelEvent": cancel_event,
+    "TransferEvent": transfer_event,
+    "GetSchedule": get_schedule,
+    **rooms.HANDLERS,
 }

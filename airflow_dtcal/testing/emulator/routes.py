@@ -48,6 +48,25 @@ def _refuse_dot_segments(segs: list[str]) -> None:
             raise invalid(f"path segment {position + 1} must not be {value!r}")
 
 
+#: Operations under ``/v1.0/calendar/users/{userId}/`` that are not about one calendar.
+USER_ROUTES = {
+    ("POST", ("querySchedule",)): "GetSchedule",
+    ("POST", ("meetingRooms", "schedules", "query")): "GetMeetingRoomsSchedule",
+}
+
+
+def _user_scoped(method: str, segs: list[str]) -> tuple[str, dict] | None:
+    if len(segs) < 5 or tuple(segs[:3]) != CALENDAR_PREFIX:
+        return None
+    operation = USER_ROUTES.get((method, tuple(segs[4:])))
+    if operation is None:
+        return None
+    if segs[3] == "":
+        raise invalid("userId in the path must not be empty")
+    _refuse_dot_segments(segs)
+    return operation, {"user": segs[3]}
+
+
 def route(method: str, path: str) -> tuple[str, dict]:
     """``(operation, path ids)``; unknown paths raise 404 ``InvalidAction.NotFound``."""
     try:
@@ -56,10 +75,15 @@ def route(method: str, path: str) -> tuple[str, dict]:
         raise invalid("the path is not valid percent-encoded UTF-8") from None
     if segs == ["v1.0", "oauth2", "accessToken"] and method == "POST":
         return "GetAccessToken", {}
+    if segs == ["v1.0", "rooms", "meetingRoomLists"] and method == "GET":
+        return "QueryMeetingRoomList", {}
     if method == "POST" and segs[:3] == ["topapi", "v2", "user"] and len(segs) == 4:
         operation = LEGACY_ROUTES.get(segs[3])
         if operation is not None:
             return operation, {}
+    user_scoped = _user_scoped(method, segs)
+    if user_scoped is not None:
+        return user_scoped
     is_calendar = len(segs) >= 7 and tuple(segs[:3]) == CALENDAR_PREFIX and segs[4] == "calendars"
     params = _check_ids(segs) if is_calendar else {}
     if not is_calendar:
@@ -67,6 +91,8 @@ def route(method: str, path: str) -> tuple[str, dict]:
         raise no_such_api(method, path)
     rest = segs[6:]
     operation = None
+    if rest == ["eventsview"] and method == "GET":
+        return "ListEventsView", params
     if rest == ["events"]:
         operation = {"POST": "CreateEvent", "GET": "ListEvents"}.get(method)
     elif len(rest) == 2:
@@ -77,6 +103,14 @@ def route(method: str, path: str) -> tuple[str, dict]:
         operation = "RemoveAttendee"
     elif rest[2:] == ["respond"] and method == "POST":
         operation = "RespondEvent"
+    elif rest[2:] == ["meetingRooms"] and method == "POST":
+        operation = "AddMeetingRooms"
+    elif rest[2:] == ["meetingRooms", "batchRemove"] and method == "POST":
+        operation = "RemoveMeetingRooms"
+    elif rest[2:] == ["cancel"] and method == "POST":
+        operation = "CancelEvent"
+    elif rest[2:] == ["transfer"] and method == "POST":
+        operation = "TransferEvent"
     if operation is None or rest[0] != "events":
         raise no_such_api(method, path)
     return operation, params

@@ -379,3 +379,25 @@ def event_fields(body: Any, existing: dict | None) -> dict:
     if given("attendees"):
         fields["attendees"] = check_attendee_list(body["attendees"], "attendees")
     return fields
+
+
+def schedule_window(body: dict) -> tuple[Any, Any]:
+    for name in ("startTime", "endTime"):
+        if not isinstance(body.get(name), str) or not body[name]:
+            raise invalid(f"{name} is required (UTC, yyyy-MM-ddTHH:mmZ)")
+    start = parse_instant(body["startTime"], "startTime")
+    end = parse_instant(body["endTime"], "endTime")
+    if end <= start:
+        raise invalid("endTime must be after startTime")
+    return start, end
+
+
+def id_list(body: dict, name: str, limit: int) -> list[str]:
+    ids = body.get(name)
+    if not isinstance(ids, list) or not ids:
+        raise invalid(f"{name} is required: a non-empty array of ids")
+    if len(ids) > limit:
+        raise invalid(f"{name} has {len(ids)} ids; at most {limit} per call")
+    if not all(isinstance(i, str) and i.strip() for i in ids):
+        raise invalid(f"{name} must contain non-empty string ids")
+    return ids

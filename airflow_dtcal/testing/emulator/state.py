@@ -78,6 +78,7 @@ class State:
     def _clear(self) -> None:
         self.events: dict[str, dict] = {}  # event id -> stored event (see events.py)
         self.users: dict[str, dict] = {}  # userId -> seeded user (see directory.py)
+        self.rooms: dict[str, dict] = {}  # roomId -> seeded meeting room (see rooms.py)
         self.tokens: dict[str, dict] = {}  # access token -> {"app", "expires"}
         self.app_tokens: dict[str, str] = {}  # app key -> its current access token
         self.secrets_seen: set[str] = set()  # app secrets that obtained a token (scrubbed from the log)
@@ -93,6 +94,7 @@ class State:
         self.quota_month = ""  # "yyyy-MM" of the calls in counters["counted"]
         self.event_seq = 0  # creation order
         self.change_seq = 0  # last change number, for ListEvents sync tokens
+        self.peak_in_flight = 0  # most requests handled at once since the last reset
 
     # ---- lifecycle and configuration
 
@@ -120,6 +122,11 @@ class State:
             self.tokens.clear()
             self.app_tokens.clear()
 
+    def expire_client_tokens(self) -> None:
+        """Forget every ``x-client-token``, as DingTalk does a day after each write."""
+        with self.lock:
+            self.idempotency.clear()
+
     def roll_quota_month(self) -> None:
         """Start counting afresh when a new calendar month begins, China time (caller holds the lock)."""
         month = dt.datetime.now(ORG_TIME_ZONE).strftime("%Y-%m")
@@ -136,6 +143,7 @@ class State:
             out["counted_total"] = sum(self.counters["counted"].values())
             out["token_fetches"] = self.token_fetches
             out["tokens_issued"] = self.tokens_issued
+            out["peak_in_flight"] = self.peak_in_flight
             return out
 
     def requests(self) -> list[dict]:
@@ -147,6 +155,7 @@ class State:
     def begin_request(self) -> None:
         with self.idle:
             self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
 
     def end_request(self) -> None:
         with self.idle:
