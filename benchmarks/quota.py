@@ -4,7 +4,7 @@ Three workloads, each run by several clients one after another, every client on 
 quota window on the emulator and its own pacer state in the hook), so no client inherits another's waits:
 
 * ``creates``: N CreateEvent calls: the hook sequentially, through ``run_many`` (threads), as ``acreate_event``
-  coroutines gathered on one hook; the official SDK sequentially, on 8 threads, and on 8 threads with its
+  coroutines gathered on one hook (with ``pacing="host"``, the default, and ``"process"``); the official SDK sequentially, on 8 threads, and on 8 threads with its
   own retry on the throttling code.
 * ``responds``: N RespondEvent calls (one per attendee of one event): the hook sequentially and via
   ``run_many``.
@@ -190,9 +190,7 @@ def creates(ctx: Context, n: int) -> dict:
         ctx, "CreateEvent", n, n, lambda: _run_many(hook, lambda i: hook.create_event(ORGANIZER, body), n)
     )
 
-    hook = ctx.hook("create-gather")
-
-    def gathered() -> Outcome:
+    def gathered(hook: Any) -> Outcome:
         async def main() -> Outcome:
             await hook.get_async_client()
             start = time.perf_counter()
@@ -209,7 +207,11 @@ def creates(ctx: Context, n: int) -> dict:
 
         return asyncio.run(main())
 
-    results["hook_gather"] = _measure(ctx, "CreateEvent", n, n, gathered)
+    gather_hook = ctx.hook("create-gather")
+    results["hook_gather"] = _measure(ctx, "CreateEvent", n, n, lambda: gathered(gather_hook))
+    # the same with each process pacing alone (no shared file): tells the pacer's storage from its rule
+    gather_hook = ctx.hook("create-gather-process", pacing="process")
+    results["hook_gather_process"] = _measure(ctx, "CreateEvent", n, n, lambda: gathered(gather_hook))
 
     sdk = ctx.sdk("create-sdk-seq")
     results["sdk_sequential"] = _measure(

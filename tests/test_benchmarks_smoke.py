@@ -74,6 +74,7 @@ CREATE_KEYS = (
     ("hook_sequential", ""),
     ("hook_run_many", ""),
     ("hook_gather", ""),
+    ("hook_gather_process", ""),
     ("sdk_sequential", ""),
     ("sdk_threads", ""),
     ("sdk_threads_retry", ""),
@@ -108,12 +109,12 @@ def test_full_mode_judges_targets(bench):
     # Per-call CPU is information only: never judged, whatever the ratio.
     assert verdicts["1 CPU/call, hook vs requests"] is None
     assert verdicts["1 CPU/call, hook vs sdk"] is None
-    assert verdicts["8 token fetches, 1 process, 100 calls"] == "PASS"
+    assert verdicts["7 token fetches, 1 process, 100 calls"] == "PASS"
     assert bench._rows(_results(hook_cpu=500.0, tokens=3), judged=True)[-1]["Result"] == "FAIL"
     assert verdicts["2 bulk"] == "error"
     assert verdicts["3 150 ms: 200 creates, hook, acreate_event gathered"] == "PASS"
     assert verdicts["3 150 ms: sync 20 × 5,000, run_many"] == "PASS"
-    workers = [row for row in rows if row["Measure"].startswith("5 ")]
+    workers = [row for row in rows if row["Measure"].startswith("4 ")]
     assert [row["Result"] for row in workers] == ["PASS", "FAIL (throttled)"]
     table = bench.harness.render_table(rows)
     assert table.splitlines()[0].startswith("| Measure")
