@@ -480,7 +480,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(table)
     print()
-    failed = [r["Measure"] for r in rows if r.get("Result") == "FAIL"]
+    failed = [r["Measure"] for r in rows if str(r.get("Result", "")).startswith("FAIL")]
     if args.quick:
         print(f"Quick mode: a smoke check of the harness; timings are not judged. Run took {elapsed:.0f}s.")
     else:
