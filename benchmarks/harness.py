@@ -199,7 +199,7 @@ def spread(values: Sequence[float]) -> dict:
 # --------------------------------------------------------------------------------------------- the table
 
 
-COLUMNS = ("Measure", "Ours", "requests", "SDK", "HttpHook", "Ratio", "Target", "Result")
+COLUMNS = ("Measure", "Value", "Ratio", "Target", "Result")
 
 
 def render_table(rows: list[dict]) -> str:
@@ -212,7 +212,7 @@ def render_table(rows: list[dict]) -> str:
     def fmt(values: Sequence[str]) -> str:
         first = values[0].ljust(widths[0])
         rest = [
-            v.rjust(w) if i <= 5 else v.ljust(w)
+            v.rjust(w) if i == 2 else v.ljust(w)
             for i, (v, w) in enumerate(zip(values[1:], widths[1:], strict=True), 1)
         ]
         return "| " + " | ".join([first, *rest]) + " |"

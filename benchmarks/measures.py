@@ -7,7 +7,6 @@ All of them talk to one emulator process (``harness.EmulatorProcess``) and read 
 from __future__ import annotations
 
 import gc
-import itertools
 import json
 import os
 import shutil
@@ -15,7 +14,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import threading
 import time
 import tracemalloc
 from typing import Any
@@ -211,130 +209,75 @@ def bulk(admin: Any, conn_id: str, reps: int) -> dict:
     }
 
 
-# --------------------------------------------------------------------------------------------- 3. quota
+# --------------------------------------------------------------------------------------------- task costs
 
-
-def _drive(workers: int, events: int, step: Any) -> float:
-    """Run ``step(index)`` for every event index on ``workers`` threads; return the elapsed seconds."""
-    counter = itertools.count()
-    failures: list[BaseException] = []
-
-    def work() -> None:
-        try:
-            while (index := next(counter)) < events:
-                step(index)
-        except BaseException as err:  # a bug in the harness: re-raised in the main thread
-            failures.append(err)
-
-    threads = [threading.Thread(target=work, name=f"bench-worker-{i}") for i in range(workers)]
-    start = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - start
-    if failures:
-        raise HarnessError(f"a benchmark worker failed: {failures[0]!r}") from failures[0]
-    return elapsed
-
-
-def throughput(
-    admin: Any, base_url: str, hook_conn: str, sdk_app: tuple[str, str], events: int, workers: int
-) -> dict:
-    """Measure 3: create + add for ``events`` events under a 20 calls/s/API quota with 30 ms latency."""
-    from Tea.exceptions import TeaException
-
-    from airflow_dtcal.exceptions import DingTalkError
+_TASK_PROBE = textwrap.dedent(
+    """
+    import json, os, sys, time
+    pc = time.perf_counter
+    t0 = pc()
+    from airflow.sdk import BaseOperator
+    t1 = pc()
+    import airflow_dtcal.operators.calendar
+    t2 = pc()
     from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
+    t3 = pc()
+    hook = DingTalkCalendarHook(sys.argv[1])
+    settings = hook.settings
+    t4 = pc()
+    hook.get_access_token()
+    t5 = pc()
+    print(json.dumps({"airflow_sdk_ms": (t1 - t0) * 1e3, "operator_module_ms": (t2 - t1) * 1e3,
+                      "hook_module_ms": (t3 - t2) * 1e3, "connection_lookup_ms": (t4 - t3) * 1e3,
+                      "token_fetch_ms": (t5 - t4) * 1e3}))
+    """
+)
 
-    admin.set_qps_limit(QUOTA)
-    admin.set_latency(0.030)
+
+def task_costs(admin: Any, env: dict, conn_id: str, runs: int, latency: float, warmup: bool = True) -> dict:
+    """What every task pays once before its first call, each in a fresh interpreter: importing the operator
+    module (over ``airflow.sdk``), importing the hook module (done at ``execute``), looking the connection up
+    (from an ``AIRFLOW_CONN_*`` variable) and fetching the access token (one round trip at ``latency``)."""
+    cache = tempfile.mkdtemp(prefix="dtcal-bench-pycache-")
+    probe_env = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    probe_env["PYTHONPYCACHEPREFIX"] = cache
+    admin.set_latency(latency)
+    samples = []
     try:
-        # -- our hook: one hook shared by the workers, pacing from the connection (default rate_limit 20)
-        hook = DingTalkCalendarHook(hook_conn)
-        hook.get_access_token()
-        _ = hook.session
-        surfaced: list[str] = []
-        done = {"create": 0, "add": 0}
-        lock = threading.Lock()
-
-        def hook_step(index: int) -> None:
-            try:
-                event_id = hook.create_event(ORGANIZER, cl.event_body())["id"]
-                with lock:
-                    done["create"] += 1
-                hook.add_attendees(ORGANIZER, event_id, ADDED)
-                with lock:
-                    done["add"] += 1
-            except DingTalkError as err:
-                with lock:
-                    surfaced.append(f"{type(err).__name__}: {err}")
-
         before = admin.stats()
-        hook_elapsed = _drive(workers, events, hook_step)
-        hook_delta = stats_delta(before, admin.stats())
-
-        # -- the official SDK in a plain loop per worker (no pacing, no retry), same workers and events
-        sdk_clients = [cl.SdkClient(base_url, *sdk_app) for _ in range(workers)]
-        local = threading.local()
-        pool = iter(sdk_clients)
-        pool_lock = threading.Lock()
-        sdk = {"create": 0, "add": 0, "throttled": 0, "other_errors": 0}
-
-        def sdk_step(index: int) -> None:
-            if not hasattr(local, "client"):
-                with pool_lock:
-                    local.client = next(pool)
-            for op in ("create", "add"):
-                try:
-                    if op == "create":
-                        event_id = local.client.create(ORGANIZER)
-                    else:
-                        local.client.add(ORGANIZER, event_id, ADDED)
-                except TeaException as err:
-                    with lock:
-                        sdk["throttled" if "QpsLimit" in str(err.code) else "other_errors"] += 1
-                    return
-                with lock:
-                    sdk[op] += 1
-
-        before = admin.stats()
-        sdk_elapsed = _drive(workers, events, sdk_step)
-        sdk_delta = stats_delta(before, admin.stats())
+        first = 0 if warmup else 1
+        for i in range(first, runs + 1):  # run 0 writes the byte-code cache and warms the disk cache
+            out = subprocess.run(
+                [sys.executable, "-c", _TASK_PROBE, conn_id],
+                capture_output=True,
+                text=True,
+                env=probe_env,
+                cwd=ROOT,
+                timeout=300,
+            )
+            if out.returncode != 0:
+                raise HarnessError(f"task probe failed: {out.stderr.strip()[-2000:]}")
+            if i:
+                samples.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        fetches = stats_delta(before, admin.stats())["token_fetches"]
     finally:
-        admin.set_qps_limit(None)
         admin.set_latency(0.0)
-
-    def per_api(count: int, elapsed: float) -> float:
-        return count / elapsed if elapsed > 0 else 0.0
-
-    hook_rates = {op: per_api(done[op], hook_elapsed) for op in ("create", "add")}
-    sdk_rates = {op: per_api(sdk[op], sdk_elapsed) for op in ("create", "add")}
+        shutil.rmtree(cache, ignore_errors=True)
+    if fetches != runs + 1 - first:
+        raise HarnessError(
+            f"task probe: the emulator saw {fetches} token fetches, expected {runs + 1 - first}"
+        )
+    keys = (
+        "airflow_sdk_ms",
+        "operator_module_ms",
+        "hook_module_ms",
+        "connection_lookup_ms",
+        "token_fetch_ms",
+    )
     return {
-        "quota_per_api": QUOTA,
-        "latency_ms": 30,
-        "events": events,
-        "workers": workers,
-        "hook": {
-            "rate_limit": hook.settings.rate_limit,
-            "elapsed_s": hook_elapsed,
-            "completed": dict(done),
-            "calls_per_s": hook_rates,
-            "ratio_to_quota": {op: rate / QUOTA for op, rate in hook_rates.items()},
-            "errors_surfaced": len(surfaced),
-            "error_samples": surfaced[:5],
-            "server_throttled": sum(hook_delta["throttled"].values()),
-            "server_calls": {op: hook_delta["calls"][op] for op in ("CreateEvent", "AddAttendee")},
-        },
-        "sdk": {
-            "elapsed_s": sdk_elapsed,
-            "completed": {op: sdk[op] for op in ("create", "add")},
-            "calls_per_s": sdk_rates,
-            "ratio_to_quota": {op: rate / QUOTA for op, rate in sdk_rates.items()},
-            "throttling_errors": sdk["throttled"],
-            "other_errors": sdk["other_errors"],
-            "server_throttled": sum(sdk_delta["throttled"].values()),
-        },
+        "runs": runs,
+        "latency_ms": round(latency * 1000),
+        **{key: spread([s[key] for s in samples]) for key in keys},
     }
 
 
@@ -363,9 +306,10 @@ _IMPORT_PROBE = textwrap.dedent(
 )
 
 
-def _import_probe(env: dict, runs: int, before_each: Any = None) -> list[dict]:
+def _import_probe(env: dict, runs: int, warmup: bool, before_each: Any = None) -> list[dict]:
     samples = []
-    for i in range(runs + 1):  # the first run only warms the disk cache (and writes byte-code if allowed)
+    first = 0 if warmup else 1
+    for i in range(first, runs + 1):  # run 0 only warms the disk cache (and writes byte-code if allowed)
         if before_each is not None:
             before_each()
         out = subprocess.run(
@@ -383,7 +327,7 @@ def _import_probe(env: dict, runs: int, before_each: Any = None) -> list[dict]:
     return samples
 
 
-def dag_parse_cost(runs: int, cold_runs: int, env: dict) -> dict:
+def dag_parse_cost(runs: int, cold_runs: int, env: dict, warmup: bool = True) -> dict:
     """Measure 4: import time of our operator (and sensor) modules over ``airflow.sdk``, fresh interpreters.
 
     Headline: with byte-code cached, as on a scheduler importing an installed provider. Byte-code goes to a
@@ -396,9 +340,11 @@ def dag_parse_cost(runs: int, cold_runs: int, env: dict) -> dict:
     try:
         cached_env = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
         cached_env["PYTHONPYCACHEPREFIX"] = cache
-        cached = _import_probe(cached_env, runs)
+        cached = _import_probe(cached_env, runs, warmup)
         cold_env = {**cached_env, "PYTHONDONTWRITEBYTECODE": "1"}
-        cold = _import_probe(cold_env, cold_runs, before_each=lambda: shutil.rmtree(ours, ignore_errors=True))
+        cold = _import_probe(
+            cold_env, cold_runs, warmup, before_each=lambda: shutil.rmtree(ours, ignore_errors=True)
+        )
     finally:
         shutil.rmtree(cache, ignore_errors=True)
     return {
