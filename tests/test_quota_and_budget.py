@@ -29,7 +29,7 @@ EVENT = {"summary": "s", "start": {"date": "2026-12-07"}, "end": {"date": "2026-
 
 @pytest.mark.dtcal_emulator(qps_limit=4)
 def test_throttling_slows_the_app_down_and_surfaces_no_error(dtcal_emulator, caplog, capfd):
-    hook = DingTalkCalendarHook(rate_limit=20, backoff_initial=0.05, backoff_max=1.5)
+    hook = DingTalkCalendarHook(rate_limit=20, max_attempts=10, backoff_initial=0.05, backoff_max=1.5)
     hook.run_many(lambda _: hook.create_event("org", EVENT), range(24), max_in_flight=8)
     stats = dtcal_emulator.stats()
     assert stats["throttled"]["CreateEvent"] > 0  # the server allows 4/s, the hook started at 20/s

@@ -64,6 +64,11 @@ RUNS = (
         MONDAY,
         frozenset({"create_retro", "wait_for_acceptances", "report"}),
     ),
+    Run(
+        "dingtalk_design_review",
+        MONDAY,  # books the reviewers' first free hour of the next week: nobody is busy, so Monday 10:00
+        frozenset({"find_slot", "book_review", "reschedule_review"}),
+    ),
 )
 
 
@@ -77,7 +82,7 @@ def _invited(*ids: str) -> dict[str, str]:
     return {ORGANIZER: "accepted", **dict.fromkeys(ids, "needsAction")}
 
 
-# summary -> (start, end, {attendee id: responseStatus}); exactly these events, each once.
+# summary -> (start, end, {attendee id: responseStatus}[, organizer]); exactly these events, each once.
 EXPECTED_EVENTS = {
     "Quarterly data platform review": (
         *_timed("2026-12-01", 10),
@@ -91,4 +96,14 @@ EXPECTED_EVENTS = {
     ),
     "Reporting monthly planning": (*_timed("2026-04-03", 14), _invited("union-fay-401")),
     "Sprint retro (2026-03-13)": (*_timed("2026-03-13", 16), {ORGANIZER: "accepted", **RETRO_ANSWERS}),
+    "Design review: storage-tiering-rfc": (
+        *_timed("2026-03-16", 10),
+        {
+            "union-author-001": "accepted",
+            **dict.fromkeys(
+                ["union-rev-101", "union-rev-102", "union-rev-103", "union-rev-104"], "needsAction"
+            ),
+        },
+        "union-author-001",  # its organizer (the others': ORGANIZER)
+    ),
 }
