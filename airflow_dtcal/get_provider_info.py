@@ -9,8 +9,8 @@ def get_provider_info() -> dict:
     return {
         "package-name": "airflow-dtcal",
         "name": "DingTalk Calendar",
-        "description": "Create DingTalk Calendar events, invite, list, sync and remove attendees, "
-        "and wait for their responses.",
+        "description": "Create DingTalk Calendar events, invite, list, sync and remove attendees (by "
+        "unionId, org userId or mobile), and wait for their responses.",
         "versions": [__version__],
         "connection-types": [
             {
@@ -65,6 +65,7 @@ def get_provider_info() -> dict:
                     "airflow_dtcal.operators.rooms",
                     "airflow_dtcal.operators.slots",
                     "airflow_dtcal.operators.sync",
+                    "airflow_dtcal.operators.people",
                 ],
             }
         ],

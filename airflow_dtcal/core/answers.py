@@ -40,6 +40,13 @@ THROTTLE_CODES = (
 )
 QUOTA_CODE = "Forbidden.AccessDenied.ApiCountLimitForOrg"
 AUTH_CODES = ("InvalidAuthentication", "invalidClientIdOrSecret")
+#: The legacy API's ``errcode`` values (``oapi.dingtalk.com``, HTTP 200 with ``{"errcode", "errmsg"}``):
+#: a bad, unknown or expired access token; no such user; throttled; DingTalk busy; the app may not.
+LEGACY_AUTH_CODES = frozenset({40001, 40014, 42001, 88})
+LEGACY_NOT_FOUND_CODES = frozenset({60121, 60111})
+LEGACY_THROTTLE_CODES = frozenset({90018, 90002})
+LEGACY_BUSY_CODES = frozenset({-1})
+LEGACY_PERMISSION_CODES = frozenset({60011, 60020})
 #: Seconds to wait after throttling when DingTalk gives no hint: its QPS windows are one second long.
 THROTTLE_WAIT = 1.0
 #: How deep a JSON answer may nest; DingTalk's answers are a few levels deep.
@@ -178,8 +185,46 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
     return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
+def _legacy_code(body: Any) -> int | None:
+    """The legacy ``errcode`` of an answer (an int, or a numeric string), else None."""
+    if not isinstance(body, dict) or "errcode" not in body or "code" in body:
+        return None
+    code = body["errcode"]
+    if isinstance(code, bool):
+        return None
+    if isinstance(code, str) and code.strip().lstrip("-").isdigit():
+        return int(code)
+    return code if isinstance(code, int) else None
+
+
+def legacy_error(operation: str, status: int, headers: Mapping[str, str], body: dict) -> DingTalkAPIError:
+    """The exception for a legacy ``{"errcode", "errmsg"}`` answer whose errcode is not 0."""
+    errcode = _legacy_code(body)
+    sub_code = _legacy_code({"errcode": body.get("sub_code")})
+    code = _text(str(body.get("errcode")))
+    message = _text(body.get("errmsg"))
+    request_id = _text(body.get("request_id") or body.get("requestId"))
+    wait = retry_after(headers)
+    if errcode in LEGACY_THROTTLE_CODES or status == 429:
+        cls = DingTalkRateLimitError
+        wait = THROTTLE_WAIT if wait is None else wait
+    elif errcode in LEGACY_PERMISSION_CODES or sub_code in LEGACY_PERMISSION_CODES:
+        cls = DingTalkPermissionError
+    elif errcode in LEGACY_AUTH_CODES or status == 401:
+        cls = DingTalkAuthError
+    elif errcode in LEGACY_NOT_FOUND_CODES:
+        cls = DingTalkNotFoundError
+    elif errcode in LEGACY_BUSY_CODES or status >= 500:
+        cls = DingTalkServerError
+    else:
+        cls = DingTalkInvalidParameterError
+    return cls(operation, status, code, message, request_id, retry_after=wait)
+
+
 def api_error(operation: str, status: int, headers: Mapping[str, str], body: Any) -> DingTalkAPIError:
     """The exception for a DingTalk error answer (new ``code``/``message`` or legacy ``errcode``/``errmsg``)."""
+    if _legacy_code(body) is not None:
+        return legacy_error(operation, status, headers, body)
     body = body if isinstance(body, dict) else {}
     code = _text(body.get("code") or body.get("Code") or body.get("errcode"))
     message = _text(body.get("message") or body.get("Message") or body.get("errmsg"))
@@ -227,6 +272,10 @@ def _ban_wait(body: Any) -> float | None:
 
 
 def _is_error_body(body: Any) -> bool:
+    """A new-style error body, or a legacy answer whose ``errcode`` is not 0 (the legacy API answers its
+    errors with HTTP 200)."""
+    if isinstance(body, dict) and "errcode" in body and "code" not in body:
+        return _legacy_code(body) != 0
     return (
         isinstance(body, dict)
         and "code" in body
@@ -267,6 +316,8 @@ def check_shape(operation: str, status: int, body: Any, expect: str) -> Any:
     if not isinstance(body, dict):
         kind = "nothing" if body is None else f"a JSON {type(body).__name__}"
         raise _bad(operation, status, f"answered {kind} where an object was expected")
+    if expect.startswith("legacy:"):
+        return legacy_result(operation, status, body, expect[7:])
     if expect == "event" and not (isinstance(body.get("id"), str) and body["id"]):
         raise _bad(operation, status, "the answer has no event id")
     if expect.startswith("page:"):
@@ -281,6 +332,23 @@ def check_shape(operation: str, status: int, body: Any, expect: str) -> Any:
         if token is not None and not isinstance(token, str):
             raise _bad(operation, status, "nextToken is not a string")
     return body
+
+
+def legacy_result(operation: str, status: int, body: dict, kind: str) -> dict:
+    """The ``result`` of a successful legacy answer (``errcode`` 0), checked: ``user`` needs a ``userid``
+    and a ``unionid``, ``userid`` a ``userid`` (non-empty strings)."""
+    if _legacy_code(body) != 0:
+        raise _bad(operation, status, "the answer has no errcode 0 (not a legacy API answer)")
+    result = body.get("result")
+    if not isinstance(result, dict):
+        raise _bad(operation, status, "the answer has no 'result' object")
+    needed = ("userid", "unionid") if kind == "user" else ("userid",)
+    for name in needed:
+        if not (isinstance(result.get(name), str) and result[name].strip()):
+            raise _bad(operation, status, f"result.{name} is missing or not a non-empty string")
+    if kind == "user" and not isinstance(result.get("active", True), bool):
+        raise _bad(operation, status, "result.active is not true or false")
+    return result
 
 
 def access_token(body: Mapping[str, Any]) -> tuple[str, float]:

@@ -37,7 +37,11 @@ class Call:
     """One API request, ready for either transport.
 
     :ivar expect: the answer's shape: ``"none"`` (no body needed), ``"object"``, ``"event"`` (an object with
-        an ``id``), ``"token"``, or ``"page:<key>"`` (an object whose ``<key>`` is a list of objects).
+        an ``id``), ``"token"``, ``"page:<key>"`` (an object whose ``<key>`` is a list of objects), or, for a
+        legacy call, ``"legacy:user"`` / ``"legacy:userid"`` (``{"errcode": 0, "result": {...}}``; the
+        checked ``result`` is the answer).
+    :ivar legacy: a call to the legacy API (``oapi.dingtalk.com``): sent to the legacy host, with the access
+        token in the ``access_token`` query parameter instead of the token header.
     """
 
     operation: str
@@ -48,6 +52,7 @@ class Call:
     client_token: str | None = None
     authenticated: bool = True
     expect: str = "object"
+    legacy: bool = False
 
     def json_body(self) -> bytes | None:
         """The body as UTF-8 JSON bytes; NaN and infinities are refused, not sent."""
@@ -334,3 +339,23 @@ def list_meeting_rooms(union_id: str, page_size: int, next_token: int | None = N
     if next_token is not None:
         params["nextToken"] = next_token
     return Call("QueryMeetingRoomList", "GET", "/v1.0/rooms/meetingRoomLists", params=params, expect="object")
+
+
+# --------------------------------------------------------------------------------------------- people (legacy API)
+
+USER_GET_PATH = "/topapi/v2/user/get"
+USER_BY_MOBILE_PATH = "/topapi/v2/user/getbymobile"
+
+
+def get_user(user_id: str) -> Call:
+    """A member's details by org userId: ``userid``, ``unionid``, ``name``, ``active``... (legacy API)."""
+    body = {"userid": require_id(user_id, "user_id")}
+    return Call("GetUser", "POST", USER_GET_PATH, body=body, expect="legacy:user", legacy=True)
+
+
+def get_user_by_mobile(mobile: str) -> Call:
+    """The userId of the active member with this mobile number (legacy API)."""
+    body = {"mobile": require_id(mobile, "mobile")}
+    return Call(
+        "GetUserByMobile", "POST", USER_BY_MOBILE_PATH, body=body, expect="legacy:userid", legacy=True
+    )

@@ -19,6 +19,8 @@ from airflow_dtcal.exceptions import DingTalkConfigurationError
 CONN_TYPE = "dingtalk_calendar"
 DEFAULT_HOST = "api.dingtalk.com"
 LEGACY_HOST = "oapi.dingtalk.com"
+#: Connection extra naming the legacy API host (contacts lookups: userId or mobile -> unionId).
+LEGACY_HOST_EXTRA = "legacy_host"
 
 #: Settings read from hook arguments, then connection extras, then these defaults.
 DEFAULTS: dict[str, Any] = {
@@ -71,6 +73,9 @@ class Settings:
     max_in_flight: int
     pacing: str
     verify: bool | str
+    #: Base URL of the legacy API (``oapi.dingtalk.com``): the contacts lookups that turn userIds and
+    #: mobiles into unionIds. For an emulator connection (a loopback host) it defaults to ``base_url``.
+    legacy_base_url: str = ""
 
     @property
     def app(self) -> tuple[str, str, str]:
@@ -113,14 +118,34 @@ def resolve_settings(
         raise DingTalkConfigurationError(
             f"pacing: must be one of {', '.join(PACING_SCOPES)} (got {pacing!r})"
         )
+    base_url = resolve_base_url(host, schema, port)
     return Settings(
-        base_url=resolve_base_url(host, schema, port),
+        base_url=base_url,
+        legacy_base_url=_legacy_base_url(overrides, extras, base_url),
         app_key=str(login).strip(),
         app_secret=str(password),
         verify=_verify(pick("verify")),
         pacing=pacing,
         **numbers,
     )
+
+
+def _legacy_base_url(overrides: Mapping[str, Any], extras: Mapping[str, Any], base_url: str) -> str:
+    """The legacy host: the ``legacy_host`` argument or extra, else the API host when that is a loopback
+    emulator (it serves both), else ``https://oapi.dingtalk.com``."""
+    name = LEGACY_HOST_EXTRA
+    value = overrides.get(name)
+    if value is None:
+        value = extras.get(name, extras.get(f"extra__{CONN_TYPE}__{name}"))
+    if value is None or (isinstance(value, str) and not value.strip()):
+        hostname = urlsplit(base_url).hostname or ""
+        return base_url if _is_loopback(hostname) else f"https://{LEGACY_HOST}"
+    if not isinstance(value, str):
+        raise DingTalkConfigurationError(f"{name}: must be a host name or URL (got {value!r})")
+    try:
+        return resolve_base_url(value)
+    except DingTalkConfigurationError as err:
+        raise DingTalkConfigurationError(str(err).replace("connection host", name, 1)) from None
 
 
 def _number(name: str, value: Any, low: float, high: float, whole: bool) -> Any:

@@ -26,6 +26,7 @@ from airflow_dtcal.core import answers, calls, retry
 from airflow_dtcal.core.calls import Call
 from airflow_dtcal.core.pacing import PACER, TOKENS
 from airflow_dtcal.core.paging import Pager
+from airflow_dtcal.core.people import Resolution, Resolver, afound_or_none, check_on_unknown, found_or_none
 from airflow_dtcal.core.settings import DEFAULTS, Settings, resolve_base_url, resolve_settings
 from airflow_dtcal.exceptions import DingTalkAuthError, DingTalkError, DingTalkRateLimitError
 from airflow_dtcal.exceptions import invalid_arguments as _arguments
@@ -1306,3 +1307,111 @@ class DingTalkCalendarHook(BaseHook):
                 yield room
             if token is None:
                 return
+
+    # ---- people
+
+    def get_user(self, user_id: str) -> dict:
+        """A member of the organisation by org userId (legacy ``/topapi/v2/user/get``): ``userid``, ``unionid``,
+        ``name``, ``active`` and, when the app may read them, ``mobile`` and ``email``."""
+        with _arguments():
+            call = calls.get_user(user_id)
+        return self._run(call)
+
+    async def aget_user(self, user_id: str) -> dict:
+        """Async :meth:`get_user`."""
+        with _arguments():
+            call = calls.get_user(user_id)
+        return await self._arun(call)
+
+    def get_user_id_by_mobile(self, mobile: str) -> str:
+        """The userId of the active member with this mobile number (legacy ``/topapi/v2/user/getbymobile``)."""
+        with _arguments():
+            call = calls.get_user_by_mobile(mobile)
+        return self._run(call)["userid"]
+
+    async def aget_user_id_by_mobile(self, mobile: str) -> str:
+        """Async :meth:`get_user_id_by_mobile`."""
+        with _arguments():
+            call = calls.get_user_by_mobile(mobile)
+        return (await self._arun(call))["userid"]
+
+    def resolve_people(
+        self,
+        ids: Sequence[str],
+        id_type: str = "userId",
+        *,
+        on_unknown: str = "fail",
+        target: str = "unionId",
+    ) -> Resolution:
+        """Resolve many userIds or mobiles to unionIds (``target="userId"``: mobiles to userIds) in bulk.
+
+        One legacy lookup per id not in this process's cache (mobiles take two: mobile -> userId ->
+        unionId), up to ``max_in_flight`` in flight, paced like every call; lookups do not count toward the
+        monthly quota. ``unionId`` ids are returned as they are, without a call.
+
+        People DingTalk does not know, and members who left (``active`` false), fail the call with
+        :class:`~airflow_dtcal.exceptions.DingTalkNotFoundError` naming them all (mobiles masked), or, with
+        ``on_unknown="skip"``, are left out of the mapping, listed in the result and logged.
+        """
+        with _arguments():
+            check_on_unknown(on_unknown)
+            resolver = Resolver(ids, id_type, self.settings.app, target=target)
+        for step in resolver.steps():
+            found = self.run_many(lambda call: found_or_none(self._run, call), [call for _, call in step])
+            resolver.accept(step, found)
+        return self._resolved(resolver.result(), on_unknown, target)
+
+    async def aresolve_people(
+        self,
+        ids: Sequence[str],
+        id_type: str = "userId",
+        *,
+        on_unknown: str = "fail",
+        target: str = "unionId",
+    ) -> Resolution:
+        """Async :meth:`resolve_people`."""
+        with _arguments():
+            check_on_unknown(on_unknown)
+            resolver = Resolver(ids, id_type, (await self.asettings()).app, target=target)
+        for step in resolver.steps():
+            found = await self.arun_many(
+                lambda call: afound_or_none(self._arun, call), [call for _, call in step]
+            )
+            resolver.accept(step, found)
+        return self._resolved(resolver.result(), on_unknown, target)
+
+    def resolve_user_ids(self, user_ids: Sequence[str], *, on_unknown: str = "fail") -> dict[str, str]:
+        """``{userId: unionId}`` for org userIds (see :meth:`resolve_people`)."""
+        return self.resolve_people(user_ids, "userId", on_unknown=on_unknown).union_ids
+
+    async def aresolve_user_ids(self, user_ids: Sequence[str], *, on_unknown: str = "fail") -> dict[str, str]:
+        """Async :meth:`resolve_user_ids`."""
+        return (await self.aresolve_people(user_ids, "userId", on_unknown=on_unknown)).union_ids
+
+    def resolve_mobiles(self, mobiles: Sequence[str], *, on_unknown: str = "fail") -> dict[str, str]:
+        """``{mobile: userId}`` for the mobile numbers of active members (see :meth:`resolve_people`)."""
+        return self.resolve_people(mobiles, "mobile", on_unknown=on_unknown, target="userId").user_ids
+
+    async def aresolve_mobiles(self, mobiles: Sequence[str], *, on_unknown: str = "fail") -> dict[str, str]:
+        """Async :meth:`resolve_mobiles`."""
+        return (
+            await self.aresolve_people(mobiles, "mobile", on_unknown=on_unknown, target="userId")
+        ).user_ids
+
+    def _resolved(self, result: Resolution, on_unknown: str, target: str) -> Resolution:
+        found = len(result.union_ids if target == "unionId" else result.user_ids)
+        if result.lookups or result.missing:
+            self.log.info(
+                "Resolved %s of %s %ss to %ss: %s looked up, %s from this process's cache",
+                f"{found:,}",
+                f"{found + len(result.missing):,}",
+                result.id_type,
+                target,
+                f"{result.lookups:,}",
+                f"{result.cached:,}",
+            )
+        if result.missing and on_unknown == "fail":
+            raise result.error("pass on_unknown='skip' to go on without them")
+        if result.missing:
+            self.log.warning("%s", result.describe_missing())
+        return result

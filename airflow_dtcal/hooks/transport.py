@@ -6,12 +6,20 @@ Both go through their library's public API (``Session.request`` and ``AsyncClien
 (the size cap applies after decompression) within a total deadline per attempt, never follow a redirect
 (it could carry the token header to another host), and turn every transport failure into a
 :class:`~airflow_dtcal.exceptions.DingTalkTransportError`: retried unless it is a DNS or TLS failure.
+
+Legacy calls (``oapi.dingtalk.com``, :attr:`Call.legacy <airflow_dtcal.core.calls.Call.legacy>`) go to the
+legacy host and carry the token in the ``access_token`` query parameter, so the token is part of their
+URL. That URL never reaches a message of ours (errors name the base URL only, and keep no reference to the
+library's exception, whose text may hold the URL), and :class:`RedactTokenQuery` blanks the parameter in
+the records the HTTP libraries log themselves (urllib3's and httpx's request lines).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import re
 import socket
 import ssl
 import time
@@ -36,6 +44,48 @@ JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 
 Exchange = tuple[int, Mapping[str, str], bytes]
 
+#: The query parameter legacy calls carry the access token in.
+LEGACY_TOKEN_PARAM = "access_token"
+REDACTED = "<redacted>"
+_TOKEN_IN_QUERY = re.compile(r"(access_token=)[^&\s\"'#]*", re.IGNORECASE)
+#: Loggers of the HTTP libraries that write request URLs (urllib3 at DEBUG, httpx at INFO).
+URL_LOGGERS = ("urllib3.connectionpool", "urllib3.util.retry", "urllib3.poolmanager", "httpx", "httpcore")
+
+
+class RedactTokenQuery(logging.Filter):
+    """Blank the ``access_token`` query parameter in a log record's text (the record is kept)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            text = record.getMessage()
+        except Exception:  # a malformed record is not ours to fix
+            return True
+        if LEGACY_TOKEN_PARAM in text.lower():
+            record.msg, record.args = _TOKEN_IN_QUERY.sub(rf"\g<1>{REDACTED}", text), ()
+        return True
+
+
+def install_log_redaction() -> None:
+    """Add :class:`RedactTokenQuery` to the HTTP libraries' URL loggers (once per process)."""
+    for name in URL_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactTokenQuery) for f in logger.filters):
+            logger.addFilter(RedactTokenQuery())
+
+
+install_log_redaction()
+
+
+def base_url(settings: Settings, call: Call) -> str:
+    """Where ``call`` goes: the legacy host for legacy calls, else the API host."""
+    return (settings.legacy_base_url or settings.base_url) if call.legacy else settings.base_url
+
+
+def _params(call: Call, token: str | None) -> dict[str, Any] | None:
+    if call.legacy and token is not None:
+        return {**call.params, LEGACY_TOKEN_PARAM: token}
+    return call.params or None
+
 
 def ca_bundle(settings: Settings) -> bool | str:
     """One answer to "which CAs?" for both transports: the ``verify`` setting, else ``REQUESTS_CA_BUNDLE`` /
@@ -47,7 +97,7 @@ def ca_bundle(settings: Settings) -> bool | str:
 
 def _headers(call: Call, token: str | None) -> dict[str, str]:
     headers = call.headers()
-    if token is not None:
+    if token is not None and not call.legacy:
         headers[TOKEN_HEADER] = token
     if call.body is not None:
         headers["content-type"] = JSON_CONTENT_TYPE
@@ -67,21 +117,27 @@ def _causes(error: BaseException) -> list[BaseException]:
     return seen
 
 
-def transport_error(operation: str, settings: Settings, error: BaseException) -> DingTalkTransportError:
-    """A requests / urllib3 / httpx / socket failure as a DingTalkTransportError; DNS and TLS are final."""
+def transport_error(
+    operation: str, settings: Settings, error: BaseException, url: str | None = None
+) -> DingTalkTransportError:
+    """A requests / urllib3 / httpx / socket failure as a DingTalkTransportError; DNS and TLS are final.
+
+    The message names ``url`` (a base URL, default the API's), never the request URL or the library's text.
+    """
     chain = _causes(error)
+    url = url or settings.base_url
     names = " ".join(type(e).__name__ for e in chain)
     text = " ".join(str(e) for e in chain)
     if any(isinstance(e, ssl.SSLError) for e in chain) or "SSLError" in names or "CERTIFICATE_VERIFY" in text:
         return DingTalkTransportError(
             operation,
-            f"TLS failure talking to {settings.base_url} (check verify / the CA bundle)",
+            f"TLS failure talking to {url} (check verify / the CA bundle)",
             retryable=False,
         )
     if any(isinstance(e, socket.gaierror) for e in chain) or "NameResolution" in names:
         return DingTalkTransportError(
             operation,
-            f"cannot resolve the host of {settings.base_url}; check the connection's host",
+            f"cannot resolve the host of {url}; check the connection's host",
             retryable=False,
         )
     timed_out = any(isinstance(e, (TimeoutError, socket.timeout)) for e in chain) or "Timeout" in names
@@ -89,17 +145,15 @@ def transport_error(operation: str, settings: Settings, error: BaseException) ->
     if timed_out and not refused:
         return DingTalkTransportError(
             operation,
-            f"no answer from {settings.base_url} within {settings.connect_timeout:g}s connect / "
-            f"{settings.timeout:g}s",
+            f"no answer from {url} within {settings.connect_timeout:g}s connect / {settings.timeout:g}s",
         )
-    return DingTalkTransportError(
-        operation, f"connection to {settings.base_url} failed ({type(error).__name__})"
-    )
+    return DingTalkTransportError(operation, f"connection to {url} failed ({type(error).__name__})")
 
 
-def _too_slow(operation: str, settings: Settings) -> DingTalkTransportError:
+def _too_slow(operation: str, settings: Settings, url: str | None = None) -> DingTalkTransportError:
     return DingTalkTransportError(
-        operation, f"the answer from {settings.base_url} took longer than timeout={settings.timeout:g}s"
+        operation,
+        f"the answer from {url or settings.base_url} took longer than timeout={settings.timeout:g}s",
     )
 
 
@@ -121,13 +175,20 @@ def _read_some(raw: Any) -> bytes:
 
 
 def exchange(session: requests.Session, settings: Settings, call: Call, token: str | None) -> Exchange:
-    """One HTTP exchange through ``session.request``; the answer read with a size cap and a total deadline."""
+    """One HTTP exchange through ``session.request``; the answer read with a size cap and a total deadline.
+
+    A library failure is raised as a :class:`DingTalkTransportError` outside the ``except`` block, so it
+    keeps no ``__context__`` (the library's exception can hold the request URL, and a legacy call's URL
+    holds the token).
+    """
+    url = base_url(settings, call)
     deadline = time.monotonic() + settings.timeout
+    failure: DingTalkTransportError | None = None
     try:
         response = session.request(
             call.method,
-            settings.base_url + call.path,
-            params=call.params or None,
+            url + call.path,
+            params=_params(call, token),
             data=call.json_body(),
             headers=_headers(call, token),
             timeout=(settings.connect_timeout, settings.timeout),
@@ -137,7 +198,9 @@ def exchange(session: requests.Session, settings: Settings, call: Call, token: s
     except DingTalkError:
         raise
     except (requests.RequestException, OSError, ValueError) as err:
-        raise transport_error(call.operation, settings, err) from None
+        failure = transport_error(call.operation, settings, err, url)
+    if failure is not None:
+        raise failure
     try:
         reader = BodyReader(
             call.operation,
@@ -147,7 +210,7 @@ def exchange(session: requests.Session, settings: Settings, call: Call, token: s
         )
         while True:
             if time.monotonic() > deadline:
-                raise _too_slow(call.operation, settings)
+                raise _too_slow(call.operation, settings, url)
             chunk = _read_some(response.raw)
             if not chunk:
                 break
@@ -156,9 +219,10 @@ def exchange(session: requests.Session, settings: Settings, call: Call, token: s
     except DingTalkError:
         raise
     except Exception as err:  # urllib3 / http.client / socket errors while reading the body
-        raise transport_error(call.operation, settings, err) from None
+        failure = transport_error(call.operation, settings, err, url)
     finally:
         response.close()
+    raise failure
 
 
 # --------------------------------------------------------------------------------------------- async
@@ -186,23 +250,25 @@ async def aexchange(client: Any, settings: Settings, call: Call, token: str | No
     """One HTTP exchange through ``client.stream``; the whole attempt is bounded by ``timeout``."""
     import httpx
 
+    url = base_url(settings, call)
     try:
-        return await asyncio.wait_for(_astream(client, settings, call, token), timeout=settings.timeout)
+        return await asyncio.wait_for(_astream(client, url, settings, call, token), timeout=settings.timeout)
     except DingTalkError:
         raise
     except asyncio.TimeoutError:
-        raise _too_slow(call.operation, settings) from None
+        failure = _too_slow(call.operation, settings, url)
     except (httpx.HTTPError, OSError, ValueError) as err:
-        raise transport_error(call.operation, settings, err) from None
+        failure = transport_error(call.operation, settings, err, url)
+    raise failure  # outside the except blocks: no __context__ holding the request URL (see exchange)
 
 
-async def _astream(client: Any, settings: Settings, call: Call, token: str | None) -> Exchange:
+async def _astream(client: Any, url: str, settings: Settings, call: Call, token: str | None) -> Exchange:
     import httpx
 
     async with client.stream(
         call.method,
-        settings.base_url + call.path,
-        params=call.params or None,
+        url + call.path,
+        params=_params(call, token),
         content=call.json_body(),
         headers=_headers(call, token),
     ) as response:

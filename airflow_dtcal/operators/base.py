@@ -6,7 +6,7 @@ Importing this module is cheap (the scheduler imports operator modules on every 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_dtcal import payloads
@@ -22,6 +22,7 @@ __all__ = [
     "CALLS_XCOM_KEY",
     "DEFAULT_CONN_ID",
     "EVENT_ID_HINT",
+    "UNRESOLVED_XCOM_KEY",
     "AttendeeSetOperator",
     "DingTalkCalendarBaseOperator",
     "invalid_arguments",
@@ -30,6 +31,8 @@ __all__ = [
 
 #: The XCom key under which every task pushes the DingTalk calls it spent.
 CALLS_XCOM_KEY = "dingtalk_calls"
+#: The XCom key under which a task with ``on_unknown="skip"`` pushes the people it left out.
+UNRESOLVED_XCOM_KEY = "dingtalk_unresolved"
 
 
 def report_calls(log: Any, context: Context | None, hook: DingTalkCalendarHook | None, *, push: bool) -> dict:
@@ -66,6 +69,16 @@ class DingTalkCalendarBaseOperator(BaseOperator):
     :param calendar_id: DingTalk calendar id; always ``primary`` today. (templated)
     :param client_token: the ``x-client-token`` idempotency key for this task's writes; derived from the
         task instance when not given. (templated)
+    :param id_type: how the arguments that name people (organizer, attendees, responder...) name them:
+        ``"unionId"`` (default; DingTalk's calendar id, sent as it is), ``"userId"`` (the org's userId, as
+        HR rosters hold it) or ``"mobile"``. userIds and mobiles are resolved to unionIds in bulk in
+        ``execute()``, before anything is written. A dict gives one per argument, e.g.
+        ``{"organizer_id": "unionId", "attendees": "userId"}`` (arguments left out are unionIds).
+    :param on_unknown: what to do with a person DingTalk does not know, or who left the organisation:
+        ``"fail"`` (default) fails the task before anything is written, naming them; ``"skip"`` leaves them
+        out of attendee lists, logs them and pushes them as the ``dingtalk_unresolved`` XCom
+        (``{argument: {"unknown": [...], "departed": [...]}}``). A single person (organizer, responder) who
+        cannot be resolved always fails the task.
 
     Subclasses implement :meth:`run`; :meth:`execute` runs it and then logs the DingTalk calls the task spent
     and pushes them as the ``dingtalk_calls`` XCom (see :func:`report_calls`).
@@ -80,12 +93,16 @@ class DingTalkCalendarBaseOperator(BaseOperator):
         dingtalk_conn_id: str = DEFAULT_CONN_ID,
         calendar_id: str = "primary",
         client_token: str | None = None,
+        id_type: str | Mapping[str, str] = "unionId",
+        on_unknown: str = "fail",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.dingtalk_conn_id = dingtalk_conn_id
         self.calendar_id = calendar_id
         self.client_token = client_token
+        self.id_type = id_type
+        self.on_unknown = on_unknown
         self._hook: DingTalkCalendarHook | None = None
 
     def get_hook(self) -> DingTalkCalendarHook:
@@ -113,6 +130,77 @@ class DingTalkCalendarBaseOperator(BaseOperator):
 
     def _calendar(self) -> str:
         return payloads.require_id(self.calendar_id, "calendar_id")
+
+    def _id_types(self, arguments: Sequence[str]) -> dict[str, str]:
+        """The id type of each people argument (see ``id_type``), validated."""
+        from airflow_dtcal.core.people import UNION_ID, check_id_type
+
+        if isinstance(self.id_type, Mapping):
+            unknown = sorted(set(self.id_type) - set(arguments))
+            if unknown:
+                raise payloads.InvalidArgumentError(
+                    "id_type",
+                    f"names {unknown[0]!r}, which is not an argument naming people here "
+                    f"(those are {', '.join(arguments)})",
+                )
+            return {a: check_id_type(self.id_type.get(a, UNION_ID), f"id_type[{a!r}]") for a in arguments}
+        check_id_type(self.id_type)
+        return dict.fromkeys(arguments, self.id_type)
+
+    def _union_ids(
+        self, context: Context, people: Mapping[str, list[str]], *, single: Sequence[str] = ()
+    ) -> dict[str, dict[str, str]]:
+        """``{argument: {id: unionId}}`` for the arguments naming people, resolved before anything is written.
+
+        Ids of each type are resolved together in bulk (see
+        :meth:`~airflow_dtcal.hooks.calendar.DingTalkCalendarHook.resolve_people`); unionIds map to
+        themselves without a call. People who cannot be resolved fail the task, naming them per argument,
+        unless ``on_unknown="skip"`` and the argument is a list (not in ``single``): then they are left out,
+        logged and pushed as the ``dingtalk_unresolved`` XCom.
+        """
+        from airflow_dtcal.core.people import UNION_ID, Resolution, check_on_unknown
+        from airflow_dtcal.exceptions import DingTalkNotFoundError
+
+        with invalid_arguments():
+            types = self._id_types(list(people))
+            on_unknown = check_on_unknown(self.on_unknown)
+        wanted: dict[str, list[str]] = {}
+        for argument, ids in people.items():
+            if types[argument] != UNION_ID:
+                wanted.setdefault(types[argument], []).extend(ids)
+        resolved = {
+            id_type: self.get_hook().resolve_people(ids, id_type, on_unknown="skip")
+            for id_type, ids in wanted.items()
+        }
+        result: dict[str, dict[str, str]] = {}
+        failures: list[str] = []
+        skipped: dict[str, dict[str, list[str]]] = {}
+        for argument, ids in people.items():
+            if types[argument] == UNION_ID:
+                result[argument] = {i: i for i in ids}
+                continue
+            resolution = resolved[types[argument]]
+            result[argument] = {i: resolution.union_ids[i] for i in ids if i in resolution.union_ids}
+            missing = Resolution(
+                types[argument],
+                unknown=[i for i in ids if i in resolution.unknown],
+                departed=[i for i in ids if i in resolution.departed],
+            )
+            if not missing.missing:
+                continue
+            if on_unknown == "fail" or argument in single:
+                failures.append(missing.describe_missing(argument))
+            else:
+                skipped[argument] = {"unknown": missing.unknown, "departed": missing.departed}
+                self.log.warning("Skipping %s", missing.describe_missing(argument))
+        if failures:
+            hint = "" if all(a in single for a in people) else "; on_unknown='skip' leaves them out of lists"
+            raise DingTalkNotFoundError("ResolvePeople", 200, None, "; ".join(failures) + hint)
+        if skipped:
+            ti = context.get("ti") if hasattr(context, "get") else None
+            if callable(getattr(ti, "xcom_push", None)):
+                ti.xcom_push(key=UNRESOLVED_XCOM_KEY, value=skipped)
+        return result
 
     def _check_flags(self, *names: str) -> None:
         """Notification flags are True, False or None (DingTalk's default)."""
@@ -158,3 +246,18 @@ class AttendeeSetOperator(DingTalkCalendarBaseOperator):
         self.attendees = attendees
         self.chat_notification = chat_notification
         self.push_notification = push_notification
+
+    def _resolve_attendee_set(
+        self, context: Context, organizer: str, attendees: list[dict]
+    ) -> tuple[str, list[dict]]:
+        """The organizer and the attendees as unionIds (see ``id_type``); skipped people are left out."""
+        union_ids = self._union_ids(
+            context,
+            {"organizer_id": [organizer], "attendees": [a["id"] for a in attendees]},
+            single=("organizer_id",),
+        )
+        found = union_ids["attendees"]
+        return (
+            union_ids["organizer_id"][organizer],
+            [{**a, "id": found[a["id"]]} for a in attendees if a["id"] in found],
+        )

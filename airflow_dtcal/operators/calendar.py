@@ -16,6 +16,12 @@ A cleared or retried task re-establishes the state it describes:
   number: a cleared task really sends them again instead of getting a remembered answer.
 
 Pass ``client_token`` to choose your own key.
+
+People are unionIds by default. ``id_type="userId"`` (or ``"mobile"``) takes the org userIds (or mobile
+numbers) a data team holds instead, for every argument that names people, or per argument with a dict;
+they are resolved to unionIds in ``execute()`` before anything is written, and an unknown or departed
+person fails the task naming them (``on_unknown="skip"`` leaves them out of attendee lists instead). See
+:class:`~airflow_dtcal.operators.base.DingTalkCalendarBaseOperator`. Return values name people by unionId.
 """
 
 from __future__ import annotations
@@ -40,7 +46,8 @@ if TYPE_CHECKING:
 class CreateEventOperator(DingTalkCalendarBaseOperator):
     """Create an event in the organizer's calendar and return its event id (the XCom return value).
 
-    :param organizer_id: unionId of the organizer, whose calendar holds the event. (templated)
+    :param organizer_id: the organizer, whose calendar holds the event: a unionId, or see ``id_type``.
+        (templated)
     :param summary: title, 1 to 2,048 characters. (templated)
     :param start: pendulum/datetime, date, or ISO-8601 string, e.g. ``"{{ data_interval_end }}"``. (templated)
     :param end: same types; required for timed events. For all-day events it is the *last day* (inclusive,
@@ -49,8 +56,8 @@ class CreateEventOperator(DingTalkCalendarBaseOperator):
     :param timezone: IANA zone the event is shown in (e.g. ``Asia/Shanghai``); naive date-times are read in it.
         Default: the values' own named zone, else the DAG's time zone. (templated)
     :param description: up to 5,000 characters. (templated)
-    :param attendees: unionIds or ``{"id", "isOptional"}`` dicts (an upstream XComArg works). Over 500 are
-        added in chunks after the create. (templated)
+    :param attendees: ids (unionIds, or see ``id_type``) or ``{"id", "isOptional"}`` dicts (an upstream
+        XComArg works). Over 500 are added in chunks after the create. (templated)
     :param location: a display name. (templated)
     :param reminders: minutes before the start (``[15, 60]``); ``[]`` for none; default DingTalk's 15. (templated)
     :param recurrence: a dict from :class:`airflow_dtcal.payloads.Recurrence` (``Recurrence.weekly("monday",
@@ -59,6 +66,8 @@ class CreateEventOperator(DingTalkCalendarBaseOperator):
     :param chat_notification: send attendees a 1:1 chat notice (DingTalk's default when None).
     :param push_notification: send attendees a pop-up notice (DingTalk's default when None).
     :param extra_fields: other wire-format CreateEvent fields (``uiConfigs``, ``richTextDescription``...).
+    :param id_type: ``"unionId"`` (default), ``"userId"`` or ``"mobile"`` for ``organizer_id`` and
+        ``attendees``, or a dict per argument. :param on_unknown: ``"fail"`` (default) or ``"skip"``.
     """
 
     template_fields: Sequence[str] = (
@@ -142,6 +151,8 @@ class CreateEventOperator(DingTalkCalendarBaseOperator):
             organizer = payloads.require_id(self.organizer_id, "organizer_id")
             calendar = self._calendar()
             event = self.build_event(context)
+        organizer, event = self._resolve_event_people(context, organizer, event)
+        with _arguments():
             token = self._client_token(context, "CreateEvent", [organizer, calendar, event])
         hook = self.get_hook()
         created = hook.create_event(organizer, event, calendar_id=calendar, client_token=token)
@@ -164,6 +175,24 @@ class CreateEventOperator(DingTalkCalendarBaseOperator):
         )
         return created["id"]
 
+    def _resolve_event_people(self, context: Context, organizer: str, event: dict) -> tuple[str, dict]:
+        """The organizer and the event's attendees as unionIds (see ``id_type``)."""
+        attendees = event.get("attendees") or []
+        union_ids = self._union_ids(
+            context,
+            {"organizer_id": [organizer], "attendees": [a["id"] for a in attendees]},
+            single=("organizer_id",),
+        )
+        invited = [
+            {**a, "id": union_ids["attendees"][a["id"]]}
+            for a in attendees
+            if a["id"] in union_ids["attendees"]
+        ]
+        event = {k: v for k, v in event.items() if k != "attendees"}
+        if invited:
+            event["attendees"] = invited
+        return union_ids["organizer_id"][organizer], event
+
     @staticmethod
     def _gone(hook: DingTalkCalendarHook, organizer: str, event_id: str, calendar: str) -> bool:
         """Whether an event an earlier try created (DingTalk replays its answer) was deleted or cancelled."""
@@ -178,10 +207,13 @@ class CreateEventOperator(DingTalkCalendarBaseOperator):
 class AddAttendeesOperator(AttendeeSetOperator):
     """Add attendees to an event (500 per call, idempotent); returns the ids added.
 
-    :param organizer_id: unionId of the event's organizer. (templated)
+    :param organizer_id: the event's organizer: a unionId, or see ``id_type``. (templated)
     :param event_id: the event, e.g. ``create.output``. (templated)
-    :param attendees: unionIds or ``{"id", "isOptional"}`` dicts, at most 5,000. (templated)
+    :param attendees: ids (unionIds, or see ``id_type``) or ``{"id", "isOptional"}`` dicts, at most 5,000.
+        (templated)
     :param chat_notification: send a 1:1 chat notice. :param push_notification: send a pop-up notice.
+    :param id_type: ``"unionId"`` (default), ``"userId"`` or ``"mobile"`` for ``organizer_id`` and
+        ``attendees``, or a dict per argument. :param on_unknown: ``"fail"`` (default) or ``"skip"``.
     """
 
     def run(self, context: Context) -> list[str]:
@@ -191,6 +223,11 @@ class AddAttendeesOperator(AttendeeSetOperator):
             calendar = self._calendar()
             attendees = payloads.normalize_attendees(self.attendees)
             self._check_flags("chat_notification", "push_notification")
+        organizer, attendees = self._resolve_attendee_set(context, organizer, attendees)
+        if not attendees:
+            self.log.info("Nobody left to add to event %s", event_id)
+            return []
+        with _arguments():
             token = self._client_token(
                 context, "AddAttendee", [organizer, calendar, event_id, attendees], per_try=True
             )
@@ -209,9 +246,10 @@ class AddAttendeesOperator(AttendeeSetOperator):
 class ListAttendeesOperator(DingTalkCalendarBaseOperator):
     """Return every attendee of an event (all pages) as ``{id, displayName, responseStatus, ...}`` dicts.
 
-    :param user_id: unionId of the organizer or of an attendee. (templated)
+    :param user_id: the organizer or an attendee: a unionId, or see ``id_type``. (templated)
     :param event_id: the event. (templated)
     :param response_status: keep only attendees with this response (e.g. ``accepted``). (templated)
+    :param id_type: ``"unionId"`` (default), ``"userId"`` or ``"mobile"`` for ``user_id``.
     """
 
     template_fields: Sequence[str] = ("user_id", "event_id", "response_status", "calendar_id")
@@ -232,6 +270,7 @@ class ListAttendeesOperator(DingTalkCalendarBaseOperator):
             wanted = self.response_status or None
             if wanted is not None:
                 payloads.validate_response_status(wanted)
+        user = self._union_ids(context, {"user_id": [user]}, single=("user_id",))["user_id"][user]
         attendees = [
             a
             for a in self.get_hook().iter_attendees(user, event_id, calendar_id=calendar)
@@ -249,9 +288,10 @@ class ListAttendeesOperator(DingTalkCalendarBaseOperator):
 class RespondEventOperator(DingTalkCalendarBaseOperator):
     """Set an attendee's response to an event: needsAction, accepted, declined or tentative.
 
-    :param attendee_id: unionId of the attendee who responds. (templated)
+    :param attendee_id: the attendee who responds: a unionId, or see ``id_type``. (templated)
     :param event_id: the event. (templated)
     :param response_status: the response. (templated)
+    :param id_type: ``"unionId"`` (default), ``"userId"`` or ``"mobile"`` for ``attendee_id``.
     """
 
     template_fields: Sequence[str] = (
@@ -274,6 +314,10 @@ class RespondEventOperator(DingTalkCalendarBaseOperator):
             event_id = payloads.require_id(self.event_id, "event_id", hint=EVENT_ID_HINT)
             calendar = self._calendar()
             status = payloads.validate_response_status(self.response_status)
+        attendee = self._union_ids(context, {"attendee_id": [attendee]}, single=("attendee_id",))[
+            "attendee_id"
+        ][attendee]
+        with _arguments():
             token = self._client_token(
                 context, "RespondEvent", [attendee, calendar, event_id, status], per_try=True
             )
@@ -285,9 +329,11 @@ class RespondEventOperator(DingTalkCalendarBaseOperator):
 class RemoveAttendeesOperator(DingTalkCalendarBaseOperator):
     """Remove attendees from an event (500 per call, idempotent); returns the ids removed.
 
-    :param organizer_id: unionId of the event's organizer. (templated)
+    :param organizer_id: the event's organizer: a unionId, or see ``id_type``. (templated)
     :param event_id: the event. (templated)
-    :param attendee_ids: unionIds to remove. (templated)
+    :param attendee_ids: the people to remove: unionIds, or see ``id_type``. (templated)
+    :param id_type: ``"unionId"`` (default), ``"userId"`` or ``"mobile"`` for ``organizer_id`` and
+        ``attendee_ids``, or a dict per argument. :param on_unknown: ``"fail"`` (default) or ``"skip"``.
     """
 
     template_fields: Sequence[str] = (
@@ -310,6 +356,15 @@ class RemoveAttendeesOperator(DingTalkCalendarBaseOperator):
             event_id = payloads.require_id(self.event_id, "event_id", hint=EVENT_ID_HINT)
             calendar = self._calendar()
             ids = payloads.normalize_attendee_ids(self.attendee_ids)
+        union_ids = self._union_ids(
+            context, {"organizer_id": [organizer], "attendee_ids": ids}, single=("organizer_id",)
+        )
+        organizer = union_ids["organizer_id"][organizer]
+        ids = [union_ids["attendee_ids"][i] for i in ids if i in union_ids["attendee_ids"]]
+        if not ids:
+            self.log.info("Nobody left to remove from event %s", event_id)
+            return []
+        with _arguments():
             if organizer in ids:
                 raise payloads.InvalidArgumentError(
                     "attendee_ids", f"includes the organizer {organizer!r}, who cannot be removed"
@@ -324,10 +379,11 @@ class RemoveAttendeesOperator(DingTalkCalendarBaseOperator):
 class DeleteEventOperator(DingTalkCalendarBaseOperator):
     """Delete an event: for everyone when ``user_id`` is the organizer, else from that attendee's calendar.
 
-    :param user_id: unionId of the organizer (or of an attendee). (templated)
+    :param user_id: the organizer (or an attendee): a unionId, or see ``id_type``. (templated)
     :param event_id: the event. (templated)
     :param push_notification: notify attendees (DingTalk's default when None).
     :param ignore_missing: succeed when the event is already gone.
+    :param id_type: ``"unionId"`` (default), ``"userId"`` or ``"mobile"`` for ``user_id``.
     """
 
     template_fields: Sequence[str] = ("user_id", "event_id", "calendar_id", "client_token")
@@ -354,6 +410,8 @@ class DeleteEventOperator(DingTalkCalendarBaseOperator):
             user = payloads.require_id(self.user_id, "user_id")
             event_id = payloads.require_id(self.event_id, "event_id", hint=EVENT_ID_HINT)
             calendar = self._calendar()
+        user = self._union_ids(context, {"user_id": [user]}, single=("user_id",))["user_id"][user]
+        with _arguments():
             token = self._client_token(context, "DeleteEvent", [user, calendar, event_id], per_try=True)
         try:
             self.get_hook().delete_event(

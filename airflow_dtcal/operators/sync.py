@@ -34,12 +34,16 @@ class SyncAttendeesOperator(AttendeeSetOperator):
     task safe, so the key only needs to make the hook's own retries of one call safe; including the try number
     keeps a cleared task from replaying a stale answer DingTalk remembers for a day.
 
-    :param organizer_id: unionId of the event's organizer. (templated)
+    :param organizer_id: the event's organizer: a unionId, or see ``id_type``. (templated)
     :param event_id: the event, e.g. ``create.output``. (templated)
-    :param attendees: the desired attendees: unionIds or ``{"id", "isOptional"}`` dicts, at most 5,000; an
-        upstream XComArg works. An empty list removes everyone but the organizer. (templated)
+    :param attendees: the desired attendees: ids (unionIds, or see ``id_type``) or ``{"id", "isOptional"}``
+        dicts, at most 5,000; an upstream XComArg works. An empty list removes everyone but the organizer.
+        With ``on_unknown="skip"``, people who cannot be resolved (who left the organisation, say) are not
+        wanted, so they are removed if they are attendees. (templated)
     :param chat_notification: send added attendees a 1:1 chat notice (DingTalk's default when None).
     :param push_notification: send added attendees a pop-up notice (DingTalk's default when None).
+    :param id_type: ``"unionId"`` (default), ``"userId"`` or ``"mobile"`` for ``organizer_id`` and
+        ``attendees``, or a dict per argument. :param on_unknown: ``"fail"`` (default) or ``"skip"``.
     """
 
     def run(self, context: Context) -> dict[str, Any]:
@@ -49,6 +53,7 @@ class SyncAttendeesOperator(AttendeeSetOperator):
             calendar = self._calendar()
             desired = payloads.normalize_attendees(self.attendees, "attendees", allow_empty=True)
             self._check_flags("chat_notification", "push_notification")
+        organizer, desired = self._resolve_attendee_set(context, organizer, desired)
 
         hook = self.get_hook()
         current = [

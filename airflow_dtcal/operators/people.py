@@ -1,0 +1,82 @@
+"""ResolveUsersOperator: turn the userIds or mobile numbers a data team holds into DingTalk unionIds.
+
+Importing this module is cheap: the hook and ``requests`` are imported when the task runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow_dtcal.exceptions import invalid_arguments as _arguments
+from airflow_dtcal.operators.base import UNRESOLVED_XCOM_KEY, DingTalkCalendarBaseOperator
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+RETURNS = ("mapping", "list")
+
+
+class ResolveUsersOperator(DingTalkCalendarBaseOperator):
+    """Resolve org userIds (or mobiles) to unionIds in bulk; return the mapping for downstream tasks.
+
+    One contacts lookup per id this process has not resolved in the last hour (mobiles take two), up to
+    ``max_in_flight`` in flight and paced; lookups do not count toward the monthly API quota. The other
+    operators resolve ids themselves (their ``id_type`` argument); use this one to resolve once for several
+    tasks, or to hand the unionIds to your own code.
+
+    :param ids: the userIds (or mobiles) to resolve, e.g. an upstream task's ``.output``. (templated)
+    :param id_type: ``"userId"`` (default) or ``"mobile"``.
+    :param to: ``"unionId"`` (default), or ``"userId"`` to turn mobiles into userIds.
+    :param returns: ``"mapping"`` (default) returns ``{id: resolved id}`` in the order given; ``"list"``
+        returns the resolved ids alone, in that order, ready for ``attendees=``.
+    :param on_unknown: ``"fail"`` (default) fails the task naming every id DingTalk does not know or whose
+        owner left; ``"skip"`` leaves them out, logs them and pushes them as the ``dingtalk_unresolved``
+        XCom (``{"ids": {"unknown": [...], "departed": [...]}}``).
+    """
+
+    template_fields: Sequence[str] = ("ids",)
+
+    def __init__(
+        self,
+        *,
+        ids: Any,
+        id_type: str = "userId",
+        to: str = "unionId",
+        returns: str = "mapping",
+        on_unknown: str = "fail",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(id_type=id_type, on_unknown=on_unknown, **kwargs)
+        self.ids = ids
+        self.to = to
+        self.returns = returns
+
+    def run(self, context: Context) -> dict[str, str] | list[str]:
+        from airflow_dtcal.core.people import check_on_unknown, distinct_ids
+        from airflow_dtcal.payloads import InvalidArgumentError
+
+        with _arguments():
+            if self.id_type not in ("userId", "mobile"):
+                raise InvalidArgumentError("id_type", "must be 'userId' or 'mobile'", self.id_type)
+            if self.returns not in RETURNS:
+                raise InvalidArgumentError("returns", "must be 'mapping' or 'list'", self.returns)
+            if self.to not in ("unionId", "userId"):
+                raise InvalidArgumentError("to", "must be 'unionId' or 'userId'", self.to)
+            ids = distinct_ids(self.ids, self.id_type)
+            on_unknown = check_on_unknown(self.on_unknown)
+        resolution = self.get_hook().resolve_people(ids, self.id_type, on_unknown=on_unknown, target=self.to)
+        mapping = resolution.union_ids if self.to == "unionId" else resolution.user_ids
+        if resolution.missing:
+            skipped = {"unknown": resolution.unknown, "departed": resolution.departed}
+            ti = context.get("ti") if hasattr(context, "get") else None
+            if callable(getattr(ti, "xcom_push", None)):
+                ti.xcom_push(key=UNRESOLVED_XCOM_KEY, value={"ids": skipped})
+        self.log.info(
+            "Resolved %d %ss to %ss (%d skipped)",
+            len(mapping),
+            self.id_type,
+            self.to,
+            len(resolution.missing),
+        )
+        return dict(mapping) if self.returns == "mapping" else list(mapping.values())
