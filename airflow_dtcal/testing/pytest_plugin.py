@@ -94,8 +94,11 @@ def dtcal_emulator(
 
 
 def _forget_hook_state() -> None:
-    """Clear the hook's process-wide token cache and pacer, if the hook was imported at all (no import here)."""
+    """Clear the hook's process-wide token cache, pacer and people cache, if the hook was imported at all."""
     pacing = sys.modules.get("airflow_dtcal.core.pacing")
     if pacing is not None:
         pacing.TOKENS.clear()
         pacing.PACER.clear()
+    people = sys.modules.get("airflow_dtcal.core.people")
+    if people is not None:  # userId -> unionId mappings of an earlier test's directory
+        people.DIRECTORY.clear()

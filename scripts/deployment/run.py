@@ -24,7 +24,7 @@ from pathlib import Path
 from checks import check_deferral, check_emulator_state, check_runs, check_secret_absent
 from deployment import ROOT, Deployment
 from responder import RetroAttendees
-from scenarios import FOLLOWUP, POOL, POOL_SLOTS, RUNS, Run
+from scenarios import DIRECTORY, FOLLOWUP, POOL, POOL_SLOTS, RUNS, Run
 from services import DeploymentError, tail, wait_until
 
 LOG_DIR = ROOT / ".deployment" / "logs"  # kept after the run (git-ignored)
@@ -101,9 +101,14 @@ def prepare(deployment: Deployment) -> None:
     if extra:
         raise DeploymentError(f"dags/ holds DAGs this check does not know how to run: {sorted(extra)}")
     api.set_pool(POOL, POOL_SLOTS, "DingTalk Calendar API: 20 calls/s per app")
+    from airflow_dtcal.testing import EmulatorAdmin
+
+    EmulatorAdmin(deployment.emulator_url).seed_users(DIRECTORY)
     for run in RUNS:
         api.unpause(run.dag_id)
-    print(f"Pool {POOL} ({POOL_SLOTS} slots) created; {len(RUNS)} DAGs unpaused")
+    print(
+        f"Pool {POOL} ({POOL_SLOTS} slots) created; {len(DIRECTORY)} people in the directory; {len(RUNS)} DAGs unpaused"
+    )
 
 
 def trigger(deployment: Deployment, run: Run) -> str:

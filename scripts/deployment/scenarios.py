@@ -23,6 +23,15 @@ RETRO_ANSWERS = {
 WEEK_11_ROTA = ["union-lead-010", "union-eng-103", "union-eng-104"]  # (11 * 2) % 5 = 2: engineers 3 and 4
 
 
+# The people the onboarding example names by userId (its default params), seeded into the emulator.
+DIRECTORY = [
+    {"userId": "hr-partner-01", "unionId": "union-hr-01", "name": "Hana (HR)"},
+    {"userId": "emp-2041", "unionId": "union-2041", "name": "Li Wei"},
+    {"userId": "emp-2042", "unionId": "union-2042", "name": "Zhang Min"},
+    {"userId": "emp-2043", "unionId": "union-2043", "name": "Chen Jie"},
+]
+
+
 @dataclass(frozen=True)
 class Run:
     """One DAG run to trigger: the DAG, its logical date, and the task instances it must finish."""
@@ -65,6 +74,11 @@ RUNS = (
         frozenset({"create_retro", "wait_for_acceptances", "report"}),
     ),
     Run(
+        "dingtalk_onboarding_session",
+        MONDAY,  # invites the hires by userId: the emulator's directory is seeded with DIRECTORY first
+        frozenset({"new_hires", "create_onboarding_session", "invited"}),
+    ),
+    Run(
         "dingtalk_design_review",
         MONDAY,  # books the reviewers' first free hour of the next week: nobody is busy, so Monday 10:00
         frozenset({"find_slot", "book_review", "reschedule_review"}),
@@ -96,6 +110,15 @@ EXPECTED_EVENTS = {
     ),
     "Reporting monthly planning": (*_timed("2026-04-03", 14), _invited("union-fay-401")),
     "Sprint retro (2026-03-13)": (*_timed("2026-03-13", 16), {ORGANIZER: "accepted", **RETRO_ANSWERS}),
+    "Welcome to the team: onboarding session": (
+        {"dateTime": "2026-03-11T14:00:00+08:00", "timeZone": "Asia/Shanghai"},
+        {"dateTime": "2026-03-11T16:00:00+08:00", "timeZone": "Asia/Shanghai"},
+        {
+            "union-hr-01": "accepted",
+            **dict.fromkeys(["union-2041", "union-2042", "union-2043"], "needsAction"),
+        },
+        "union-hr-01",
+    ),
     "Design review: storage-tiering-rfc": (
         *_timed("2026-03-16", 10),
         {
