@@ -104,13 +104,18 @@ def test_every_operator_takes_user_ids_and_mobiles_mixed(airflow_db, directory, 
     assert counted["CreateEvent"] == 1
 
 
-def test_an_unknown_or_departed_person_fails_before_anything_is_written(airflow_db, directory, flows, capsys):
+def test_an_unknown_or_departed_person_fails_before_anything_is_written(
+    airflow_db, directory, flows, capsys, caplog
+):
     result = run_dag(flows.unknown)
     assert result.state == "failed"
     assert result.task_states["create"] == "failed"
     assert directory.events() == []
     assert directory.stats()["calls"].get("CreateEvent", 0) == 0
-    output = capsys.readouterr().out
+    captured = capsys.readouterr()
+    output = (
+        captured.out + captured.err + caplog.text
+    )  # where the failure is printed differs per Airflow line
     assert "DingTalkNotFoundError" in output
     assert (
         "attendees: 2 userIds not active in the organisation's directory: unknown 'u-ghost'; departed 'u-cy'"
@@ -132,12 +137,13 @@ def test_unknown_people_are_skipped_and_reported_when_asked(airflow_db, director
     ]
 
 
-def test_an_unknown_organizer_fails_even_when_skipping(airflow_db, directory, flows, capsys):
+def test_an_unknown_organizer_fails_even_when_skipping(airflow_db, directory, flows, capsys, caplog):
     result = run_dag(flows.ghost_host)
     assert result.task_states["create"] == "failed"
     assert directory.events() == []
+    captured = capsys.readouterr()
     assert "organizer_id: 1 userId not active in the organisation's directory: unknown 'u-ghost'" in (
-        capsys.readouterr().out
+        captured.out + captured.err + caplog.text
     )
 
 

@@ -28,14 +28,24 @@ EVENT = {"summary": "s", "start": {"date": "2026-12-07"}, "end": {"date": "2026-
 
 
 @pytest.mark.dtcal_emulator(qps_limit=4)
-def test_throttling_slows_the_app_down_and_surfaces_no_error(dtcal_emulator, caplog, capfd):
+def test_throttling_slows_the_app_down_and_surfaces_no_error(dtcal_emulator, monkeypatch):
     hook = DingTalkCalendarHook(rate_limit=20, max_attempts=10, backoff_initial=0.05, backoff_max=1.5)
+    key = (*hook.settings.app, "CreateEvent")
+    shared = hook.settings.pacing == "host"
+    after_cuts: list[float] = []
+    throttled = PACER.throttled
+
+    def spy(k, *, shared=False):  # the share the app allows itself right after each throttling answer
+        throttled(k, shared=shared)
+        after_cuts.append(PACER.factor(k, shared=shared))
+
+    monkeypatch.setattr(PACER, "throttled", spy)
     hook.run_many(lambda _: hook.create_event("org", EVENT), range(24), max_in_flight=8)
     stats = dtcal_emulator.stats()
     assert stats["throttled"]["CreateEvent"] > 0  # the server allows 4/s, the hook started at 20/s
     assert stats["applied"]["CreateEvent"] == 24  # every create went through, no error surfaced
-    logs = caplog.text + "".join(capfd.readouterr())
-    assert "DingTalk throttled CreateEvent: this app now allows itself 10.0 calls/s" in logs  # halved
+    assert after_cuts and after_cuts[0] == 0.5  # the first throttle halved the rate
+    assert PACER.factor(key, shared=shared) <= 1.0
     # (that successes grow the rate back, step by step, is checked on the pacer itself in test_core)
 
 
