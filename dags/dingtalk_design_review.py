@@ -18,14 +18,10 @@ triggered for). The ids are DingTalk unionIds; change the params to use your own
 from __future__ import annotations
 
 import pendulum
+from airflow.sdk import DAG, Param
 
 from airflow_dtcal.operators.lifecycle import EnsureEventOperator, UpdateEventOperator
 from airflow_dtcal.operators.slots import FindSlotOperator
-
-try:
-    from airflow.sdk import DAG, Param
-except ImportError:  # pragma: no cover - Airflow 2
-    from airflow.models import DAG, Param
 
 # Monday of the week after the run's logical date (or of the time it was triggered for), in Shanghai.
 NEXT_MONDAY = "(logical_date or dag_run.run_after).in_timezone('Asia/Shanghai').start_of('week').add(weeks=1)"

@@ -10,6 +10,7 @@ which also wires the dependencies. The ids are DingTalk unionIds; change the par
 from __future__ import annotations
 
 import pendulum
+from airflow.sdk import DAG, Param
 
 from airflow_dtcal.operators.calendar import (
     AddAttendeesOperator,
@@ -18,11 +19,6 @@ from airflow_dtcal.operators.calendar import (
     RemoveAttendeesOperator,
     RespondEventOperator,
 )
-
-try:
-    from airflow.sdk import DAG, Param
-except ImportError:  # pragma: no cover - Airflow 2
-    from airflow.models import DAG, Param
 
 with DAG(
     dag_id="dingtalk_event_attendees",

@@ -23,14 +23,9 @@ serves both hosts).
 from __future__ import annotations
 
 import pendulum
+from airflow.sdk import DAG, Param, task
 
 from airflow_dtcal.operators.calendar import CreateEventOperator, ListAttendeesOperator
-
-try:
-    from airflow.sdk import DAG, Param, task
-except ImportError:  # pragma: no cover - Airflow 2
-    from airflow.decorators import task
-    from airflow.models import DAG, Param
 
 WEDNESDAY_14H = (
     "(data_interval_end or dag_run.run_after).in_timezone('Asia/Shanghai')"

@@ -29,15 +29,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
+from airflow.sdk import DAG, Param, task
 
 from airflow_dtcal.operators.calendar import CreateEventOperator
 from airflow_dtcal.sensors.attendees import AttendeeResponseSensor
-
-try:
-    from airflow.sdk import DAG, Param, task
-except ImportError:  # pragma: no cover - Airflow 2
-    from airflow.decorators import task
-    from airflow.models import DAG, Param
 
 # Four days after the run's logical date (or, without one, the time it was triggered for), in Shanghai.
 RETRO_DAY = "(logical_date or dag_run.run_after).in_timezone('Asia/Shanghai').add(days=4)"

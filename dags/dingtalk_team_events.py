@@ -30,14 +30,9 @@ logical date uses the time it was triggered for).
 from __future__ import annotations
 
 import pendulum
+from airflow.sdk import DAG, Param, task
 
 from airflow_dtcal.operators.calendar import CreateEventOperator
-
-try:
-    from airflow.sdk import DAG, Param, task
-except ImportError:  # pragma: no cover - Airflow 2
-    from airflow.decorators import task
-    from airflow.models import DAG, Param
 
 POOL = "dingtalk_calendar"
 # Two days after the run's logical date (or, without one, the time it was triggered for), in Shanghai.

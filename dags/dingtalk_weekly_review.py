@@ -23,15 +23,10 @@ hour. The ids are DingTalk unionIds; change the params to use your own.
 from __future__ import annotations
 
 import pendulum
+from airflow.sdk import DAG, Param, task
 
 from airflow_dtcal.operators.lifecycle import EnsureEventOperator
 from airflow_dtcal.operators.sync import SyncAttendeesOperator
-
-try:
-    from airflow.sdk import DAG, Param, task
-except ImportError:  # pragma: no cover - Airflow 2
-    from airflow.decorators import task
-    from airflow.models import DAG, Param
 
 # The run's logical date in the team's time zone; a run without one uses the time it was triggered for.
 RUN_DAY = "(logical_date or dag_run.run_after).in_timezone('Asia/Shanghai')"
