@@ -308,7 +308,9 @@ class ChangeStream:
         try:
             await socket.send(ack_frame(message.message_id, status))
         except Exception as err:
-            self.log.warning("Could not acknowledge Stream message %s (%s)", message.message_id, _describe(err))
+            self.log.warning(
+                "Could not acknowledge Stream message %s (%s)", message.message_id, _describe(err)
+            )
             return False
         return True
 

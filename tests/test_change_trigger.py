@@ -1,0 +1,110 @@
+"""CalendarChangeTrigger without a server: arguments, serialization, the cursor key and the pure helpers."""
+
+from __future__ import annotations
+
+import pytest
+from airflow.sdk import Asset, AssetWatcher
+from airflow.triggers.base import BaseEventTrigger
+
+from airflow_dtcal.payloads import InvalidArgumentError
+from airflow_dtcal.triggers import changes
+from airflow_dtcal.triggers.changes import CalendarChangeTrigger
+
+KWARGS = {
+    "calendars": ["union-ceo-001"],
+    "source": "poll",
+    "event_ids": ["evt-1"],
+    "change_types": ["update"],
+    "fields": ["start", "end"],
+    "poll_interval": 900,
+    "call_budget": 3000,
+}
+
+
+def test_serialize_mirrors_init_and_the_hash_is_stable():
+    trigger = CalendarChangeTrigger(**KWARGS)
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "airflow_dtcal.triggers.changes.CalendarChangeTrigger"
+    again = CalendarChangeTrigger(**kwargs)
+    assert again.serialize() == (classpath, kwargs)
+    # The triggerer identifies an event trigger by this hash: re-creating it from its kwargs keeps it.
+    assert BaseEventTrigger.hash(classpath, kwargs) == BaseEventTrigger.hash(*again.serialize())
+    assert again.cursor_key == trigger.cursor_key
+    assert trigger.cursor_key.startswith("dtcal_watch_poll_")
+
+
+def test_the_cursor_key_depends_on_what_is_watched_not_on_timing():
+    base = CalendarChangeTrigger(**KWARGS).cursor_key
+    assert CalendarChangeTrigger(**{**KWARGS, "poll_interval": 60}).cursor_key == base
+    assert CalendarChangeTrigger(**{**KWARGS, "event_ids": ["evt-2"]}).cursor_key != base
+    assert CalendarChangeTrigger(**{**KWARGS, "source": "stream"}).cursor_key != base
+    assert CalendarChangeTrigger(**KWARGS, state_key="my_watch").cursor_key == "my_watch"
+
+
+def test_it_is_usable_in_an_asset_watcher():
+    watcher = AssetWatcher(name="w", trigger=CalendarChangeTrigger(**KWARGS))
+    asset = Asset(name="all_hands", uri="dingtalk://calendar/union-ceo-001/events/evt-1", watchers=[watcher])
+    assert asset.watchers[0].trigger.source == "poll"
+
+
+@pytest.mark.parametrize(
+    ("changes_to_kwargs", "field"),
+    [
+        ({"source": "webhook"}, "source"),
+        ({"id_type": "mobile"}, "id_type"),
+        ({"calendars": None}, "calendars"),
+        ({"calendars": "union-ceo-001"}, "calendars"),
+        ({"calendars": []}, "calendars"),
+        ({"calendars": ["ok", " "]}, "calendars[1]"),
+        ({"event_ids": [5]}, "event_ids[0]"),
+        ({"fields": ["start", "end time"]}, "fields[1]"),
+        ({"poll_interval": 0}, "poll_interval"),
+        ({"poll_interval": "often"}, "poll_interval"),
+        ({"call_budget": 0}, "call_budget"),
+        ({"call_budget": True}, "call_budget"),
+    ],
+)
+def test_bad_arguments_are_refused_naming_the_field(changes_to_kwargs, field):
+    with pytest.raises(InvalidArgumentError) as caught:
+        CalendarChangeTrigger(**{**KWARGS, **changes_to_kwargs})
+    assert caught.value.field == field
+
+
+def test_a_stream_notice_is_reported_for_the_watched_calendar_only():
+    data = {
+        "calendarEventId": "evt-1",
+        "calendarId": "primary",
+        "unionIdList": ["union-other", "union-ceo-001"],
+        "changeType": "update",
+        "operator": {"type": "user"},
+        "calendarEventUpdateTime": 1763900000000,
+        "legacyCalendarEventId": "legacy-1",
+    }
+    notice = changes.stream_notice(data, ["union-ceo-001"])
+    assert notice == {
+        "calendar": "union-ceo-001",
+        "calendar_id": "primary",
+        "event_id": "evt-1",
+        "legacy_event_id": "legacy-1",
+        "change_type": "update",
+        "update_time": "2025-11-23T12:13:20+00:00",
+        "changed_fields": None,
+        "event": None,
+    }
+    assert changes.stream_notice(data, ["union-nobody"]) is None
+    assert changes.stream_notice({**data, "calendarEventId": None}, ["union-ceo-001"]) is None
+    assert changes.stream_notice({**data, "unionIdList": "union-ceo-001"}, ["union-ceo-001"]) is None
+
+
+def test_listed_events_are_classified_by_status_and_times():
+    assert changes.classify({"status": "cancelled"}) == "delete"
+    assert changes.classify({"createTime": "2026-11-23T10:00Z", "updateTime": "2026-11-23T10:00Z"}) == "create"
+    assert changes.classify({"createTime": "2026-11-23T10:00Z", "updateTime": "2026-11-23T10:05Z"}) == "update"
+
+
+def test_fingerprints_compare_times_by_instant():
+    shanghai = {"start": {"dateTime": "2026-12-01T10:00:00+08:00", "timeZone": "Asia/Shanghai"}}
+    utc = {"start": {"dateTime": "2026-12-01T02:00:00Z", "timeZone": "UTC"}}
+    later = {"start": {"dateTime": "2026-12-01T11:00:00+08:00", "timeZone": "Asia/Shanghai"}}
+    assert changes.fingerprint(shanghai, ["start"]) == changes.fingerprint(utc, ["start"])
+    assert changes.fingerprint(shanghai, ["start"]) != changes.fingerprint(later, ["start"])
