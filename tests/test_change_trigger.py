@@ -98,8 +98,12 @@ def test_a_stream_notice_is_reported_for_the_watched_calendar_only():
 
 def test_listed_events_are_classified_by_status_and_times():
     assert changes.classify({"status": "cancelled"}) == "delete"
-    assert changes.classify({"createTime": "2026-11-23T10:00Z", "updateTime": "2026-11-23T10:00Z"}) == "create"
-    assert changes.classify({"createTime": "2026-11-23T10:00Z", "updateTime": "2026-11-23T10:05Z"}) == "update"
+    assert (
+        changes.classify({"createTime": "2026-11-23T10:00Z", "updateTime": "2026-11-23T10:00Z"}) == "create"
+    )
+    assert (
+        changes.classify({"createTime": "2026-11-23T10:00Z", "updateTime": "2026-11-23T10:05Z"}) == "update"
+    )
 
 
 def test_fingerprints_compare_times_by_instant():

@@ -97,7 +97,9 @@ def test_the_ack_names_the_message_and_the_status():
 
 def test_a_ping_is_answered_with_its_own_data():
     ping = stream.parse_frame(
-        json.dumps({"type": "SYSTEM", "headers": {"messageId": "p1", "topic": "ping"}, "data": '{"opaque": 1}'})
+        json.dumps(
+            {"type": "SYSTEM", "headers": {"messageId": "p1", "topic": "ping"}, "data": '{"opaque": 1}'}
+        )
     )
     answer = json.loads(stream.system_answer(ping))
     assert answer == {

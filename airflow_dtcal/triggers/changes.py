@@ -71,6 +71,7 @@ MONTH = 30 * 24 * 3600.0
 #: Bounds on what the cursor remembers (it lives in one Airflow Variable).
 MAX_SEEN = 500
 MAX_FINGERPRINTS = 1000
+MAX_KNOWN = 2000
 #: Longest wait between two attempts after an error (a fixed connection is picked up within this).
 MAX_ERROR_WAIT = 300.0
 
@@ -445,14 +446,16 @@ class CalendarChangeTrigger(BaseEventTrigger):
                 event_id = event.get("id")
                 if not isinstance(event_id, str) or not event_id or not self._watched(event_id):
                     continue
-                change = classify(event)
+                change = classify(event, cursor.knows(event_id))
+                cursor.know(event_id, change != "delete")
                 payload = None
                 if change == "delete":  # deleted or cancelled: fires on a resync if it was being watched
                     if self.fields and event_id in cursor.fingerprints:
-                        payload = {**self._poll_base(union_id, event), "changed_fields": []}
+                        payload = {**self._poll_base(union_id, event, True), "changed_fields": []}
                     cursor.forget(event_id)
                 elif self.fields:
-                    payload = self._changed(cursor, event_id, event, self._poll_base(union_id, event))
+                    base = self._poll_base(union_id, event, change != "create")
+                    payload = self._changed(cursor, event_id, event, base)
                 if resync is None or payload is None or not self._wanted(event_id, change):
                     continue
                 payload["dedup_key"] = f"poll:{union_id}:resync:{resync}:{event_id}:{payload_hash(event)}"
@@ -490,13 +493,13 @@ class CalendarChangeTrigger(BaseEventTrigger):
         cursor.fired = []
         await cursor.save()
 
-    def _poll_base(self, union_id: str, event: Mapping[str, Any]) -> dict:
+    def _poll_base(self, union_id: str, event: Mapping[str, Any], known: bool = True) -> dict:
         return {
             "source": "poll",
             "calendar": union_id,
             "calendar_id": self.calendar_id,
             "event_id": event.get("id"),
-            "change_type": classify(event),
+            "change_type": classify(event, known),
             "update_time": event.get("updateTime") if isinstance(event.get("updateTime"), str) else None,
             "changed_fields": None,
             "event": summary_of(event),
@@ -508,7 +511,10 @@ class CalendarChangeTrigger(BaseEventTrigger):
         event_id = event.get("id")
         if not isinstance(event_id, str) or not event_id:
             return None
-        payload = self._poll_base(union_id, event)
+        if not self._watched(event_id):
+            return None
+        payload = self._poll_base(union_id, event, cursor.knows(event_id))
+        cursor.know(event_id, payload["change_type"] != "delete")
         if not self._wanted(event_id, payload["change_type"]):
             return None
         if self.fields:
@@ -537,6 +543,7 @@ class Cursor:
         self.tokens: dict[str, str] = {}  # poll: unionId -> sync token
         self.fired: list[str] = []  # poll: dedup keys fired in the current delta
         self.fingerprints: dict[str, dict] = {}  # event id -> {field: hash}
+        self.known: dict[str, None] = {}  # poll: ids of the watched events seen (create vs update)
         self.month = ""
         self.month_calls = 0
         self._counted = 0  # hook.quota_calls_spent already added
@@ -552,6 +559,7 @@ class Cursor:
         self.fingerprints = {
             k: v for k, v in (state.get("fingerprints") or {}).items() if isinstance(v, dict)
         }
+        self.known = dict.fromkeys(k for k in state.get("known", []) if isinstance(k, str))
         month = state.get("month") or {}
         self.month, self.month_calls = str(month.get("month", "")), int(month.get("calls", 0) or 0)
 
@@ -565,6 +573,7 @@ class Cursor:
             "tokens": self.tokens,
             "fired": self.fired,
             "fingerprints": self.fingerprints,
+            "known": list(self.known),
             "month": {"month": self.month, "calls": self.month_calls},
         }
         await variables.asave_state(self.key, state, "airflow-dtcal: a CalendarChangeTrigger's cursor")
@@ -573,6 +582,20 @@ class Cursor:
     def remember(self, key: str) -> None:
         self.seen = [*self.seen[-(MAX_SEEN - 1) :], key]
         self.dirty = True
+
+    def knows(self, event_id: str) -> bool:
+        return event_id in self.known
+
+    def know(self, event_id: str, present: bool) -> None:
+        """Note that a watched event exists (``present``) or is gone; the oldest are forgotten first."""
+        if present and event_id not in self.known:
+            self.known[event_id] = None
+            while len(self.known) > MAX_KNOWN:
+                self.known.pop(next(iter(self.known)))
+            self.dirty = True
+        elif not present and event_id in self.known:
+            del self.known[event_id]
+            self.dirty = True
 
     def forget(self, event_id: str) -> None:
         if self.fingerprints.pop(event_id, None) is not None:
@@ -630,11 +653,15 @@ def stream_notice(data: Mapping[str, Any], calendars: list[str]) -> dict | None:
     }
 
 
-def classify(event: Mapping[str, Any]) -> str:
-    """A listed event's change: ``delete`` (cancelled or deleted), ``create`` (never updated since it was
-    created), else ``update``."""
+def classify(event: Mapping[str, Any], known: bool = False) -> str:
+    """A listed event's change: ``delete`` (cancelled or deleted); ``update`` for an event seen before
+    (``known``); else ``create`` when it was not updated since it was created, ``update`` when it was.
+    (DingTalk's createTime and updateTime count minutes: an event created and changed within a minute,
+    never seen before, is a ``create``.)"""
     if event.get("status") == "cancelled":
         return "delete"
+    if known:
+        return "update"
     created, updated = event.get("createTime"), event.get("updateTime")
     if created is not None and created == updated:
         return "create"
