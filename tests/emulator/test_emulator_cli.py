@@ -24,6 +24,8 @@ from .conftest import Api, assert_error, event_body
 LINE = re.compile(r"^dtcal-emulator listening on (http://127\.0\.0\.1:(\d+))$")
 SCRIPT = Path(sys.executable).with_name("dtcal-emulator")
 
+STREAM_DEFAULTS = {"sync_token_ttl": 604800.0, "stream_ticket_ttl": 90.0, "stream_redelivery_delay": 60.0}
+
 
 class Running:
     def __init__(self, proc: subprocess.Popen, url: str) -> None:
@@ -175,7 +177,13 @@ def test_admin_inspection_config_and_tokens(cli: Running, admin: EmulatorAdmin) 
     api.list_events("carol")
     assert time.perf_counter() - began >= 0.2
     admin.set_latency(0)
-    assert admin.config() == {"qps_limit": None, "latency": 0.0, "token_ttl": 3600.0, "monthly_quota": None}
+    assert admin.config() == {
+        "qps_limit": None,
+        "latency": 0.0,
+        "token_ttl": 3600.0,
+        "monthly_quota": None,
+        **STREAM_DEFAULTS,
+    }
     admin.revoke_tokens()
     assert_error(api.list_events("carol"), 400, "InvalidAuthentication")
 
