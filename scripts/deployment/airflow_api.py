@@ -65,6 +65,16 @@ class AirflowAPI:
         path = f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances/{task_id}/xcomEntries/return_value"
         return self.call("GET", path, params={"map_index": map_index})["value"]
 
+    def dag_runs(self, dag_id: str) -> list[dict]:
+        return self.call("GET", f"/api/v2/dags/{dag_id}/dagRuns", params={"limit": 100})["dag_runs"]
+
+    def asset_events(self, asset_name: str) -> list[dict]:
+        """The events of the asset named ``asset_name``, oldest first."""
+        assets = self.call("GET", "/api/v2/assets", params={"name_pattern": asset_name})["assets"]
+        [asset] = [a for a in assets if a["name"] == asset_name]
+        params = {"asset_id": asset["id"], "limit": 100, "order_by": "timestamp"}
+        return self.call("GET", "/api/v2/assets/events", params=params)["asset_events"]
+
     def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1) -> str:
         """The task's log for one try as plain lines (what the UI shows, trigger output included)."""
         path = f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances/{task_id}/logs/{try_number}"
@@ -87,6 +97,14 @@ class AirflowAPI:
 
     def unpause(self, dag_id: str) -> None:
         self.call("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False})
+
+    def pause(self, dag_id: str) -> None:
+        self.call("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": True})
+
+    def reparse(self, dag_id: str) -> None:
+        """Ask the dag-processor to parse the DAG's file again now (not at its next interval)."""
+        token = self.call("GET", f"/api/v2/dags/{dag_id}")["file_token"]
+        self.call("PUT", f"/api/v2/parseDagFile/{token}", ok=(200, 201))
 
     def trigger(self, dag_id: str, logical_date: str | None, conf: dict | None = None) -> str:
         body = {"logical_date": logical_date, "conf": conf or {}}

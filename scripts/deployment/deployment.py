@@ -8,6 +8,7 @@ import secrets
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,8 @@ class Deployment:
     env: dict[str, str] = field(default_factory=dict)
     emulator_url: str = ""
     api: AirflowAPI | None = None
+    # Called with the emulator's URL once it is up, before Airflow starts: environment for Airflow's processes.
+    before_airflow: Callable[[str], dict[str, str]] | None = None
 
     def service(self, name: str) -> Service:
         return next(s for s in self.services if s.name == name)
@@ -46,6 +49,8 @@ class Deployment:
         api_port = free_port()
         password = secrets.token_urlsafe(16)
         self.env = self._airflow_env(db_url, api_port, password)
+        if self.before_airflow is not None:
+            self.env.update(self.before_airflow(self.emulator_url))
         print("Migrating Airflow's metadata database (airflow db migrate)...")
         self._airflow_command(["db", "migrate"], "db-migrate.log", timeout=300)
         print("Starting airflow " + ", ".join(AIRFLOW_SERVICES) + " (LocalExecutor)...")
@@ -82,6 +87,23 @@ class Deployment:
             logs=[self.service(n).log_path for n in ("scheduler", "triggerer", "dag-processor")],
         )
         print(f"  API server http://127.0.0.1:{api_port}; all services healthy")
+
+    def stop_service(self, name: str) -> None:
+        """Stop one Airflow service (SIGTERM, as a service manager would), e.g. to restart it."""
+        service = self.service(name)
+        began = time.monotonic()
+        service.stop()
+        print(f"  stopped {name} ({time.monotonic() - began:.1f}s)")
+
+    def start_service(self, name: str, env: dict[str, str] | None = None) -> None:
+        """Start a stopped service again, in a new process, with ``env`` added to its environment."""
+        old = self.service(name)
+        if old.running:
+            raise DeploymentError(f"{name} is still running")
+        self.env.update(env or {})
+        new = Service(name, old.argv, old.log_path, env=self.env).start()
+        self.services[self.services.index(old)] = new
+        print(f"  started {name} again (pid {new.process.pid})")
 
     def stop(self) -> None:
         for service in reversed(self.services):

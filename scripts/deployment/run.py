@@ -9,7 +9,9 @@
 3. waits for the runs and checks every task succeeded, the sensor deferred and resumed through the
    triggerer, event ids crossed process boundaries through XCom, and the emulator holds exactly the
    intended events and attendees;
-4. stops everything it started (also on failure, Ctrl-C or SIGTERM). The logs stay in .deployment/logs/.
+4. the event-driven example (watch.py): the all-hands watch runs exactly once per reschedule through the
+   triggerer and DingTalk Stream mode, also across a restart of the triggerer;
+5. stops everything it started (also on failure, Ctrl-C or SIGTERM). The logs stay in .deployment/logs/.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from pathlib import Path
 from checks import check_deferral, check_emulator_state, check_runs, check_secret_absent
 from deployment import ROOT, Deployment
 from responder import RetroAttendees
-from scenarios import DIRECTORY, FOLLOWUP, POOL, POOL_SLOTS, RUNS, Run
+from scenarios import DIRECTORY, FOLLOWUP, POOL, POOL_SLOTS, RUNS, WATCH, Run
 from services import DeploymentError, tail, wait_until
+from watch import all_hands_env, check_watch, run_watch
 
 LOG_DIR = ROOT / ".deployment" / "logs"  # kept after the run (git-ignored)
 RUNS_TIMEOUT = 300.0
@@ -39,18 +42,20 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="dtcal-deployment-"))
     workdir.chmod(0o755)  # PostgreSQL runs as its own account when we are root
     shutil.rmtree(LOG_DIR, ignore_errors=True)
-    deployment = Deployment(workdir, LOG_DIR)
+    deployment = Deployment(workdir, LOG_DIR, before_airflow=all_hands_env)
     print(f"Deployment directory (throwaway): {workdir}; logs: {LOG_DIR}")
     try:
         deployment.start()
         print(f"Deployment up in {time.monotonic() - started:.0f}s")
         prepare(deployment)
         run_ids = run_all(deployment)
+        run_watch(deployment)
         print("Checking the results...")
         for line in [
             *check_emulator_state(deployment),
             *check_runs(deployment, run_ids),
             *check_deferral(deployment, run_ids),
+            *check_watch(deployment),
             *check_secret_absent(deployment),
         ]:
             print(f"  ok  {line}")
@@ -81,7 +86,7 @@ def _exit_on_signal(signum: int, frame: object) -> None:
 def prepare(deployment: Deployment) -> None:
     """Wait until the dag-processor has parsed dags/, then create the pool and unpause every DAG."""
     api = deployment.api
-    wanted = {run.dag_id for run in RUNS}
+    wanted = {run.dag_id for run in RUNS} | {WATCH}
 
     def parsed() -> bool:
         errors = api.import_errors()

@@ -23,6 +23,19 @@ RETRO_ANSWERS = {
 WEEK_11_ROTA = ["union-lead-010", "union-eng-103", "union-eng-104"]  # (11 * 2) % 5 = 2: engineers 3 and 4
 
 
+# The event-driven example (watch.py): the all-hands, created before Airflow starts, is changed twice by
+# the CEO's assistant in DingTalk (another app than Airflow's); only the reschedules make DAG runs.
+WATCH = "dingtalk_all_hands_watch"
+WATCH_ASSET = "dingtalk_all_hands"
+CEO = "union-ceo-001"
+ALL_HANDS = "All-hands"
+# (new summary, day, hour): a rename, then a reschedule; then, while the triggerer is down, both again.
+WATCH_CHANGES = (
+    [("All-hands (agenda attached)", None, None), (None, "2026-12-08", 10)],
+    [("All-hands (new room)", None, None), (None, "2026-12-15", 14)],
+)
+PREP_DATES = {"2026-12-08": "2026-12-07", "2026-12-15": "2026-12-14"}  # all-hands date -> prep date
+
 # The people the onboarding example names by userId (its default params), seeded into the emulator.
 DIRECTORY = [
     {"userId": "hr-partner-01", "unionId": "union-hr-01", "name": "Hana (HR)"},
@@ -129,4 +142,8 @@ EXPECTED_EVENTS = {
         },
         "union-author-001",  # its organizer (the others': ORGANIZER)
     ),
+    # Moved twice and renamed twice by the assistant; the watch DAG booked one prep meeting per new date.
+    "All-hands (new room)": (*_timed("2026-12-15", 14), {CEO: "accepted"}, CEO),
+    "All-hands prep (2026-12-08)": (*_timed("2026-12-07", 10), {CEO: "accepted"}, CEO),
+    "All-hands prep (2026-12-15)": (*_timed("2026-12-14", 14), {CEO: "accepted"}, CEO),
 }
