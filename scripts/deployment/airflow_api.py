@@ -75,6 +75,11 @@ class AirflowAPI:
         params = {"asset_id": asset["id"], "limit": 100, "order_by": "timestamp"}
         return self.call("GET", "/api/v2/assets/events", params=params)["asset_events"]
 
+    def variables(self) -> dict[str, str]:
+        """Every Airflow Variable, key -> value (as stored: text)."""
+        found = self.call("GET", "/api/v2/variables", params={"limit": 100})["variables"]
+        return {v["key"]: v["value"] for v in found}
+
     def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1) -> str:
         """The task's log for one try as plain lines (what the UI shows, trigger output included)."""
         path = f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances/{task_id}/logs/{try_number}"

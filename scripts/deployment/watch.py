@@ -14,6 +14,7 @@ through the real triggerer and DingTalk Stream mode (the emulator's gateway), al
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -163,10 +164,21 @@ def check_watch(deployment: Deployment) -> list[str]:
     log = deployment.service("triggerer").log_text()
     fired = log.count(f"Event {event_id}: update")
     assert fired == 2, f"the trigger fired {fired} times:\n{tail(deployment.service('triggerer').log_path)}"
+    # The cursor is an Airflow Variable, written from the triggerer: the two notices fired are in it.
+    cursors = {k: json.loads(v) for k, v in api.variables().items() if k.startswith("dtcal_watch_stream_")}
+    assert len(cursors) == 1, sorted(cursors)
+    [(cursor_key, cursor)] = cursors.items()
+    assert cursor["seen"] == keys, cursor
+    # The Stream ticket (single use, in the WebSocket URL) is never logged.
+    files = [p for p in deployment.log_dir.rglob("*") if p.is_file()]
+    files += [p for p in (deployment.workdir / "airflow-home" / "logs").rglob("*") if p.is_file()]
+    leaks = [str(p) for p in files if "ticket=" in p.read_text(errors="replace")]
+    assert not leaks, f"a Stream ticket URL appears in {leaks}"
     return [
         f"{WATCH}: 4 changes to the all-hands (2 renames, 2 reschedules, the second pair while the triggerer "
         f"was down) made exactly 2 asset events and 2 asset-triggered runs ({', '.join(dates)}), each "
         f"booking its prep meeting; dedup keys {keys}",
         f"DingTalk Stream: all 4 notices about the all-hands acknowledged; {stats['connections_opened']} "
-        f"connections opened (one per triggerer process at least); {stats['redeliveries']} redeliveries",
+        f"connections opened (one per triggerer process at least); {stats['redeliveries']} redeliveries; "
+        f"the cursor (Variable {cursor_key}) holds both dedup keys; no log holds a ticket URL",
     ]
