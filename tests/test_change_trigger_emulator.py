@@ -12,6 +12,7 @@ the first event that arrives has to be the second.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -22,6 +23,7 @@ from airflow_dtcal import variables
 from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
 from airflow_dtcal.payloads import build_event
 from airflow_dtcal.testing import EmulatorAdmin
+from airflow_dtcal.testing.pytest_plugin import CONN_ENV_VAR
 from airflow_dtcal.triggers.changes import CalendarChangeTrigger
 
 ORGANIZER = "union-ceo-001"
@@ -272,6 +274,36 @@ def test_stream_survives_a_triggerer_restart_without_repeating_or_losing_changes
     after = asyncio.run(second_run())
     assert before["dedup_key"] != after["dedup_key"]
     assert variables.load_state(trigger.cursor_key)["seen"] == [before["dedup_key"], after["dedup_key"]]
+
+
+def test_stream_a_failed_get_event_answers_later_and_the_notice_fires_once_redelivered(
+    admin, hook, dtcal_emulator, monkeypatch
+):
+    """With ``fields`` a notice needs GetEvent; while DingTalk fails it, the trigger answers LATER (no
+    firing, no loss); the notice comes again and fires once."""
+    event_id = new_event(hook)
+    connection = json.loads(dtcal_emulator.connection_json("dtcal-test-key", "dtcal-test-secret"))
+    monkeypatch.setenv(CONN_ENV_VAR, json.dumps({**connection, "extra": {"max_attempts": 1}}))
+
+    async def main():
+        triggerer = Triggerer(watch(source="stream", event_ids=[event_id], fields=["start", "end"]))
+        try:
+            await until("the Stream connection", connected(admin))  # the baseline GetEvent is done
+            await in_thread(admin.fail_next, 1, 503, operation="GetEvent")
+            await in_thread(move, hook, event_id, 17)
+            moved = await triggerer.next()
+            await until("the notice acknowledged", lambda: not admin.pending_stream_messages())
+            return moved
+        finally:
+            await triggerer.stop()
+
+    moved = asyncio.run(main())
+    assert (moved["event_id"], moved["changed_fields"]) == (event_id, ["start", "end"])
+    [message] = [m for m in admin.stream_messages() if m["data"]["calendarEventId"] == event_id]
+    assert message["status"] == "acked" and message["deliveries"] == 2
+    assert [a["status"] for a in message["acks"]] == ["LATER", "SUCCESS"]
+    calls = [r["status"] for r in admin.requests() if r["operation"] == "GetEvent"]
+    assert calls == [200, 503, 200]  # the baseline, the failure, the redelivered notice's
 
 
 # ------------------------------------------------------------------------------------------ poll
