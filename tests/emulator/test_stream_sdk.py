@@ -115,7 +115,8 @@ def test_a_failed_handler_gets_the_same_message_again(
     assert first["answered"] == 500 and second["answered"] == 200
     assert (first["messageId"], first["eventId"]) == (second["messageId"], second["eventId"])
     (acked,) = emu.wait_for_stream_acks(1)
-    assert acked["deliveries"] == 2 and [a["code"] for a in acked["acks"]] == [500, 200]
+    codes = [a["code"] for a in acked["acks"]]
+    assert acked["deliveries"] >= 2 and codes[0] == 500 and codes[-1] == 200
 
 
 def test_the_sdk_reconnects_after_a_disconnect_and_gets_what_it_missed(
