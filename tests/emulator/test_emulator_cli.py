@@ -20,6 +20,7 @@ import requests
 from airflow_dtcal.testing import EmulatorAdmin
 
 from .conftest import Api, assert_error, event_body
+from .wsclient import WsClient
 
 LINE = re.compile(r"^dtcal-emulator listening on (http://127\.0\.0\.1:(\d+))$")
 SCRIPT = Path(sys.executable).with_name("dtcal-emulator")
@@ -263,3 +264,52 @@ def test_bad_arguments_exit_with_usage_error() -> None:
     assert "KEY:SECRET" in proc.stderr
     proc = subprocess.run([str(SCRIPT), "--monthly-quota", "-5"], capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2 and "--monthly-quota" in proc.stderr
+
+
+def test_sync_and_stream_flags_and_a_stream_across_processes() -> None:
+    running = _start(
+        [
+            str(SCRIPT),
+            "--port",
+            "0",
+            "--sync-token-ttl",
+            "100",
+            "--stream-redelivery-delay",
+            "0.5",
+            "--stream-ticket-ttl",
+            "30",
+        ]
+    )
+    try:
+        admin = EmulatorAdmin(running.url)
+        config = admin.config()
+        assert (config["sync_token_ttl"], config["stream_redelivery_delay"], config["stream_ticket_ttl"]) == (
+            100.0,
+            0.5,
+            30.0,
+        )
+        opened = requests.post(
+            running.url + "/v1.0/gateway/connections/open",
+            json={
+                "clientId": "k",
+                "clientSecret": "secret-k",
+                "subscriptions": [{"type": "EVENT", "topic": "*"}],
+            },
+            timeout=10,
+            proxies={"http": "", "https": ""},
+        ).json()
+        client = WsClient(opened["endpoint"], opened["ticket"])
+        try:
+            assert client.status == 101
+            api = Api(running.url, "k", "secret-k")
+            api.login()
+            event_id = api.new_event("org")
+            message = client.read_json()
+            assert json.loads(message["data"])["calendarEventId"] == event_id
+            client.ack(message)
+            (acked,) = admin.wait_for_stream_acks(1)
+            assert acked["messageId"] == message["headers"]["messageId"]
+        finally:
+            client.close()
+    finally:
+        assert _stop(running) == 0

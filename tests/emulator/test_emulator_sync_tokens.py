@@ -216,3 +216,14 @@ def test_sync_calls_count_against_the_quota(emu: DingTalkEmulator, api: Api) -> 
     api.list_events("org", params={"syncToken": token})
     api.list_events("org", params={"syncToken": "garbage"})
     assert emu.stats()["counted"]["ListEvents"] == before + 2
+
+
+def test_a_patch_that_replaces_attendees_reaches_the_removed_ones(api: Api) -> None:
+    event_id = api.new_event("org")
+    api.add("org", event_id, ["alice", "bob"])
+    token = full_listing(api, "bob")[1]
+    replaced = api.patch("org", event_id, {"id": event_id, "attendees": [{"id": "alice"}]})
+    assert replaced.status_code == 200, replaced.text
+    changes, _ = delta(api, "bob", token)
+    assert [(e["id"], e["status"]) for e in changes] == [(event_id, "cancelled")]
+    assert delta(api, "bob", token, show_deleted=False)[0] == []

@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from airflow_dtcal.testing.emulator import stream
-from airflow_dtcal.testing.emulator.errors import error_body
+from airflow_dtcal.testing.emulator.errors import ApiError, error_body
 from airflow_dtcal.testing.emulator.messages import Reply, parse_json_body
 from airflow_dtcal.testing.emulator.websocket import (
     CLOSE_BAD_DATA,
@@ -137,7 +137,7 @@ class StreamConnection:
     def _reply(self, payload: bytes) -> None:
         try:
             reply = parse_json_body(payload)
-        except Exception:  # ApiError: not UTF-8 or not JSON
+        except ApiError:  # not UTF-8 or not JSON
             raise ProtocolError(CLOSE_BAD_DATA, "messages must be JSON text") from None
         self.replies += 1
         with self.state.lock:
