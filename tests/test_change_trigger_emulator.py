@@ -343,6 +343,28 @@ def test_poll_fires_once_per_change_and_counts_its_calls(admin, hook):
     assert updated["event"]["start"]["dateTime"].startswith("2026-12-01T16:00")
 
 
+def test_poll_outlives_a_failed_poll(admin, hook, dtcal_emulator, monkeypatch):
+    """A poll that fails (after the hook's own retries) does not end the watch: it starts again from the
+    saved cursor after a backoff, and the change is reported once."""
+    event_id = new_event(hook)
+    connection = json.loads(dtcal_emulator.connection_json("dtcal-test-key", "dtcal-test-secret"))
+    monkeypatch.setenv(CONN_ENV_VAR, json.dumps({**connection, "extra": {"max_attempts": 1}}))
+
+    async def main():
+        triggerer = Triggerer(watch(source="poll", poll_interval=0.2))
+        try:
+            await until("the first listing", lambda: variables.load_state(triggerer.trigger.cursor_key))
+            await in_thread(admin.fail_next, 1, 503, operation="ListEvents")
+            await in_thread(move, hook, event_id, 18)
+            return await triggerer.next()
+        finally:
+            await triggerer.stop()
+
+    moved = asyncio.run(main())
+    assert (moved["event_id"], moved["change_type"]) == (event_id, "update")
+    assert 503 in [r["status"] for r in admin.requests() if r["operation"] == "ListEvents"]
+
+
 def test_poll_restart_does_not_repeat_a_change_of_the_delta_it_was_reading(admin, hook):
     """A triggerer stopped in the middle of a delta (one change fired, the next not yet): the new
     trigger reads the delta again from the saved token and fires only the change not fired."""

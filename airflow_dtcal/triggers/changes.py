@@ -213,12 +213,13 @@ class CalendarChangeTrigger(BaseEventTrigger):
         from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
 
         hook = DingTalkCalendarHook(dingtalk_conn_id=self.dingtalk_conn_id)
-        cursor = Cursor(self.cursor_key, self.source)
         failures = 0
         try:
-            await cursor.load()
             while True:
                 try:
+                    # Each session starts from the saved cursor: what a failed one left in memory is not trusted.
+                    cursor = Cursor(self.cursor_key, self.source, counted=hook.quota_calls_spent)
+                    await cursor.load()
                     calendars = await self._union_ids(hook)
                     watch = self._stream if self.source == "stream" else self._poll
                     async for event in watch(hook, cursor, calendars):
@@ -226,17 +227,19 @@ class CalendarChangeTrigger(BaseEventTrigger):
                         yield event
                 except (DingTalkInvalidArgumentError, InvalidArgumentError):
                     raise  # the DAG's arguments are wrong: no point in trying again
-                except DingTalkError as err:
+                except Exception as err:  # a watch must outlive DingTalk's and the database's bad moments
                     failures += 1
                     wait = min(MAX_ERROR_WAIT, 2.0**failures)
-                    if not err.retryable:
+                    if isinstance(err, DingTalkError) and not err.retryable:
                         wait = MAX_ERROR_WAIT  # bad credentials, a permission: until someone fixes them
                     self.log.error(
-                        "Watching %s (%s) failed: %s; trying again in %.0fs",
+                        "Watching %s (%s) failed: %s: %s; trying again in %.0fs",
                         self.calendars,
                         self.source,
+                        type(err).__name__,
                         err,
                         wait,
+                        exc_info=not isinstance(err, DingTalkError),
                     )
                     await asyncio.sleep(wait)
         finally:
@@ -536,7 +539,7 @@ class CalendarChangeTrigger(BaseEventTrigger):
 class Cursor:
     """What the watch has acknowledged, kept in an Airflow Variable between triggerer runs."""
 
-    def __init__(self, key: str, source: str) -> None:
+    def __init__(self, key: str, source: str, counted: int = 0) -> None:
         self.key = key
         self.source = source
         self.seen: list[str] = []  # stream: notices fired (their dedup keys), oldest first
@@ -546,7 +549,7 @@ class Cursor:
         self.known: dict[str, None] = {}  # poll: ids of the watched events seen (create vs update)
         self.month = ""
         self.month_calls = 0
-        self._counted = 0  # hook.quota_calls_spent already added
+        self._counted = counted  # hook.quota_calls_spent already added
         self.dirty = False
 
     async def load(self) -> None:
