@@ -306,6 +306,34 @@ def test_stream_a_failed_get_event_answers_later_and_the_notice_fires_once_redel
     assert calls == [200, 503, 200]  # the baseline, the failure, the redelivered notice's
 
 
+def test_stream_a_get_event_refused_for_good_fires_unchecked_rather_than_losing_the_change(admin, hook):
+    event_id = new_event(hook)
+
+    async def main():
+        triggerer = Triggerer(watch(source="stream", event_ids=[event_id], fields=["start", "end"]))
+        try:
+            await until("the Stream connection", connected(admin))
+            await in_thread(
+                admin.fail_next,
+                1,
+                403,
+                "Forbidden.AccessDenied.AccessTokenPermissionDenied",
+                "no scope",
+                "GetEvent",
+            )
+            await in_thread(rename, hook, event_id, "All-hands (renamed)")  # unchecked: it fires
+            unchecked = await triggerer.next()
+            await in_thread(move, hook, event_id, 9)  # checked again: it fires, with what changed
+            checked = await triggerer.next()
+            return unchecked, checked
+        finally:
+            await triggerer.stop()
+
+    unchecked, checked = asyncio.run(main())
+    assert (unchecked["event_id"], unchecked["changed_fields"], unchecked["event"]) == (event_id, None, None)
+    assert checked["changed_fields"] == ["start", "end"]
+
+
 # ------------------------------------------------------------------------------------------ poll
 
 

@@ -281,9 +281,7 @@ class CalendarChangeTrigger(BaseEventTrigger):
                     continue
                 try:
                     payload = await self._compare(hook, cursor, notice)
-                except DingTalkError as err:
-                    if not err.retryable:
-                        raise
+                except DingTalkError as err:  # retryable (throttled, 5xx, timeout): DingTalk asks again
                     self.log.warning(
                         "GetEvent for notice %s failed (%s); asking for it again later", key, err
                     )
@@ -322,7 +320,7 @@ class CalendarChangeTrigger(BaseEventTrigger):
 
     async def _compare(self, hook: Any, cursor: Cursor, notice: dict) -> dict | None:
         """The payload for a notice, or None when ``fields`` says nothing relevant changed."""
-        from airflow_dtcal.exceptions import DingTalkNotFoundError
+        from airflow_dtcal.exceptions import DingTalkError, DingTalkNotFoundError
 
         event_id, change = notice["event_id"], notice["change_type"]
         if not self.fields:
@@ -342,6 +340,12 @@ class CalendarChangeTrigger(BaseEventTrigger):
         except DingTalkNotFoundError:
             self.log.info("Event %s is gone from %s's calendar; not reported", event_id, notice["calendar"])
             return None
+        except DingTalkError as err:
+            if err.retryable:
+                raise  # the notice is asked for again later
+            # A permission, say: the fields cannot be compared; better a run too many than a change lost.
+            self.log.warning("GetEvent for event %s failed (%s): it fires unchecked", event_id, err)
+            return {**notice, "changed_fields": None}
         finally:
             cursor.count_calls(hook)
         return self._changed(cursor, event_id, event, notice)
