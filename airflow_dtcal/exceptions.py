@@ -9,6 +9,7 @@ DingTalkError (AirflowException)
 └── DingTalkAPIError                  DingTalk answered with an error: .status, .code, .message, .request_id
     ├── DingTalkAnswerError           the answer is unusable: too large, not the expected shape, endless pages
     ├── DingTalkInvalidParameterError 400 that is not about auth
+    │   └── DingTalkSyncTokenExpiredError  a ListEvents syncToken DingTalk no longer accepts (list in full)
     ├── DingTalkAuthError             bad credentials, bad/expired/revoked token
     ├── DingTalkPermissionError       the app lacks a scope, or the user may not do this
     ├── DingTalkNotFoundError         404 / *NotExist* / *notFound* codes
@@ -132,6 +133,14 @@ class DingTalkInvalidParameterError(DingTalkAPIError):
     """DingTalk rejected a parameter."""
 
 
+class DingTalkSyncTokenExpiredError(DingTalkInvalidParameterError):
+    """DingTalk refused a ListEvents ``syncToken`` (expired, or not one it issued for this calendar).
+
+    Not retried: the caller lists the calendar again without a token (a full resync) and keeps the new one.
+    DingTalk documents no code for this; any 400 or 410 whose code or message names the sync token is one.
+    """
+
+
 class DingTalkAuthError(DingTalkAPIError):
     """Bad App Key / App Secret, or a bad, expired or revoked access token."""
 
@@ -180,6 +189,7 @@ __all__ = [
     "DingTalkQuotaExceededError",
     "DingTalkRateLimitError",
     "DingTalkServerError",
+    "DingTalkSyncTokenExpiredError",
     "DingTalkTransportError",
     "InvalidArgumentError",
     "invalid_arguments",

@@ -17,7 +17,7 @@ import requests_mock
 import responses
 import respx
 
-from airflow_dtcal.exceptions import DingTalkNotFoundError
+from airflow_dtcal.exceptions import DingTalkNotFoundError, DingTalkSyncTokenExpiredError
 from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
 
 API = "https://api.dingtalk.com"
@@ -94,6 +94,27 @@ def test_respx_sees_every_async_call():
     assert token.call_count == 1
     assert create.calls.last.request.headers["x-client-token"] == "key-2"
     assert json.loads(respond.calls.last.request.content) == {"responseStatus": "accepted"}
+
+
+def test_a_users_mocks_drive_incremental_listing_and_a_token_reset():
+    """What a user's unit test of their own export code does: two pages, then an expired token."""
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
+        mock.post(TOKEN_URL, json={"accessToken": "mock-token", "expireIn": 7200})
+        mock.get(EVENTS, json={"events": [{"id": "ev-1"}], "nextToken": "p2"})
+        mock.get(EVENTS, json={"events": [{"id": "ev-2", "status": "cancelled"}], "syncToken": "s1"})
+        pages = list(hook().iter_event_changes("org", sync_token="s0"))
+        urls = [call.request.url for call in mock.calls]
+        mock.get(
+            EVENTS, status=400, json={"code": "invalidSyncToken", "message": "expired", "requestid": "r"}
+        )
+        with pytest.raises(DingTalkSyncTokenExpiredError):
+            list(hook().iter_event_changes("org", sync_token="s1"))
+    assert [(p.events, p.sync_token, p.full) for p in pages] == [
+        ([{"id": "ev-1"}], None, False),
+        ([{"id": "ev-2", "status": "cancelled"}], "s1", False),
+    ]
+    assert "syncToken=s0" in urls[1] and "nextToken" not in urls[1]
+    assert "syncToken=s0" in urls[2] and "nextToken=p2" in urls[2]
 
 
 def test_mounted_adapters_auth_and_hooks_apply(dtcal_emulator):

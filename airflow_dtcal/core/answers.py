@@ -31,6 +31,7 @@ from airflow_dtcal.exceptions import (
     DingTalkQuotaExceededError,
     DingTalkRateLimitError,
     DingTalkServerError,
+    DingTalkSyncTokenExpiredError,
 )
 
 THROTTLE_CODES = (
@@ -263,6 +264,8 @@ def api_error(operation: str, status: int, headers: Mapping[str, str], body: Any
         or status == 401
     ):
         cls = DingTalkAuthError
+    elif status in (400, 410) and _names_sync_token(code, message):
+        cls = DingTalkSyncTokenExpiredError
     elif status == 404 or "notexist" in lowered or "notfound" in lowered or "not.found" in lowered:
         cls = DingTalkNotFoundError
     elif status == 403 or lowered.startswith("forbidden"):
@@ -274,6 +277,11 @@ def api_error(operation: str, status: int, headers: Mapping[str, str], body: Any
     else:
         cls = DingTalkAPIError
     return cls(operation, status, code, message, request_id, retry_after=wait)
+
+
+def _names_sync_token(code: str | None, message: str | None) -> bool:
+    """Whether an error is about a ListEvents ``syncToken`` (DingTalk documents no code for an expired one)."""
+    return any("synctoken" in (text or "").lower().replace("_", "") for text in (code, message))
 
 
 def _ban_wait(body: Any) -> float | None:
@@ -325,6 +333,11 @@ def interpret(
     return check_shape(operation, status, body, expect)
 
 
+#: The field that identifies an item of a page, where it is not ``id``.
+PAGE_ITEM_IDS = {"users": "userId"}
+_WEBSOCKET_URL = re.compile(r"wss?://[!-~]{1,2000}")
+
+
 def check_shape(operation: str, status: int, body: Any, expect: str) -> Any:
     if expect == "none":
         return body
@@ -340,12 +353,22 @@ def check_shape(operation: str, status: int, body: Any, expect: str) -> Any:
         items = body.get(key)
         if not isinstance(items, list):
             raise _bad(operation, status, f"the answer has no '{key}' list")
+        id_field = PAGE_ITEM_IDS.get(key, "id")
         for index, item in enumerate(items):
-            if not isinstance(item, dict) or not (isinstance(item.get("id"), str) and item["id"]):
-                raise _bad(operation, status, f"{key}[{index}] is not an object with an id")
+            if not isinstance(item, dict) or not (isinstance(item.get(id_field), str) and item[id_field]):
+                raise _bad(operation, status, f"{key}[{index}] is not an object with an {id_field}")
         token = body.get("nextToken")
         if token is not None and not isinstance(token, str):
             raise _bad(operation, status, "nextToken is not a string")
+        sync = body.get("syncToken")
+        if sync is not None and not (isinstance(sync, str) and _HEADER_SAFE.fullmatch(sync)):
+            raise _bad(operation, status, "syncToken is not a printable string")
+    if expect == "stream":
+        endpoint, ticket = body.get("endpoint"), body.get("ticket")
+        if not (isinstance(endpoint, str) and _WEBSOCKET_URL.fullmatch(endpoint)):
+            raise _bad(operation, status, "the answer has no ws:// or wss:// endpoint")
+        if not (isinstance(ticket, str) and _HEADER_SAFE.fullmatch(ticket)):
+            raise _bad(operation, status, "the answer has no usable ticket")
     return body
 
 

@@ -39,7 +39,7 @@ class Call:
     :ivar expect: the answer's shape: ``"none"`` (no body needed), ``"object"``, ``"event"`` (an object with
         an ``id``), ``"token"``, ``"page:<key>"`` (an object whose ``<key>`` is a list of objects), or, for a
         legacy call, ``"legacy:user"`` / ``"legacy:userid"`` (``{"errcode": 0, "result": {...}}``; the
-        checked ``result`` is the answer).
+        checked ``result`` is the answer), or ``"stream"`` (Stream mode's ``endpoint`` and ``ticket``).
     :ivar legacy: a call to the legacy API (``oapi.dingtalk.com``): sent to the legacy host, with the access
         token in the ``access_token`` query parameter instead of the token header.
     """
@@ -99,9 +99,9 @@ def event_path(user_id: str, calendar_id: str, event_id: str, suffix: str = "") 
     return f"{events_path(user_id, calendar_id)}/{segment(event_id, 'event_id')}{suffix}"
 
 
-def _page_size(value: Any, high: int) -> int:
+def _page_size(value: Any, high: int, field_name: str = "page_size") -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
-        raise InvalidArgumentError("page_size", f"must be a whole number from 1 to {high}", value)
+        raise InvalidArgumentError(field_name, f"must be a whole number from 1 to {high}", value)
     return value
 
 
@@ -180,6 +180,52 @@ def list_events(
         params["timeMax"] = time_max
     if show_deleted:
         params["showDeleted"] = "true"
+    return Call("ListEvents", "GET", events_path(user_id, calendar_id), params=params, expect="page:events")
+
+
+#: The longest ``syncToken`` we send back: DingTalk's are short opaque strings; this only bounds the URL.
+MAX_SYNC_TOKEN_CHARS = 4096
+_SYNC_TOKEN = re.compile(r"[!-~]+")
+
+
+def check_sync_token(value: Any, field_name: str = "sync_token") -> str:
+    """A ``syncToken`` as given back by ListEvents: printable ASCII without spaces, at most 4096 characters."""
+    if not isinstance(value, str) or not _SYNC_TOKEN.fullmatch(value) or len(value) > MAX_SYNC_TOKEN_CHARS:
+        raise InvalidArgumentError(
+            field_name,
+            f"must be the syncToken a ListEvents answer gave (printable ASCII, no spaces, at most "
+            f"{MAX_SYNC_TOKEN_CHARS} characters), or None for a full listing",
+            value,
+        )
+    return value
+
+
+def list_event_changes(
+    user_id: str,
+    calendar_id: str,
+    *,
+    sync_token: str | None,
+    time_min: str | None,
+    page_size: int,
+    max_attendees: int,
+) -> Call:
+    """ListEvents for incremental sync: deletions included (``showDeleted``), never ``timeMax`` (DingTalk
+    returns no ``syncToken`` when it is set); ``timeMin`` only for a full listing."""
+    params: dict[str, Any] = {
+        "maxResults": _page_size(page_size, 100),
+        "maxAttendees": _page_size(max_attendees, 100, "max_attendees"),
+        "showDeleted": "true",
+    }
+    if sync_token is not None:
+        params["syncToken"] = check_sync_token(sync_token)
+        if time_min is not None:
+            raise InvalidArgumentError(
+                "time_min", "cannot be combined with sync_token (a delta covers the whole calendar)", time_min
+            )
+    elif time_min is not None:
+        if not isinstance(time_min, str) or not time_min.strip():
+            raise InvalidArgumentError("time_min", "must be an ISO-8601 date-time or None", time_min)
+        params["timeMin"] = time_min.strip()
     return Call("ListEvents", "GET", events_path(user_id, calendar_id), params=params, expect="page:events")
 
 
@@ -358,4 +404,56 @@ def get_user_by_mobile(mobile: str) -> Call:
     body = {"mobile": require_id(mobile, "mobile")}
     return Call(
         "GetUserByMobile", "POST", USER_BY_MOBILE_PATH, body=body, expect="legacy:userid", legacy=True
+    )
+
+
+# --------------------------------------------------------------------------------------------- check-in
+
+#: GetSignInList and GetSignOutList, by the ``type`` DingTalk takes.
+SIGN_IN_LISTS = {
+    "sign_in": ("GetSignInList", "/signin"),
+    "not_yet_sign_in": ("GetSignInList", "/signin"),
+    "sign_out": ("GetSignOutList", "/signOut"),
+    "not_yet_sign_out": ("GetSignOutList", "/signOut"),
+}
+
+
+def sign_ins(organizer_id: str, event_id: str, calendar_id: str, *, status: str, page_size: int) -> Call:
+    """One event's check-in (or check-out) list; the path user is the organizer."""
+    if status not in SIGN_IN_LISTS:
+        raise InvalidArgumentError("status", f"must be one of {', '.join(SIGN_IN_LISTS)}", status)
+    operation, suffix = SIGN_IN_LISTS[status]
+    path = event_path(organizer_id, calendar_id, event_id, suffix)
+    params = {"maxResults": _page_size(page_size, 500), "type": status}
+    return Call(operation, "GET", path, params=params, expect="page:users")
+
+
+# --------------------------------------------------------------------------------------------- stream
+
+STREAM_OPEN_PATH = "/v1.0/gateway/connections/open"
+_TOPIC = re.compile(r"[A-Za-z0-9_*./-]{1,128}")
+
+
+def open_stream_connection(app_key: str, app_secret: str, topics: Any) -> Call:
+    """Stream mode's connection-open call: a WebSocket endpoint and a one-time ticket for this app's events.
+
+    The app credentials go in the body (that is the protocol); the call needs no access token and is not a
+    calendar call, so it is neither paced nor counted against the monthly quota.
+    """
+    if isinstance(topics, str) or not isinstance(topics, list | tuple) or not topics:
+        raise InvalidArgumentError("topics", "must be a non-empty list of event topics", topics)
+    for index, topic in enumerate(topics):
+        if not isinstance(topic, str) or not _TOPIC.fullmatch(topic):
+            raise InvalidArgumentError(
+                f"topics[{index}]", "must be an event topic such as 'calendar_event_change' or '*'", topic
+            )
+    body = {
+        "clientId": app_key,
+        "clientSecret": app_secret,
+        "subscriptions": [{"type": "EVENT", "topic": topic} for topic in dict.fromkeys(topics)],
+        "ua": USER_AGENT_PRODUCT,
+        "localIp": "",
+    }
+    return Call(
+        "OpenStreamConnection", "POST", STREAM_OPEN_PATH, body=body, authenticated=False, expect="stream"
     )

@@ -22,6 +22,7 @@ class Pager:
     max_pages: int
     pages: int = 0
     next_token: str | None = None
+    sync_token: str | None = None  # ListEvents' syncToken, from the last page
     done: bool = False
     _seen: set[str] = field(default_factory=set)
 
@@ -48,6 +49,7 @@ class Pager:
         token = page.get("nextToken") or None
         if token is None:
             self.done = True
+            self.sync_token = page.get("syncToken") or None
         elif token in self._seen:
             raise DingTalkAnswerError(
                 operation, 200, None, f"nextToken repeated after {self.pages} pages; stopped paging"
@@ -60,3 +62,20 @@ class Pager:
             self._seen.add(token)
         self.next_token = token
         return items
+
+
+@dataclass(frozen=True)
+class EventPage:
+    """One page of a calendar's events from :meth:`DingTalkCalendarHook.iter_event_changes`.
+
+    :ivar events: the events of this page; deleted and cancelled ones have ``status`` ``"cancelled"``.
+    :ivar sync_token: on the last page only: where the next delta starts (None before the last page, or
+        if DingTalk gave none).
+    :ivar full: True for a full listing (no token was given), False for a delta since a token.
+    :ivar last: True on the last page.
+    """
+
+    events: list[dict]
+    sync_token: str | None
+    full: bool
+    last: bool

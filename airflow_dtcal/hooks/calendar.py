@@ -31,6 +31,7 @@ from airflow_dtcal.core.settings import DEFAULTS, Settings, resolve_base_url, re
 from airflow_dtcal.exceptions import DingTalkAuthError, DingTalkError, DingTalkRateLimitError
 from airflow_dtcal.exceptions import invalid_arguments as _arguments
 from airflow_dtcal.hooks import transport
+from airflow_dtcal.hooks.changes import EventChangesMethods
 from airflow_dtcal.payloads import (
     MAX_ATTENDEES_PER_CALL,
     InvalidArgumentError,
@@ -43,8 +44,8 @@ from airflow_dtcal.payloads import (
 
 __all__ = ["DEFAULTS", "DingTalkCalendarHook", "clear_token_cache", "resolve_base_url"]
 
-#: Operations that do not count toward an organisation's monthly API quota (token and contacts calls).
-NOT_COUNTED = frozenset({"GetAccessToken", "GetUser", "GetUserByMobile"})
+#: Operations that do not count toward an organisation's monthly API quota (token, contacts, Stream open).
+NOT_COUNTED = frozenset({"GetAccessToken", "GetUser", "GetUserByMobile", "OpenStreamConnection"})
 
 
 def clear_token_cache() -> None:
@@ -105,7 +106,7 @@ class _Progress:
             )
 
 
-class DingTalkCalendarHook(BaseHook):
+class DingTalkCalendarHook(EventChangesMethods, BaseHook):
     """Talk to the DingTalk Calendar server API with an internal app's credentials.
 
     The Airflow connection gives the App Key (login), App Secret (password) and optionally the API host

@@ -107,6 +107,7 @@ class HostileServer:
             json.dumps({"accessToken": TOKEN, "expireIn": 7200})
         )
         self.paths: list[str] = []
+        self.bodies: list[bytes] = []
         outer = self
 
         class Handler(socketserver.BaseRequestHandler):
@@ -118,8 +119,10 @@ class HostileServer:
                         request = _read_request(sock)
                         if request is None:
                             return
-                        path = request.split(b" ", 2)[1].decode("latin-1")
+                        head, body = request
+                        path = head.split(b" ", 2)[1].decode("latin-1")
                         outer.paths.append(path)
+                        outer.bodies.append(body)
                         if path.startswith("/v1.0/oauth2/accessToken"):
                             outer.token_answer(sock)
                         else:
@@ -156,8 +159,9 @@ class HostileServer:
         self._server.server_close()
 
 
-def _read_request(sock: socket.socket) -> bytes | None:
-    """Read one request (headers and a Content-Length body, at most 1 MiB); None when the client left."""
+def _read_request(sock: socket.socket) -> tuple[bytes, bytes] | None:
+    """Read one request (headers and a Content-Length body, at most 1 MiB): ``(head, body)``; None when the
+    client left."""
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = sock.recv(65536)
@@ -177,4 +181,4 @@ def _read_request(sock: socket.socket) -> bytes | None:
         if not chunk:
             return None
         rest += chunk
-    return head
+    return head, rest

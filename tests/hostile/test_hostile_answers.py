@@ -209,3 +209,73 @@ def _with_header(send, header: str):
         sock.sendall(head + b"\r\n" + header.encode() + b"\r\n\r\n" + body)
 
     return patched
+
+
+def _drain(mode: str, h: DingTalkCalendarHook, method: str, *args, **kwargs) -> list:
+    """Every item of one of the hook's page iterators (``method``), through the sync or the async twin."""
+    if mode == "sync":
+        return list(getattr(h, method)(*args, **kwargs))
+
+    async def run() -> list:
+        try:
+            return [item async for item in getattr(h, "a" + method)(*args, **kwargs)]
+        finally:
+            await h.aclose()
+
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        ('{"events": [], "syncToken": 42}', "syncToken is not a printable string"),
+        ('{"events": [], "syncToken": "a b"}', "syncToken is not a printable string"),
+        ('{"events": [{"summary": "no id"}]}', r"events\[0\] is not an object with an id"),
+        ('{"items": []}', "no 'events' list"),
+    ],
+    ids=["token-type", "token-space", "event-without-id", "no-events"],
+)
+def test_change_pages_of_the_wrong_shape_are_typed_errors(server, mode, body, words):
+    server.behaviour = json_answer(body)
+    with pytest.raises(DingTalkAnswerError, match=words):
+        _drain(mode, hook(), "iter_event_changes", "org")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_sign_in_pages_need_a_user_id_per_person(server, mode):
+    server.behaviour = json_answer(json.dumps({"users": [{"userId": "u1"}, {"displayName": "nobody"}]}))
+    with pytest.raises(DingTalkAnswerError, match=r"users\[1\] is not an object with an userId"):
+        _drain(mode, hook(), "iter_sign_ins", "org", "e1")
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    "answer, words",
+    [
+        ({"endpoint": "http://example.test/connect", "ticket": "t"}, "no ws:// or wss:// endpoint"),
+        ({"endpoint": "wss://example.test/connect"}, "no usable ticket"),
+        ({"endpoint": "wss://example.test/connect", "ticket": "t\r\nx: 1"}, "no usable ticket"),
+        ({"endpoint": ["wss://x"], "ticket": "t"}, "no ws:// or wss:// endpoint"),
+    ],
+    ids=["http-endpoint", "no-ticket", "crlf-ticket", "list-endpoint"],
+)
+def test_stream_open_answers_of_the_wrong_shape_are_typed_errors(server, mode, answer, words):
+    server.behaviour = json_answer(json.dumps(answer))
+    h = hook()
+    with pytest.raises(DingTalkAnswerError, match=words) as caught:
+        if mode == "sync":
+            h.open_stream_connection()
+        else:
+
+            async def run() -> dict:
+                try:
+                    return await h.aopen_stream_connection()
+                finally:
+                    await h.aclose()
+
+            asyncio.run(run())
+    assert "hostile-secret" not in str(caught.value)
+    sent = json.loads(server.bodies[-1])
+    assert sent["clientSecret"] == "hostile-secret"  # the protocol puts it in the body, and only there
+    assert "hostile-secret" not in server.paths[-1]
