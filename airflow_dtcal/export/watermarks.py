@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -34,7 +35,8 @@ def state_key(conn_id: str, calendar_id: str, owners: Iterable[str], destination
     digest = hashlib.sha256(
         json.dumps([calendar_id, sorted(set(owners)), destination], separators=(",", ":")).encode()
     ).hexdigest()[:16]
-    return f"dtcal_export__{conn_id}__{digest}"
+    safe = re.sub(r"[^A-Za-z0-9_.:-]", "_", conn_id)[:200]
+    return f"dtcal_export__{safe}__{digest}"
 
 
 def check_state(state: Any, where: str) -> dict | None:

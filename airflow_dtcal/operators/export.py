@@ -147,7 +147,17 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
 
         if self.state_key is None:
             return state_key(self.dingtalk_conn_id, self._calendar(), owners, str(destination))
-        return payloads.require_id(self.state_key, "state_key")
+        return self._check_state_key(self.state_key)
+
+    @staticmethod
+    def _check_state_key(value: Any) -> str:
+        from airflow_dtcal.variables import KEY_PATTERN
+
+        if not isinstance(value, str) or not KEY_PATTERN.match(value):
+            raise payloads.InvalidArgumentError(
+                "state_key", "must be 1-250 characters of letters, digits, '_', '.', ':' or '-'", value
+            )
+        return value
 
     # ------------------------------------------------------------------ the run
 
@@ -161,7 +171,7 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
             calendar = self._calendar()
             destination = self._destination()
             if self.state_key is not None:
-                payloads.require_id(self.state_key, "state_key")
+                self._check_state_key(self.state_key)
         resolved = self._union_ids(context, {"calendars": list(plan.calendars)})["calendars"]
         owners = [resolved[c] for c in plan.calendars if c in resolved]
         interval = watermarks.interval_key(plan.interval_start)
