@@ -136,8 +136,10 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
                 "destination", "must be an ObjectStoragePath or a non-empty URL or path", value
             )
         try:
-            return ObjectStoragePath(value.strip())
-        except (TypeError, ValueError) as err:
+            path = ObjectStoragePath(value.strip())
+            path.fs  # noqa: B018 - resolves the filesystem: an unknown scheme or a missing package fails here
+            return path
+        except (TypeError, ValueError, ImportError) as err:
             raise payloads.InvalidArgumentError(
                 "destination", f"is not a storage path Airflow can open: {err}"
             ) from None
