@@ -12,6 +12,7 @@ from pathlib import Path
 import pendulum
 import pyarrow.parquet as pq
 import pytest
+import requests
 
 from airflow_dtcal.exceptions import DingTalkInvalidArgumentError
 from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
@@ -131,14 +132,40 @@ def test_a_rerun_of_the_interval_replaces_its_partition(dtcal_emulator, hook, tm
     assert sorted(p.name for p in partition.iterdir()) == ["_SUCCESS", "part-0.jsonl"]
 
 
+def sign_in(emulator, hook, attendee: str, event_id: str) -> int:
+    """SignIn as ``attendee`` (the path user), over HTTP; the check-in time DingTalk answers."""
+    url = f"{emulator.base_url}/v1.0/calendar/users/{attendee}/calendars/primary/events/{event_id}/signin"
+    answer = requests.post(url, headers={"x-acs-dingtalk-access-token": hook.get_access_token()}, timeout=5)
+    answer.raise_for_status()
+    return answer.json()["checkInTime"]
+
+
 def test_check_ins_of_the_events_the_owner_organizes(dtcal_emulator, hook, tmp_path):
     review = hook.create_event(ANN, new_event("Review", attendees=(BO, CY)))
-    hook.create_event(BO, new_event("Bo's", attendees=(ANN,)))
+    other = hook.create_event(BO, new_event("Bo's", attendees=(ANN,)))
+    checked_in = sign_in(dtcal_emulator, hook, BO, review["id"])
+    sign_in(dtcal_emulator, hook, ANN, other["id"])
     run = export(tmp_path, check_ins=True, formats=["jsonl", "parquet"])
-    assert run.result["rows"]["check_ins"] == 0
-    # One GetSignInList per event the calendar owner organizes: Ann's review and Bo's meeting.
+    # Each event's list is read once, from its organizer's calendar.
     assert run.pushed["dingtalk_calls"]["by_operation"].get("GetSignInList") == 2
-    assert review["id"]
+    got = sorted((r["calendar_owner"], r["event_id"], r["user_id"]) for r in run.rows(tmp_path, "check_ins"))
+    assert got == [(ANN, review["id"], BO), (BO, other["id"], ANN)]
+    bo = next(r for r in run.rows(tmp_path, "check_ins") if r["user_id"] == BO)
+    assert bo["check_in_time"] == checked_in and bo["change"] == "snapshot"
+    partition = tmp_path / "check_ins" / run.result["partition"]
+    assert pq.read_table(partition / "part-0.parquet").to_pylist() == run.rows(tmp_path, "check_ins")
+    assert run.result["rows"]["check_ins"] == 2
+
+
+def test_pages_stream_into_the_files(dtcal_emulator, hook, tmp_path):
+    for n in range(5):
+        hook.create_event(ANN, new_event(f"Meeting {n}", attendees=()))
+    run = export(tmp_path, calendars=[ANN], page_size=2, formats=["jsonl", "parquet"])
+    assert run.result["rows"]["events"] == 5
+    partition = tmp_path / "events" / run.result["partition"]
+    # One ListEvents page at a time, each page written as it came: a row group per page.
+    assert pq.ParquetFile(partition / "part-0.parquet").metadata.num_row_groups == 3
+    assert run.pushed["dingtalk_calls"]["by_operation"]["ListEvents"] == 3
 
 
 # ---------------------------------------------------------------------------- incremental mode
