@@ -331,3 +331,19 @@ def test_calendars_by_user_id(dtcal_emulator, hook, tmp_path):
     run = export(tmp_path, calendars=["ann.hr"], id_type="userId")
     assert run.result["calendars"] == {ANN: "full"}
     assert [r["calendar_owner"] for r in run.rows(tmp_path, "events")] == [ANN]
+
+
+def test_parquet_without_pyarrow_fails_naming_pyarrow_before_any_request(
+    dtcal_emulator, tmp_path, monkeypatch
+):
+    import airflow_dtcal.export.plan as plan
+
+    monkeypatch.setattr(plan, "pyarrow_missing", lambda: True)  # as if pyarrow were not installed
+    op = ExportEventsOperator(
+        task_id="export", destination=f"file://{tmp_path}", calendars=[ANN], formats=["jsonl", "parquet"]
+    )
+    with pytest.raises(
+        DingTalkInvalidArgumentError, match="formats: .*needs pyarrow.*airflow-dtcal\\[parquet\\]"
+    ):
+        Run(op, DAY1, DAY2)
+    assert dtcal_emulator.requests() == [] and list(tmp_path.iterdir()) == []
