@@ -219,6 +219,18 @@ def test_incremental_export_across_runs(airflow_db, dtcal_emulator, hook, tmp_pa
     assert third.result["rows"]["events"] == 0 and third.result["mode"] == "incremental"
 
 
+def test_an_attendee_removed_from_an_event_gets_a_delete_row(airflow_db, dtcal_emulator, hook, tmp_path):
+    review = hook.create_event(ANN, new_event("Review", attendees=(BO, CY)))
+    export(tmp_path, mode="incremental", calendars=[ANN, BO])
+    hook.remove_attendees(ANN, review["id"], [BO])
+    run = export(tmp_path, start=DAY2, mode="incremental", calendars=[ANN, BO])
+    changes = sorted((r["calendar_owner"], r["change"]) for r in run.rows(tmp_path, "events"))
+    # Ann's calendar: the event changed (its attendees); Bo's: the event left it.
+    assert changes == [(ANN, "upsert"), (BO, "delete")]
+    left = {r["attendee_id"] for r in run.rows(tmp_path, "attendees") if r["calendar_owner"] == ANN}
+    assert left == {ANN, CY}
+
+
 def test_an_expired_token_resyncs_in_full(airflow_db, dtcal_emulator, hook, tmp_path):
     # A resync lists from the interval's start: the events are on the later days.
     hook.create_event(ANN, new_event("One", day=DAY2))
