@@ -132,6 +132,18 @@ def test_a_rerun_of_the_interval_replaces_its_partition(dtcal_emulator, hook, tm
     assert sorted(p.name for p in partition.iterdir()) == ["_SUCCESS", "part-0.jsonl"]
 
 
+def test_destination_as_an_object_storage_path(dtcal_emulator, hook, tmp_path):
+    from airflow.sdk import ObjectStoragePath
+
+    hook.create_event(ANN, new_event("One"))
+    op = ExportEventsOperator(
+        task_id="export", destination=ObjectStoragePath(f"file://{tmp_path}/lake"), calendars=[ANN]
+    )
+    run = Run(op, DAY1, DAY2)
+    assert run.result["path"] == f"file://{tmp_path}/lake"
+    assert [r["summary"] for r in run.rows(tmp_path / "lake", "events")] == ["One"]
+
+
 def sign_in(emulator, hook, attendee: str, event_id: str) -> int:
     """SignIn as ``attendee`` (the path user), over HTTP; the check-in time DingTalk answers."""
     url = f"{emulator.base_url}/v1.0/calendar/users/{attendee}/calendars/primary/events/{event_id}/signin"
