@@ -28,15 +28,25 @@ PACER_DIR_ENV = (
 )
 APP_KEY = "dtcal-test-key"
 APP_SECRET = "dtcal-test-secret"
-_DEFAULTS: dict[str, Any] = {"qps_limit": None, "latency": 0.0, "token_ttl": 7200, "monthly_quota": None}
+_DEFAULTS: dict[str, Any] = {
+    "qps_limit": None,
+    "latency": 0.0,
+    "token_ttl": 7200,
+    "monthly_quota": None,
+    # emulator.contract's SYNC_TOKEN_TTL, STREAM_TICKET_TTL, STREAM_REDELIVERY_DELAY (not imported: stay cheap)
+    "sync_token_ttl": 7 * 86400.0,
+    "stream_ticket_ttl": 90.0,
+    "stream_redelivery_delay": 60.0,
+}
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "dtcal_emulator(qps_limit=None, latency=0.0, token_ttl=7200, monthly_quota=None): configure the "
-        "dtcal_emulator fixture for this test (qps_limit in calls/s per app and API, None = off; latency in "
-        "seconds; monthly_quota in calendar calls per month, None = no quota).",
+        "dtcal_emulator(qps_limit=None, latency=0.0, token_ttl=7200, monthly_quota=None, "
+        "sync_token_ttl=604800, stream_ticket_ttl=90, stream_redelivery_delay=60): configure the "
+        "dtcal_emulator fixture for this test (qps_limit in calls/s per app and API, None = off; latency and "
+        "the *_ttl/delay settings in seconds; monthly_quota in calendar calls per month, None = no quota).",
     )
 
 
@@ -84,6 +94,9 @@ def dtcal_emulator(
     emulator.set_latency(options["latency"])
     emulator.set_token_ttl(options["token_ttl"])
     emulator.set_monthly_quota(options["monthly_quota"])
+    emulator.set_sync_token_ttl(options["sync_token_ttl"])
+    emulator.set_stream_ticket_ttl(options["stream_ticket_ttl"])
+    emulator.set_stream_redelivery_delay(options["stream_redelivery_delay"])
     emulator.app_key = APP_KEY
     emulator.app_secret = APP_SECRET
     monkeypatch.setenv(PACER_DIR_ENV, dtcal_pacer_dir)

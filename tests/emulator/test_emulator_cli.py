@@ -20,9 +20,12 @@ import requests
 from airflow_dtcal.testing import EmulatorAdmin
 
 from .conftest import Api, assert_error, event_body
+from .wsclient import WsClient
 
 LINE = re.compile(r"^dtcal-emulator listening on (http://127\.0\.0\.1:(\d+))$")
 SCRIPT = Path(sys.executable).with_name("dtcal-emulator")
+
+STREAM_DEFAULTS = {"sync_token_ttl": 604800.0, "stream_ticket_ttl": 90.0, "stream_redelivery_delay": 60.0}
 
 
 class Running:
@@ -175,7 +178,13 @@ def test_admin_inspection_config_and_tokens(cli: Running, admin: EmulatorAdmin) 
     api.list_events("carol")
     assert time.perf_counter() - began >= 0.2
     admin.set_latency(0)
-    assert admin.config() == {"qps_limit": None, "latency": 0.0, "token_ttl": 3600.0, "monthly_quota": None}
+    assert admin.config() == {
+        "qps_limit": None,
+        "latency": 0.0,
+        "token_ttl": 3600.0,
+        "monthly_quota": None,
+        **STREAM_DEFAULTS,
+    }
     admin.revoke_tokens()
     assert_error(api.list_events("carol"), 400, "InvalidAuthentication")
 
@@ -255,3 +264,52 @@ def test_bad_arguments_exit_with_usage_error() -> None:
     assert "KEY:SECRET" in proc.stderr
     proc = subprocess.run([str(SCRIPT), "--monthly-quota", "-5"], capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2 and "--monthly-quota" in proc.stderr
+
+
+def test_sync_and_stream_flags_and_a_stream_across_processes() -> None:
+    running = _start(
+        [
+            str(SCRIPT),
+            "--port",
+            "0",
+            "--sync-token-ttl",
+            "100",
+            "--stream-redelivery-delay",
+            "0.5",
+            "--stream-ticket-ttl",
+            "30",
+        ]
+    )
+    try:
+        admin = EmulatorAdmin(running.url)
+        config = admin.config()
+        assert (config["sync_token_ttl"], config["stream_redelivery_delay"], config["stream_ticket_ttl"]) == (
+            100.0,
+            0.5,
+            30.0,
+        )
+        opened = requests.post(
+            running.url + "/v1.0/gateway/connections/open",
+            json={
+                "clientId": "k",
+                "clientSecret": "secret-k",
+                "subscriptions": [{"type": "EVENT", "topic": "*"}],
+            },
+            timeout=10,
+            proxies={"http": "", "https": ""},
+        ).json()
+        client = WsClient(opened["endpoint"], opened["ticket"])
+        try:
+            assert client.status == 101
+            api = Api(running.url, "k", "secret-k")
+            api.login()
+            event_id = api.new_event("org")
+            message = client.read_json()
+            assert json.loads(message["data"])["calendarEventId"] == event_id
+            client.ack(message)
+            (acked,) = admin.wait_for_stream_acks(1)
+            assert acked["messageId"] == message["headers"]["messageId"]
+        finally:
+            client.close()
+    finally:
+        assert _stop(running) == 0

@@ -57,13 +57,19 @@ def test_a_connection_and_state(dtcal_emulator):
 def test_b_state_was_reset(dtcal_emulator):
     assert dtcal_emulator.events() == []
     assert dtcal_emulator.faults() == []
-    assert dtcal_emulator.config() == {"qps_limit": None, "latency": 0.0, "token_ttl": 7200, "monthly_quota": None}
+    assert dtcal_emulator.config() == {
+        "qps_limit": None, "latency": 0.0, "token_ttl": 7200, "monthly_quota": None,
+        "sync_token_ttl": 604800.0, "stream_ticket_ttl": 90.0, "stream_redelivery_delay": 60.0,
+    }
     assert dtcal_emulator.stats()["counted_total"] == 0
 
 
 @pytest.mark.dtcal_emulator(qps_limit=7, latency=0.01, token_ttl=60, monthly_quota=3)
 def test_c_marker(dtcal_emulator):
-    assert dtcal_emulator.config() == {"qps_limit": 7, "latency": 0.01, "token_ttl": 60, "monthly_quota": 3}
+    config = dtcal_emulator.config()
+    assert {k: config[k] for k in ("qps_limit", "latency", "token_ttl", "monthly_quota")} == {
+        "qps_limit": 7, "latency": 0.01, "token_ttl": 60, "monthly_quota": 3,
+    }
 
 
 def test_d_one_server_per_session(dtcal_emulator_server, dtcal_emulator):

@@ -262,7 +262,7 @@ def test_full_event_lifecycle_via_sdk(emu: DingTalkEmulator, sdk: SimpleNamespac
         listed.extend(e.id for e in page.events)
         token = page.next_token
         if not token:
-            assert page.sync_token
+            assert page.sync_token is None  # DingTalk never returns one when timeMax is set
             break
     assert pages == 3 and len(listed) == 5 and event_id in listed
     assert emu.requests()[-1]["query"]["showDeleted"] == "False"
@@ -611,3 +611,77 @@ def test_meeting_rooms_via_sdk(emu: DingTalkEmulator, sdk: SimpleNamespace) -> N
     )
     assert removed.status_code == 200 and removed.body.result is True
     assert emu.event(event_id).get("meetingRooms") is None
+
+
+def test_list_events_sync_token_via_sdk(emu: DingTalkEmulator, sdk: SimpleNamespace) -> None:
+    first = _create_simple(sdk, "Kept", 1)
+    gone = _create_simple(sdk, "Gone", 2)
+
+    def listing(**kw: object) -> object:
+        return sdk.cal.list_events_with_options(
+            ORG, "primary", cm.ListEventsRequest(**kw), _h(cm.ListEventsHeaders, sdk), sdk.rt
+        ).body
+
+    full = listing(max_results=1)
+    assert full.next_token and full.sync_token is None  # the last page only
+    last = listing(max_results=1, next_token=full.next_token)
+    assert last.next_token is None and last.sync_token
+    patch = cm.PatchEventRequest(id=first, summary="Kept, moved")
+    sdk.cal.patch_event_with_options(ORG, "primary", first, patch, _h(cm.PatchEventHeaders, sdk), sdk.rt)
+    sdk.cal.delete_event_with_options(
+        ORG, "primary", gone, cm.DeleteEventRequest(), _h(cm.DeleteEventHeaders, sdk), sdk.rt
+    )
+    changes = listing(sync_token=last.sync_token, show_deleted=True)
+    assert [(e.id, e.summary, e.status) for e in changes.events] == [
+        (first, "Kept, moved", "confirmed"),
+        (gone, "Gone", "cancelled"),
+    ]
+    assert changes.sync_token and changes.next_token is None
+    assert [e.id for e in listing(sync_token=last.sync_token, show_deleted=False).events] == [first]
+    assert listing(sync_token=changes.sync_token).events == []
+    emu.expire_sync_tokens()
+    with pytest.raises(TeaException) as excinfo:
+        listing(sync_token=changes.sync_token)
+    assert excinfo.value.code == "invalidSyncToken"
+    assert excinfo.value.data["statusCode"] == 400
+
+
+def test_check_in_via_sdk(emu: DingTalkEmulator, sdk: SimpleNamespace) -> None:
+    event_id = _create_simple(sdk, "Training", 3)
+    add = cm.AddAttendeeRequest(
+        attendees_to_add=[
+            cm.AddAttendeeRequestAttendeesToAdd(id="alice"),
+            cm.AddAttendeeRequestAttendeesToAdd(id="bob"),
+        ]
+    )
+    sdk.cal.add_attendee_with_options(ORG, "primary", event_id, add, _h(cm.AddAttendeeHeaders, sdk), sdk.rt)
+    signed = sdk.cal.sign_in_with_options("alice", "primary", event_id, _h(cm.SignInHeaders, sdk), sdk.rt)
+    assert isinstance(signed.body.check_in_time, int)
+    out = sdk.cal.sign_out_with_options("alice", "primary", event_id, _h(cm.SignOutHeaders, sdk), sdk.rt)
+    assert isinstance(out.body.check_out_time, int)
+
+    def sign_ins(kind: str, **kw: object) -> object:
+        req = cm.GetSignInListRequest(type=kind, **kw)
+        return sdk.cal.get_sign_in_list_with_options(
+            ORG, "primary", event_id, req, _h(cm.GetSignInListHeaders, sdk), sdk.rt
+        ).body
+
+    done = sign_ins("sign_in", max_results=500)
+    assert [(u.user_id, u.check_in_time) for u in done.users] == [("alice", signed.body.check_in_time)]
+    assert done.next_token is None
+    first = sign_ins("not_yet_sign_in", max_results=1)
+    assert [u.user_id for u in first.users] == [ORG] and first.users[0].check_in_time is None
+    second = sign_ins("not_yet_sign_in", max_results=1, next_token=first.next_token)
+    assert [u.user_id for u in second.users] == ["bob"] and second.next_token is None
+    outs = sdk.cal.get_sign_out_list_with_options(
+        ORG,
+        "primary",
+        event_id,
+        cm.GetSignOutListRequest(type="sign_out", max_results=10),
+        _h(cm.GetSignOutListHeaders, sdk),
+        sdk.rt,
+    ).body
+    assert [(u.user_id, u.check_out_time) for u in outs.users] == [("alice", out.body.check_out_time)]
+    with pytest.raises(TeaException) as excinfo:
+        sign_ins("sign_in")  # maxResults is required
+    assert excinfo.value.code == "invalidParameter" and "maxResults" in excinfo.value.message

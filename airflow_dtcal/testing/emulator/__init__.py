@@ -1,7 +1,8 @@
 """A local emulator of the DingTalk OAuth2 token and Calendar v1.0 server API, and of two legacy contacts
 endpoints (user details, user by mobile) over a seedable user directory.
 
-It speaks real HTTP on loopback (the standard library's ThreadingHTTPServer, HTTP/1.1 keep-alive), keeps
+It speaks real HTTP on loopback (the standard library's ThreadingHTTPServer, HTTP/1.1 keep-alive, and the
+Stream mode WebSocket on the same port), keeps
 events, attendees, tokens and idempotency records in memory behind one lock, enforces the documented rules
 (validation, visibility, throttling, token expiry) and can inject faults (error replies, TCP resets before
 or after the change is applied, delays, HTML ban pages, the IP-ban JSON).
@@ -17,6 +18,11 @@ catch, and never Airflow. One room per concern, in the order a request meets the
 - ``faults.py``: fault injection
 - ``access.py``: access tokens, authentication, QPS throttling, the monthly quota
 - ``operations.py``: the calendar operations
+- ``sync_tokens.py``: ListEvents sync tokens (signed, scoped to a user's calendar, expiring)
+- ``checkins.py``: SignIn / SignOut and the organizer's check-in lists
+- ``stream.py``: Stream mode's tickets, subscribed apps, messages and acks
+- ``stream_connection.py``: one Stream WebSocket connection (the upgrade and its push/ack loop)
+- ``websocket.py``: the WebSocket protocol (RFC 6455 handshake and framing) on a plain socket
 - ``events.py``: the event store and the wire shape of events
 - ``rules.py``, ``query.py``: request validation (body fields, query parameters, page tokens)
 - ``directory.py``: the seedable user directory (display names, legacy look-ups)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_dtcal.testing.emulator import directory, events, faults, rooms
+from airflow_dtcal.testing.emulator import directory, events, faults, rooms, stream
 from airflow_dtcal.testing.emulator.errors import ApiError, invalid
 from airflow_dtcal.testing.emulator.messages import Reply, Request, error_reply, json_reply, parse_json_body
 from airflow_dtcal.testing.emulator.state import SETTINGS, State
@@ -110,6 +110,16 @@ def _routes(state: State, body: Any) -> dict[tuple[str, str], Any]:
         ("GET", "rooms"): lambda: {"rooms": rooms.list_seeded(state)},
         ("POST", "rooms"): lambda: {"roomIds": rooms.seed_rooms(state, body if body is not None else [])},
         ("POST", "users"): lambda: {"userIds": directory.seed_users(state, body if body is not None else [])},
+        ("POST", "expire-sync-tokens"): lambda: _then_ok(state.expire_sync_tokens),
+        ("GET", "stream"): lambda: stream.stream_stats(state),
+        ("GET", "stream/connections"): lambda: {"connections": stream.list_connections(state)},
+        ("GET", "stream/messages"): lambda: {"messages": stream.list_messages(state)},
+        ("GET", "stream/pending"): lambda: {"messages": stream.unacked_messages(state)},
+        ("GET", "stream/acked"): lambda: {"messages": stream.list_messages(state, "acked")},
+        ("POST", "stream/drop"): lambda: {"connections": stream.drop_connections(state)},
+        ("POST", "stream/disconnect"): lambda: {"connections": stream.send_disconnect(state)},
+        ("POST", "stream/ping"): lambda: {"connections": stream.send_ping(state)},
+        ("POST", "stream/expire-tickets"): lambda: _then_ok(lambda: stream.expire_tickets(state)),
     }
 
 

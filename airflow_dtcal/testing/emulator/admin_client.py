@@ -99,3 +99,46 @@ class EmulatorAdmin(EmulatorControls):
 
     def clear_faults(self) -> None:
         self._call("DELETE", "faults")
+
+    # ---- ListEvents sync tokens
+
+    def set_sync_token_ttl(self, seconds: float) -> None:
+        self._call("POST", "config", {"sync_token_ttl": seconds})
+
+    def expire_sync_tokens(self) -> None:
+        self._call("POST", "expire-sync-tokens", {})
+
+    # ---- Stream mode
+
+    def set_stream_ticket_ttl(self, seconds: float) -> None:
+        self._call("POST", "config", {"stream_ticket_ttl": seconds})
+
+    def set_stream_redelivery_delay(self, seconds: float) -> None:
+        self._call("POST", "config", {"stream_redelivery_delay": seconds})
+
+    def stream_stats(self) -> dict:
+        return self._call("GET", "stream")
+
+    def stream_connections(self) -> list[dict]:
+        return self._call("GET", "stream/connections")["connections"]
+
+    def stream_messages(self) -> list[dict]:
+        return self._call("GET", "stream/messages")["messages"]
+
+    def pending_stream_messages(self) -> list[dict]:
+        return self._call("GET", "stream/pending")["messages"]
+
+    def acked_stream_messages(self) -> list[dict]:
+        return self._call("GET", "stream/acked")["messages"]
+
+    def drop_stream_connections(self) -> int:
+        return self._call("POST", "stream/drop", {})["connections"]
+
+    def disconnect_stream_connections(self) -> int:
+        return self._call("POST", "stream/disconnect", {})["connections"]
+
+    def ping_stream_connections(self) -> int:
+        return self._call("POST", "stream/ping", {})["connections"]
+
+    def expire_stream_tickets(self) -> None:
+        self._call("POST", "stream/expire-tickets", {})

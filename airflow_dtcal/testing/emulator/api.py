@@ -2,7 +2,8 @@
 throttling, idempotency, then the operation itself.
 
 A calendar call counts against the monthly quota once it is authenticated, within the quota and not
-throttled, whatever its outcome (validation errors and idempotent replays count too); token calls never do.
+throttled, whatever its outcome (validation errors and idempotent replays count too); token calls and
+Stream connection-opens never do.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 import time
 from typing import Any
 
-from airflow_dtcal.testing.emulator import access, faults, legacy, request_log
+from airflow_dtcal.testing.emulator import access, faults, legacy, request_log, stream
 from airflow_dtcal.testing.emulator.contract import (
     CLIENT_TOKEN_HEADER,
     IDEMPOTENCY_WINDOW,
@@ -79,6 +80,11 @@ def _answer(
                 raise body_error
             with state.lock:
                 return json_reply(access.issue_token(state, body))
+        if op == "OpenStreamConnection":  # not a calendar call: no access token, never counted
+            if body_error:
+                raise body_error
+            with state.lock:
+                return json_reply(stream.open_connection(state, body, request.headers.get("host")))
         if op in LEGACY_OPERATIONS:
             with state.lock:
                 return legacy.answer(state, op, request, body, body_error)

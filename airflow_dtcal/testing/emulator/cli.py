@@ -8,7 +8,13 @@ import signal
 import threading
 from typing import Any
 
-from airflow_dtcal.testing.emulator.contract import DEFAULT_QPS_LIMIT, TOKEN_TTL
+from airflow_dtcal.testing.emulator.contract import (
+    DEFAULT_QPS_LIMIT,
+    STREAM_REDELIVERY_DELAY,
+    STREAM_TICKET_TTL,
+    SYNC_TOKEN_TTL,
+    TOKEN_TTL,
+)
 from airflow_dtcal.testing.emulator.in_process import DingTalkEmulator
 from airflow_dtcal.testing.emulator.server import IDLE_TIMEOUT, MAX_BODY_BYTES, REQUEST_TIMEOUT
 
@@ -75,6 +81,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="calendar calls allowed per month before 403 ApiCountLimitForOrg (default: no quota)",
     )
     parser.add_argument(
+        "--sync-token-ttl",
+        type=_positive,
+        default=SYNC_TOKEN_TTL,
+        help=f"seconds a ListEvents syncToken stays valid (default {SYNC_TOKEN_TTL:g}, 7 days)",
+    )
+    parser.add_argument(
+        "--stream-redelivery-delay",
+        type=_positive,
+        default=STREAM_REDELIVERY_DELAY,
+        help="seconds before an unacked Stream message is sent again on an open connection "
+        f"(default {STREAM_REDELIVERY_DELAY:g})",
+    )
+    parser.add_argument(
+        "--stream-ticket-ttl",
+        type=_positive,
+        default=STREAM_TICKET_TTL,
+        help=f"seconds a Stream connection ticket may wait before it is used (default {STREAM_TICKET_TTL:g})",
+    )
+    parser.add_argument(
         "--seed", metavar="FILE.json", help="events and users to preload (see docs/emulator.md)"
     )
     parser.add_argument(
@@ -116,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
         request_timeout=args.request_timeout,
         idle_timeout=args.idle_timeout,
     )
+    emulator.set_sync_token_ttl(args.sync_token_ttl)
+    emulator.set_stream_redelivery_delay(args.stream_redelivery_delay)
+    emulator.set_stream_ticket_ttl(args.stream_ticket_ttl)
     stop = threading.Event()
 
     def _stop(signum: int, frame: Any) -> None:

@@ -26,6 +26,11 @@ OPERATIONS = (
     "QueryMeetingRoomList",
     "GetUser",
     "GetUserByMobile",
+    "SignIn",
+    "GetSignInList",
+    "SignOut",
+    "GetSignOutList",
+    "OpenStreamConnection",
 )
 #: The legacy contacts operations (``oapi.dingtalk.com``): token in the query, errcode answers, no quota.
 LEGACY_OPERATIONS = frozenset({"GetUser", "GetUserByMobile"})
@@ -42,8 +47,12 @@ WRITE_OPERATIONS = frozenset(
         "TransferEvent",
         "AddMeetingRooms",
         "RemoveMeetingRooms",
+        "SignIn",
+        "SignOut",
     }
 )
+#: Operations that are not calendar calls: no access token, never counted against the monthly quota.
+UNCOUNTED_OPERATIONS = frozenset({"GetAccessToken", "OpenStreamConnection"})
 
 TOKEN_HEADER = "x-acs-dingtalk-access-token"
 CLIENT_TOKEN_HEADER = "x-client-token"
@@ -70,3 +79,10 @@ MAX_LIST_SPAN = dt.timedelta(days=366)
 MAX_SCHEDULE_USERS = 20  # GetSchedule userIds per call
 MAX_ROOMS_PER_EVENT = 5
 MAX_ROOM_SCHEDULE_SPAN = dt.timedelta(days=90)
+MAX_SIGN_IN_PAGE = 500  # GetSignInList / GetSignOutList maxResults (required)
+
+SYNC_TOKEN_TTL = 7 * 86400.0  # seconds a ListEvents syncToken stays valid (the emulator's choice)
+#: Stream mode (the ``dingtalk-stream`` protocol): the event topic, ticket lifetime and redelivery delay.
+STREAM_EVENT_TOPIC = "calendar_event_change"
+STREAM_TICKET_TTL = 90.0  # seconds a connection ticket may wait before it is used (once)
+STREAM_REDELIVERY_DELAY = 60.0  # seconds after which an unacked (or LATER) message is sent again

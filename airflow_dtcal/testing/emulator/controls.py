@@ -4,6 +4,8 @@ the fault shortcuts, event look-ups and the Airflow connection pointing at the e
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from typing import Any
 
 
@@ -17,6 +19,33 @@ class EmulatorControls:
 
     def events(self) -> list[dict]:
         raise NotImplementedError
+
+    def stream_connections(self) -> list[dict]:
+        raise NotImplementedError
+
+    def acked_stream_messages(self) -> list[dict]:
+        raise NotImplementedError
+
+    @staticmethod
+    def _wait_for(what: str, probe: Callable[[], list], count: int, timeout: float) -> list:
+        deadline = time.monotonic() + timeout
+        while True:
+            found = probe()
+            if len(found) >= count:
+                return found
+            if time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"{len(found)} {what} after {timeout:g} seconds; expected at least {count}"
+                )
+            time.sleep(0.05)
+
+    def wait_for_stream_connections(self, count: int = 1, timeout: float = 10.0) -> list[dict]:
+        """The open Stream connections once there are at least ``count``; ``TimeoutError`` otherwise."""
+        return self._wait_for("open Stream connections", self.stream_connections, count, timeout)
+
+    def wait_for_stream_acks(self, count: int, timeout: float = 10.0) -> list[dict]:
+        """The acked Stream messages once at least ``count`` are acked; ``TimeoutError`` otherwise."""
+        return self._wait_for("acked Stream messages", self.acked_stream_messages, count, timeout)
 
     def event(self, event_id: str) -> dict | None:
         for ev in self.events():

@@ -2,7 +2,8 @@
 
 An event is kept as a dict: the validated wire fields, plus ``organizer`` (the owner's unionId), an
 insertion-ordered ``attendees`` map (unionId -> attendee; the organizer first), ``status``, ``deleted``,
-``seq``, ``changeSeq`` and the parsed ``_start``/``_end`` instants. A cancelled event (CancelEvent) keeps
+``seq``, ``changeSeq``, ``userSeq`` (unionId -> the last change number that concerned that user, kept
+after they leave the event), ``checkIns``/``checkOuts`` and the parsed ``_start``/``_end`` instants. A cancelled event (CancelEvent) keeps
 status ``cancelled`` and stays visible to GetEvent; a deleted one (the organizer's DeleteEvent, or a seeded
 ``cancelled`` event) is cancelled and gone: GetEvent answers ``instanceNotExist``. Functions that take a :class:`State` expect the
 caller to hold ``state.lock``, except the ``dump_*`` and ``seed`` functions, which take it.
@@ -14,10 +15,12 @@ import base64
 import copy
 import datetime as dt
 import secrets
+import time
 import zoneinfo
+from collections.abc import Iterable
 from typing import Any
 
-from airflow_dtcal.testing.emulator import directory
+from airflow_dtcal.testing.emulator import directory, stream
 from airflow_dtcal.testing.emulator.contract import MAX_ATTENDEES_PER_EVENT
 from airflow_dtcal.testing.emulator.errors import ApiError, event_not_found, invalid
 from airflow_dtcal.testing.emulator.rules import UTC, check_attendee_list, event_fields, parse_instant
@@ -89,10 +92,28 @@ def wire_time(ev: dict, instant: dt.datetime) -> dict:
     return {"dateTime": instant.astimezone(zone).isoformat(), "timeZone": ev["start"]["timeZone"]}
 
 
-def touch(state: State, ev: dict) -> None:
+def touch(
+    state: State,
+    ev: dict,
+    change: str = "update",
+    actor: str | None = None,
+    removed: Iterable[str] = (),
+    notify: bool = True,
+) -> None:
+    """Record one change of ``ev``: a new change number for every attendee and every user ``removed`` from
+    it (so their ListEvents deltas carry it), and, when ``notify``, a ``calendar_event_change`` message
+    for the Stream subscribers. ``change`` is the message's ``changeType``; ``actor`` the caller."""
     state.change_seq += 1
-    ev["changeSeq"] = state.change_seq
+    seq = state.change_seq
+    ev["changeSeq"] = seq
     ev["updateTime"] = utc_stamp()
+    ev["updatedMs"] = int(time.time() * 1000)
+    affected = list(dict.fromkeys([*ev["attendees"], *removed]))
+    per_user = ev.setdefault("userSeq", {})  # unionId -> the last change number that concerned them
+    for user in affected:
+        per_user[user] = seq
+    if notify:
+        stream.publish(state, ev, change, actor, affected)
 
 
 def overlaps(ev: dict, tmin: dt.datetime | None, tmax: dt.datetime | None) -> bool:
@@ -155,7 +176,7 @@ def create(state: State, user: str, body: Any, seeded: bool = False) -> dict:
     }
     ev.update(fields)
     state.events[event_id] = ev
-    touch(state, ev)
+    touch(state, ev, "create", actor=user, notify=not seeded)
     return ev
 
 

@@ -2,7 +2,7 @@
 
 A fault applies to the next ``count`` matching requests; faults are queued first in, first out and a
 request consumes the first one that matches it. ``operation=None`` matches every operation except
-``GetAccessToken``, which must be named.
+``GetAccessToken`` and ``OpenStreamConnection``, which must be named.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import json
 import math
 from typing import Any
 
-from airflow_dtcal.testing.emulator.contract import OPERATIONS
+from airflow_dtcal.testing.emulator.contract import OPERATIONS, UNCOUNTED_OPERATIONS
 from airflow_dtcal.testing.emulator.errors import error_body
 from airflow_dtcal.testing.emulator.messages import Reply
 from airflow_dtcal.testing.emulator.state import State
@@ -98,7 +98,7 @@ def take_fault(state: State, operation: str) -> dict | None:
     """Consume one use of the first queued fault matching ``operation`` (caller holds the lock)."""
     for i, fault in enumerate(state.faults):
         wanted = fault["operation"]
-        if (wanted is None and operation != "GetAccessToken") or wanted == operation:
+        if (wanted is None and operation not in UNCOUNTED_OPERATIONS) or wanted == operation:
             fault["count"] -= 1
             if fault["count"] <= 0:
                 del state.faults[i]

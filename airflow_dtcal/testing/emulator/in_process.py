@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from airflow_dtcal.testing.emulator import admin, directory, faults
+from airflow_dtcal.testing.emulator import admin, directory, faults, stream
 from airflow_dtcal.testing.emulator import events as event_store
 from airflow_dtcal.testing.emulator import rooms as room_store
 from airflow_dtcal.testing.emulator.contract import DEFAULT_QPS_LIMIT, TOKEN_TTL
@@ -163,6 +163,52 @@ class DingTalkEmulator(EmulatorControls):
 
     def add_fault(self, kind: str, count: int = 1, operation: str | None = None, **params: Any) -> dict:
         return faults.add_fault(self._state, faults.make_fault(kind, count, operation, **params))
+
+    # ---- ListEvents sync tokens
+
+    def set_sync_token_ttl(self, seconds: float) -> None:
+        """Sync tokens older than ``seconds`` are refused with ``invalidSyncToken`` (default 7 days)."""
+        self._state.configure(sync_token_ttl=seconds)
+
+    def expire_sync_tokens(self) -> None:
+        """Invalidate every syncToken issued so far (the next delta call gets 400 ``invalidSyncToken``)."""
+        self._state.expire_sync_tokens()
+
+    # ---- Stream mode
+
+    def set_stream_ticket_ttl(self, seconds: float) -> None:
+        self._state.configure(stream_ticket_ttl=seconds)
+
+    def set_stream_redelivery_delay(self, seconds: float) -> None:
+        """Seconds after which an unacked (or LATER) message is sent again on an open connection."""
+        self._state.configure(stream_redelivery_delay=seconds)
+
+    def stream_stats(self) -> dict:
+        return stream.stream_stats(self._state)
+
+    def stream_connections(self) -> list[dict]:
+        return stream.list_connections(self._state)
+
+    def stream_messages(self) -> list[dict]:
+        return stream.list_messages(self._state)
+
+    def pending_stream_messages(self) -> list[dict]:
+        return stream.unacked_messages(self._state)
+
+    def acked_stream_messages(self) -> list[dict]:
+        return stream.list_messages(self._state, "acked")
+
+    def drop_stream_connections(self) -> int:
+        return stream.drop_connections(self._state)
+
+    def disconnect_stream_connections(self) -> int:
+        return stream.send_disconnect(self._state)
+
+    def ping_stream_connections(self) -> int:
+        return stream.send_ping(self._state)
+
+    def expire_stream_tickets(self) -> None:
+        stream.expire_tickets(self._state)
 
     def clear_faults(self) -> None:
         with self._state.lock:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from airflow_dtcal.testing.emulator import events, recurrence, rooms
+from airflow_dtcal.testing.emulator import checkins, events, recurrence, rooms, sync_tokens
 from airflow_dtcal.testing.emulator.contract import (
     MAX_ATTENDEES_PER_EVENT,
     MAX_LIST_SPAN,
@@ -58,41 +58,101 @@ def _list_window(q: dict) -> tuple[Any, Any]:
 
 
 def list_events(state: State, p: dict, q: dict, body: Any) -> Result:
-    user = p["user"]
+    """Events of the user's calendar; with ``syncToken``, what changed since (see :func:`_list_changes`).
+
+    The last page of a listing without ``timeMax`` carries a ``syncToken``: the change number when the
+    listing's first page was served, so a change made while paging shows up in the next delta.
+    """
+    user, calendar = p["user"], p["calendar"]
     max_results = parse_int(q, "maxResults", 100, 1, 100)
     max_attendees = parse_int(q, "maxAttendees", 100, 1, 100)
     show_deleted = parse_bool(q, "showDeleted")
+    cursor = _events_cursor(q, user, calendar)
+    if q.get("syncToken") or cursor.get("k") == "delta":
+        if q.get("timeMin") or q.get("timeMax"):
+            raise invalid("timeMin and timeMax cannot be combined with syncToken (or its nextToken)")
+        return 200, _list_changes(state, q, cursor, user, calendar, max_results, max_attendees, show_deleted)
     tmin, tmax = _list_window(q)
-    since = None
-    if q.get("syncToken"):
-        payload = decode_page_token(q["syncToken"], "syncToken")
-        if payload.get("k") != "sync" or not is_int(payload.get("s")):
-            raise invalid("syncToken is not a token this server issued")
-        since = payload["s"]
-    offset = 0
-    if q.get("nextToken"):
-        payload = decode_page_token(q["nextToken"], "nextToken")
-        if payload.get("k") != "events" or payload.get("u") != user or not is_int(payload.get("o")):
-            raise invalid("nextToken is not a token this server issued for this calendar")
-        offset = payload["o"]
-    matched = []
-    for ev in state.events.values():
-        if user not in ev["attendees"]:
-            continue
-        if since is not None:
-            if ev["changeSeq"] > since:  # a sync token returns every change, deletions included
-                matched.append(ev)
-        elif (ev["status"] != "cancelled" or show_deleted) and events.overlaps(ev, tmin, tmax):
-            matched.append(ev)
+    offset, upto = cursor.get("o", 0), cursor.get("m", state.change_seq)
+    matched = [
+        ev
+        for ev in state.events.values()
+        if user in ev["attendees"]
+        and (ev["status"] != "cancelled" or show_deleted)
+        and events.overlaps(ev, tmin, tmax)
+    ]
     page = matched[offset : offset + max_results]
     result: dict[str, Any] = {
         "events": [events.render(state, ev, viewer=user, max_attendees=max_attendees) for ev in page]
     }
     if offset + max_results < len(matched):
-        result["nextToken"] = encode_page_token({"k": "events", "u": user, "o": offset + max_results})
-    else:
-        result["syncToken"] = encode_page_token({"k": "sync", "s": state.change_seq})
+        token = {"k": "events", "u": user, "c": calendar, "o": offset + max_results, "m": upto}
+        result["nextToken"] = encode_page_token(token)
+    elif tmax is None:
+        result["syncToken"] = sync_tokens.issue(state, user, calendar, upto)
     return 200, result
+
+
+def _events_cursor(q: dict, user: str, calendar: str) -> dict:
+    """The checked payload of ListEvents' ``nextToken`` (``{}`` without one)."""
+    if not q.get("nextToken"):
+        return {}
+    payload = decode_page_token(q["nextToken"], "nextToken")
+    kind = payload.get("k")
+    numbers = ("o", "m") if kind == "events" else ("a", "m")
+    if (
+        kind not in ("events", "delta")
+        or payload.get("u") != user
+        or payload.get("c") != calendar
+        or not all(is_int(payload.get(name)) for name in numbers)
+    ):
+        raise invalid("nextToken is not a token this server issued for this calendar")
+    if kind == "events" and q.get("syncToken"):
+        raise invalid("nextToken belongs to a listing without syncToken; do not send both")
+    return payload
+
+
+def _list_changes(
+    state: State,
+    q: dict,
+    cursor: dict,
+    user: str,
+    calendar: str,
+    max_results: int,
+    max_attendees: int,
+    show_deleted: bool,
+) -> dict:
+    """The user's events changed after the sync token's change number, in change order.
+
+    Cancelled or deleted events, and events the user left or was removed from, come back with status
+    ``cancelled`` only when ``showDeleted`` is true. Pages follow change numbers (``nextToken``), up to
+    the change number of the first page; the last page carries the next ``syncToken``.
+    """
+    if cursor:
+        if cursor.get("g") != state.sync_generation:  # sync tokens were expired while paging
+            raise sync_tokens.invalid_sync_token()
+        after, upto = cursor["a"], cursor["m"]
+    else:
+        after, upto = sync_tokens.check(state, q["syncToken"], user, calendar), state.change_seq
+    changed = [ev for ev in state.events.values() if after < ev.get("userSeq", {}).get(user, 0) <= upto]
+    changed.sort(key=lambda ev: ev["userSeq"][user])
+    entries: list[tuple[int, dict]] = []
+    for ev in changed:
+        gone = ev["status"] == "cancelled" or user not in ev["attendees"]
+        if gone and not show_deleted:
+            continue
+        if len(entries) == max_results:
+            token = {"k": "delta", "u": user, "c": calendar, "a": entries[-1][0], "m": upto}
+            token["g"] = state.sync_generation
+            return {"events": [out for _seq, out in entries], "nextToken": encode_page_token(token)}
+        out = events.render(state, ev, viewer=user, max_attendees=max_attendees)
+        if gone:
+            out["status"] = "cancelled"
+        entries.append((ev["userSeq"][user], out))
+    return {
+        "events": [out for _seq, out in entries],
+        "syncToken": sync_tokens.issue(state, user, calendar, upto),
+    }
 
 
 def list_events_view(state: State, p: dict, q: dict, body: Any) -> Result:
@@ -161,9 +221,12 @@ def patch_event(state: State, p: dict, q: dict, body: Any) -> Result:
             else:
                 entry = events.new_attendee(state, att["id"], att["isOptional"])
             new[att["id"]] = entry
+        removed = [uid for uid in ev["attendees"] if uid not in new]
         ev["attendees"] = new
+    else:
+        removed = []
     ev.update(fields)
-    events.touch(state, ev)
+    events.touch(state, ev, "update", p["user"], removed)
     return 200, events.render(state, ev, viewer=p["user"])
 
 
@@ -173,9 +236,10 @@ def delete_event(state: State, p: dict, q: dict, body: Any) -> Result:
     if ev["organizer"] == p["user"]:
         ev["status"] = "cancelled"
         ev["deleted"] = True
+        events.touch(state, ev, "delete", p["user"])
     else:
         del ev["attendees"][p["user"]]  # an attendee deleting only removes it from their own calendar
-    events.touch(state, ev)
+        events.touch(state, ev, "update", p["user"], removed=[p["user"]])
     return 200, None
 
 
@@ -197,7 +261,7 @@ def add_attendees(state: State, p: dict, q: dict, body: Any) -> Result:
         if att["id"] not in ev["attendees"]:
             ev["attendees"][att["id"]] = events.new_attendee(state, att["id"], att["isOptional"])
     if new_ids:
-        events.touch(state, ev)
+        events.touch(state, ev, "update", p["user"])
     return 200, None
 
 
@@ -232,7 +296,7 @@ def remove_attendees(state: State, p: dict, q: dict, body: Any) -> Result:
         raise invalid("attendeesToRemove must not contain the organizer")
     removed = [a for a in unwanted if ev["attendees"].pop(a["id"], None) is not None]
     if removed:
-        events.touch(state, ev)
+        events.touch(state, ev, "update", p["user"], removed=[a["id"] for a in removed])
     return 200, None
 
 
@@ -245,7 +309,7 @@ def respond_event(state: State, p: dict, q: dict, body: Any) -> Result:
         raise invalid(f"responseStatus must be one of {', '.join(RESPONSE_STATUSES)}, got {status!r}")
     ev = events.visible(state, p["event"], p["user"])
     ev["attendees"][p["user"]]["responseStatus"] = status
-    events.touch(state, ev)
+    events.touch(state, ev, "update", p["user"])
     return 200, None
 
 
@@ -257,7 +321,7 @@ def cancel_event(state: State, p: dict, q: dict, body: Any) -> Result:
     ev = events.owned(state, p["event"], p["user"], cancelled_ok=True)
     if ev["status"] != "cancelled":
         ev["status"] = "cancelled"
-        events.touch(state, ev)
+        events.touch(state, ev, "cancel", p["user"])
     return 200, {"result": True}
 
 
@@ -285,7 +349,7 @@ def transfer_event(state: State, p: dict, q: dict, body: Any) -> Result:
         raise events.too_many_attendees()
     ev["attendees"] = attendees
     ev["organizer"] = new
-    events.touch(state, ev)
+    events.touch(state, ev, "update", p["user"], removed=[old] if old not in attendees else [])
     return 200, {"result": True}
 
 
@@ -332,4 +396,5 @@ HANDLERS: dict[str, Callable[[State, dict, dict, Any], Result]] = {
     "TransferEvent": transfer_event,
     "GetSchedule": get_schedule,
     **rooms.HANDLERS,
+    **checkins.HANDLERS,
 }

@@ -102,7 +102,7 @@ def add_meeting_rooms(state: State, p: dict, q: dict, body: Any) -> Result:
             "displayName": state.rooms[room]["roomName"],
         }
     if new:
-        events.touch(state, ev)
+        events.touch(state, ev, "update", p["user"])
     return 200, {"result": True}
 
 
@@ -112,7 +112,7 @@ def remove_meeting_rooms(state: State, p: dict, q: dict, body: Any) -> Result:
     rooms = ev.setdefault("rooms", {})
     removed = [r for r in unwanted if rooms.pop(r, None) is not None]
     if removed:
-        events.touch(state, ev)
+        events.touch(state, ev, "update", p["user"])
     return 200, {"result": True}
 
 

@@ -75,6 +75,8 @@ def route(method: str, path: str) -> tuple[str, dict]:
         raise invalid("the path is not valid percent-encoded UTF-8") from None
     if segs == ["v1.0", "oauth2", "accessToken"] and method == "POST":
         return "GetAccessToken", {}
+    if segs == ["v1.0", "gateway", "connections", "open"] and method == "POST":
+        return "OpenStreamConnection", {}
     if segs == ["v1.0", "rooms", "meetingRoomLists"] and method == "GET":
         return "QueryMeetingRoomList", {}
     if method == "POST" and segs[:3] == ["topapi", "v2", "user"] and len(segs) == 4:
@@ -111,6 +113,10 @@ def route(method: str, path: str) -> tuple[str, dict]:
         operation = "CancelEvent"
     elif rest[2:] == ["transfer"] and method == "POST":
         operation = "TransferEvent"
+    elif rest[2:] == ["signin"]:
+        operation = {"POST": "SignIn", "GET": "GetSignInList"}.get(method)
+    elif rest[2:] == ["signOut"]:
+        operation = {"POST": "SignOut", "GET": "GetSignOutList"}.get(method)
     if operation is None or rest[0] != "events":
         raise no_such_api(method, path)
     return operation, params

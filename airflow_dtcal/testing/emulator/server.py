@@ -4,6 +4,8 @@
   together), and an idle keep-alive connection is closed after ``idle_timeout`` seconds, so a slow or
   stalled client (slowloris) cannot hold a thread forever. A request cut short this way gets 408.
 * A body longer than ``max_body_bytes`` is refused with 413 before it is read.
+* ``GET /gateway/connect`` upgrades to the Stream WebSocket (``stream_connection.py``), which then holds
+  the connection (and its thread) until either side closes it.
 * Malformed HTTP (request line, headers, ``Content-Length``, chunked bodies, unknown methods) gets a
   DingTalk-shaped JSON error, never the standard library's HTML page, and the connection is closed.
 """
@@ -21,7 +23,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from airflow_dtcal.testing.emulator import admin, api
+from airflow_dtcal.testing.emulator import admin, api, stream_connection
 from airflow_dtcal.testing.emulator.errors import error_body
 from airflow_dtcal.testing.emulator.messages import Reply, Request
 from airflow_dtcal.testing.emulator.state import State
@@ -186,6 +188,9 @@ class Handler(BaseHTTPRequestHandler):
     # ---- one request
 
     def _serve(self) -> None:
+        if stream_connection.is_upgrade_path(self.path):  # the Stream WebSocket: held open until closed
+            stream_connection.serve_upgrade(self)
+            return
         length = self._body_length()
         if length is None:
             return

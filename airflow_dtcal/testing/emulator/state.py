@@ -11,13 +11,45 @@ import collections
 import copy
 import datetime as dt
 import math
+import secrets
 import threading
 from typing import Any
 
-from airflow_dtcal.testing.emulator.contract import OPERATIONS, ORG_TIME_ZONE
+from airflow_dtcal.testing.emulator.contract import (
+    OPERATIONS,
+    ORG_TIME_ZONE,
+    STREAM_REDELIVERY_DELAY,
+    STREAM_TICKET_TTL,
+    SYNC_TOKEN_TTL,
+)
 
 COUNTERS = ("calls", "applied", "replayed", "throttled", "faulted", "errors", "counted", "over_quota")
-SETTINGS = ("qps_limit", "latency", "token_ttl", "monthly_quota")
+SETTINGS = (
+    "qps_limit",
+    "latency",
+    "token_ttl",
+    "monthly_quota",
+    "sync_token_ttl",
+    "stream_ticket_ttl",
+    "stream_redelivery_delay",
+)
+#: Settings that are a number of seconds > 0.
+SECONDS_SETTINGS = ("token_ttl", "sync_token_ttl", "stream_ticket_ttl", "stream_redelivery_delay")
+STREAM_COUNTS = (
+    "tickets_issued",
+    "connections_opened",
+    "published",
+    "deliveries",
+    "redeliveries",
+    "acked",
+    "later",
+    "failed_acks",
+    "unknown_acks",
+    "pings_sent",
+    "pongs",
+    "disconnects_sent",
+    "discarded",
+)
 MAX_LATENCY = 600.0  # seconds
 
 
@@ -45,9 +77,9 @@ def check_setting(name: str, value: Any) -> Any:
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
             raise ValueError(f"monthly_quota must be null (no quota) or an integer >= 0, got {value!r}")
         return value
-    if name == "token_ttl":
+    if name in SECONDS_SETTINGS:
         if not _number(value) or value <= 0:
-            raise ValueError(f"token_ttl must be a number of seconds > 0, got {value!r}")
+            raise ValueError(f"{name} must be a number of seconds > 0, got {value!r}")
         return float(value)
     raise ValueError(f"unknown setting {name!r}; expected one of {', '.join(SETTINGS)}")
 
@@ -71,6 +103,9 @@ class State:
         self.latency: float = check_setting("latency", latency or 0.0)
         self.token_ttl: float = check_setting("token_ttl", token_ttl)
         self.monthly_quota: int | None = check_setting("monthly_quota", monthly_quota)
+        self.sync_token_ttl: float = SYNC_TOKEN_TTL
+        self.stream_ticket_ttl: float = STREAM_TICKET_TTL
+        self.stream_redelivery_delay: float = STREAM_REDELIVERY_DELAY
         self.apps = dict(apps) if apps is not None else None
         self.max_logged_requests = max_logged_requests
         self._clear()
@@ -95,12 +130,24 @@ class State:
         self.event_seq = 0  # creation order
         self.change_seq = 0  # last change number, for ListEvents sync tokens
         self.peak_in_flight = 0  # most requests handled at once since the last reset
+        self.sync_key = secrets.token_bytes(16)  # signs sync tokens: another emulator's tokens are invalid
+        self.sync_generation = 0  # bumped by the "expire sync tokens" control
+        # Stream mode (see stream.py): tickets, subscribed apps, messages per app, open connections.
+        self.stream_tickets: dict[str, dict] = {}  # ticket -> {"app", "topics", "expires"}
+        self.stream_apps: dict[str, set] = {}  # app key -> the EVENT topics of its latest connection-open
+        self.stream_messages: dict[str, dict] = {}  # app key -> {messageId -> message}, oldest first
+        self.stream_connections: dict[str, Any] = {}  # connectionId -> StreamConnection (open ones)
+        self.stream_counts = dict.fromkeys(STREAM_COUNTS, 0)
 
     # ---- lifecycle and configuration
 
     def reset(self) -> None:
+        """Forget everything but the configuration; open Stream connections are dropped."""
         with self.lock:
+            connections = list(self.stream_connections.values())
             self._clear()
+        for connection in connections:
+            connection.drop()
 
     def configure(self, **changes: Any) -> dict:
         """Change any of :data:`SETTINGS`; all are validated before any applies."""
@@ -121,6 +168,11 @@ class State:
         with self.lock:
             self.tokens.clear()
             self.app_tokens.clear()
+
+    def expire_sync_tokens(self) -> None:
+        """Invalidate every ListEvents syncToken issued so far (clients must list again without one)."""
+        with self.lock:
+            self.sync_generation += 1
 
     def expire_client_tokens(self) -> None:
         """Forget every ``x-client-token``, as DingTalk does a day after each write."""
