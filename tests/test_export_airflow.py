@@ -145,22 +145,25 @@ def test_daily_incremental_export_across_days(airflow_db, dtcal_emulator, tmp_pa
     assert all("MaskSecret(value=" in line for line in logs if dtcal_emulator.app_secret in line)
 
 
-def test_a_token_reset_between_days_resyncs(airflow_db, dtcal_emulator, tmp_path):
+def test_a_token_reset_between_days_resyncs_and_the_next_day_follows_the_new_token(
+    airflow_db, dtcal_emulator, tmp_path
+):
     hook = DingTalkCalendarHook()
     hook.create_event(ORGANIZER, meeting("Planning", 10, attendees=()))
     run_day(tmp_path, MONDAY_RUN)
     hook.create_event(ORGANIZER, meeting("Added", 15, attendees=(), day=10))
-    dtcal_emulator.add_fault(
-        "fail",
-        operation="ListEvents",
-        status=400,
-        code="invalidSyncToken",
-        message="syncToken is invalid or expired; list again without syncToken",
-    )
+    dtcal_emulator.expire_sync_tokens()  # every token issued so far is refused from now on
     result = run_day(tmp_path, TUESDAY_RUN).xcom("export_team_calendars")
     assert result["mode"] == "resync"
-    assert result["calendars"] == {ORGANIZER: "resync", ALICE: "incremental", BOB: "incremental"}
+    assert result["calendars"] == dict.fromkeys(TEAM, "resync")
     owned = [r for r in rows(tmp_path, "events", result["partition"]) if r["calendar_owner"] == ORGANIZER]
     # A resync lists every event from the interval's start (the 10th, 00:10 Shanghai): Monday's planning
     # is before it, the meeting added on the 10th is listed.
     assert [(r["summary"], r["change"]) for r in owned] == [("Added", "snapshot")]
+    # The day after follows the tokens the resync kept.
+    hook.create_event(ALICE, meeting("Later", 11, attendees=(), day=11))
+    later = run_day(tmp_path, TUESDAY_RUN.add(days=1)).xcom("export_team_calendars")
+    assert later["calendars"] == dict.fromkeys(TEAM, "incremental")
+    assert [
+        (r["summary"], r["calendar_owner"], r["change"]) for r in rows(tmp_path, "events", later["partition"])
+    ] == [("Later", ALICE, "upsert")]

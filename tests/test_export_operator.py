@@ -248,7 +248,7 @@ def test_an_expired_token_resyncs_in_full(airflow_db, dtcal_emulator, hook, tmp_
     hook.create_event(ANN, new_event("One", day=DAY2))
     export(tmp_path, mode="incremental", calendars=[ANN])
     hook.create_event(ANN, new_event("Two", day=DAY3))
-    dtcal_emulator.add_fault("fail", operation="ListEvents", **EXPIRED)
+    dtcal_emulator.expire_sync_tokens()  # the emulator's control: every token issued so far is refused
     run = export(tmp_path, start=DAY2, mode="incremental", calendars=[ANN])
     assert run.result["mode"] == "resync" and run.result["calendars"] == {ANN: "resync"}
     rows = run.rows(tmp_path, "events")
@@ -270,6 +270,20 @@ def test_an_expired_token_resyncs_in_full(airflow_db, dtcal_emulator, hook, tmp_
     assert len(lists) == 1
 
 
+def test_one_calendar_refused_its_token_the_others_continue(airflow_db, dtcal_emulator, hook, tmp_path):
+    export(tmp_path, mode="incremental", calendars=[ANN, BO])
+    hook.create_event(BO, new_event("Bo's", day=DAY2, attendees=(ANN,)))
+    # DingTalk's answer to a token it refuses, to the first ListEvents of the run (Ann's delta) only.
+    dtcal_emulator.add_fault("fail", operation="ListEvents", **EXPIRED)
+    run = export(tmp_path, start=DAY2, mode="incremental", calendars=[ANN, BO])
+    assert run.result["calendars"] == {ANN: "resync", BO: "incremental"}
+    assert run.result["mode"] == "resync"
+    assert sorted((r["calendar_owner"], r["change"]) for r in run.rows(tmp_path, "events")) == [
+        (ANN, "snapshot"),
+        (BO, "upsert"),
+    ]
+
+
 def test_a_token_that_expires_mid_way_rewrites_the_partition(airflow_db, dtcal_emulator, hook, tmp_path):
     export(tmp_path, mode="incremental", calendars=[ANN, BO])
     for n in range(3):
@@ -287,7 +301,7 @@ def test_a_token_that_expires_mid_way_rewrites_the_partition(airflow_db, dtcal_e
         for number, page in enumerate(delta(*args, **kwargs)):
             yield page
             if number == 0 and kwargs.get("sync_token"):
-                dtcal_emulator.add_fault("fail", operation="ListEvents", **EXPIRED)
+                dtcal_emulator.expire_sync_tokens()  # the delta's next page is refused
 
     op.get_hook().iter_event_changes = expire_after_the_first_page
     run = Run(op, DAY2, DAY3)
