@@ -10,7 +10,8 @@ def get_provider_info() -> dict:
         "package-name": "airflow-dtcal",
         "name": "DingTalk Calendar",
         "description": "Create DingTalk Calendar events, invite, list, sync and remove attendees (by "
-        "unionId, org userId or mobile), and wait for their responses.",
+        "unionId, org userId or mobile), wait for their responses, export events, RSVPs and check-ins to "
+        "storage, and run DAGs when a calendar changes.",
         "versions": [__version__],
         "connection-types": [
             {
@@ -61,6 +62,7 @@ def get_provider_info() -> dict:
                 "python-modules": [
                     "airflow_dtcal.operators.calendar",
                     "airflow_dtcal.operators.events",
+                    "airflow_dtcal.operators.export",
                     "airflow_dtcal.operators.lifecycle",
                     "airflow_dtcal.operators.rooms",
                     "airflow_dtcal.operators.slots",

@@ -1,0 +1,188 @@
+"""The rows of the export's tables, built from DingTalk's answers, and the columns of each table.
+
+Every row starts with the same columns: the data interval it was exported for, the calendar it came from
+(owner unionId, calendar id), the event id and the change it records:
+
+* ``snapshot``: the event as listed by a full listing (full mode, the first incremental run, a resync);
+* ``upsert``: the event was created or changed since the last run (incremental mode);
+* ``delete``: the event was cancelled or deleted, or the owner was removed from it (incremental mode).
+
+Rows are plain dicts whose keys follow the table's columns in order, so JSON Lines and Parquet hold the
+same values. Times stay as DingTalk gives them (ISO-8601 strings; the check-in time in epoch milliseconds).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+TABLES = ("events", "attendees", "check_ins")
+
+SNAPSHOT, UPSERT, DELETE = "snapshot", "upsert", "delete"
+
+#: The columns every table starts with, and their Parquet types.
+KEY_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("interval_start", "string"),
+    ("interval_end", "string"),
+    ("calendar_owner", "string"),
+    ("calendar_id", "string"),
+    ("event_id", "string"),
+    ("change", "string"),
+)
+
+COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "events": KEY_COLUMNS
+    + (
+        ("status", "string"),
+        ("summary", "string"),
+        ("start", "string"),
+        ("end", "string"),
+        ("time_zone", "string"),
+        ("is_all_day", "bool"),
+        ("organizer_id", "string"),
+        ("organizer_name", "string"),
+        ("series_master_id", "string"),
+        ("location", "string"),
+        ("create_time", "string"),
+        ("update_time", "string"),
+        ("event", "string"),  # the whole event as DingTalk returned it, as JSON text
+    ),
+    "attendees": KEY_COLUMNS
+    + (
+        ("event_status", "string"),
+        ("attendee_id", "string"),
+        ("display_name", "string"),
+        ("response_status", "string"),
+        ("is_optional", "bool"),
+        ("is_organizer", "bool"),
+    ),
+    "check_ins": KEY_COLUMNS
+    + (
+        ("user_id", "string"),
+        ("display_name", "string"),
+        ("check_in_time", "int64"),  # epoch milliseconds
+    ),
+}
+
+
+@dataclass(frozen=True)
+class RowContext:
+    """What every row of one calendar in one run carries: the data interval and the calendar."""
+
+    interval_start: str
+    interval_end: str
+    calendar_owner: str
+    calendar_id: str
+
+    def key(self, event: Mapping[str, Any], change: str) -> dict[str, Any]:
+        return {
+            "interval_start": self.interval_start,
+            "interval_end": self.interval_end,
+            "calendar_owner": self.calendar_owner,
+            "calendar_id": self.calendar_id,
+            "event_id": event.get("id"),
+            "change": change,
+        }
+
+
+def change_kind(event: Mapping[str, Any], *, full: bool) -> str:
+    """``snapshot`` for a full listing; otherwise ``delete`` for a cancelled event, else ``upsert``."""
+    if full:
+        return SNAPSHOT
+    return DELETE if is_cancelled(event) else UPSERT
+
+
+def is_cancelled(event: Mapping[str, Any]) -> bool:
+    return event.get("status") == "cancelled"
+
+
+def _when(value: Any) -> str | None:
+    if not isinstance(value, Mapping):
+        return None
+    return value.get("dateTime") or value.get("date")
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _flag(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+def event_row(context: RowContext, event: Mapping[str, Any], change: str) -> dict[str, Any]:
+    """One row of the ``events`` table."""
+    start = event.get("start") if isinstance(event.get("start"), Mapping) else {}
+    organizer = event.get("organizer") if isinstance(event.get("organizer"), Mapping) else {}
+    location = event.get("location") if isinstance(event.get("location"), Mapping) else {}
+    row = context.key(event, change)
+    row.update(
+        status=_text(event.get("status")),
+        summary=_text(event.get("summary")),
+        start=_when(event.get("start")),
+        end=_when(event.get("end")),
+        time_zone=_text(start.get("timeZone")),
+        is_all_day=_flag(event.get("isAllDay")),
+        organizer_id=_text(organizer.get("id")),
+        organizer_name=_text(organizer.get("displayName")),
+        series_master_id=_text(event.get("seriesMasterId")),
+        location=_text(location.get("displayName")),
+        create_time=_text(event.get("createTime")),
+        update_time=_text(event.get("updateTime")),
+        event=json.dumps(event, ensure_ascii=False, sort_keys=True, separators=(",", ":")),
+    )
+    return row
+
+
+def inline_attendees(event: Mapping[str, Any]) -> list[dict]:
+    """The attendees listed inside the event (ListEvents lists at most ``maxAttendees`` of them)."""
+    attendees = event.get("attendees")
+    return [a for a in attendees if isinstance(a, Mapping)] if isinstance(attendees, list) else []
+
+
+def attendee_rows(
+    context: RowContext, event: Mapping[str, Any], change: str, attendees: Iterable[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """The ``attendees`` rows of one event: each attendee with their response."""
+    organizer = event.get("organizer") if isinstance(event.get("organizer"), Mapping) else {}
+    rows = []
+    for attendee in attendees:
+        row = context.key(event, change)
+        row.update(
+            event_status=_text(event.get("status")),
+            attendee_id=_text(attendee.get("id")),
+            display_name=_text(attendee.get("displayName")),
+            response_status=_text(attendee.get("responseStatus")),
+            is_optional=_flag(attendee.get("isOptional")),
+            is_organizer=attendee.get("id") is not None and attendee.get("id") == organizer.get("id"),
+        )
+        rows.append(row)
+    return rows
+
+
+def _millis(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    raise ValueError(f"checkInTime: expected epoch milliseconds, got {value!r}")
+
+
+def check_in_rows(
+    context: RowContext, event: Mapping[str, Any], change: str, users: Iterable[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """The ``check_ins`` rows of one event: who checked in, and when."""
+    rows = []
+    for user in users:
+        row = context.key(event, change)
+        row.update(
+            user_id=_text(user.get("userId")),
+            display_name=_text(user.get("displayName")),
+            check_in_time=_millis(user.get("checkInTime")),
+        )
+        rows.append(row)
+    return rows
