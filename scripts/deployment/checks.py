@@ -94,6 +94,20 @@ def check_runs(deployment: Deployment, run_ids: dict[str, str]) -> list[str]:
         f"dingtalk_team_events: team_invitations' XCom expanded into 3 mapped tasks; their ids {mapped}"
     )
 
+    run_id = run_ids["dingtalk_daily_export"]
+    export = api.xcom("dingtalk_daily_export", run_id, "export_team_calendars")
+    root = deployment.workdir / "export"
+    markers = sorted(p.parent.parent.name for p in root.glob("*/interval_start=*/_SUCCESS"))
+    assert export["path"].rstrip("/").endswith(str(root)) and markers == ["attendees", "events"], (
+        export,
+        markers,
+    )
+    assert api.xcom("dingtalk_daily_export", run_id, "summarize").startswith(export["partition"]), export
+    done.append(
+        f"dingtalk_daily_export: partition {export['partition']} written under the deployment's directory "
+        f"({export['rows']}, mode {export['mode']}), each table with its _SUCCESS marker"
+    )
+
     run_id = run_ids[FOLLOWUP]
     event_id = api.xcom(FOLLOWUP, run_id, "create_retro")
     assert event_id == ids["Sprint retro (2026-03-13)"], (event_id, ids)

@@ -117,7 +117,8 @@ def prepare(deployment: Deployment) -> None:
 
 
 def trigger(deployment: Deployment, run: Run) -> str:
-    run_id = deployment.api.trigger(run.dag_id, run.logical_date)
+    conf = {key: value.format(workdir=deployment.workdir) for key, value in run.conf}
+    run_id = deployment.api.trigger(run.dag_id, run.logical_date, conf)
     print(f"  triggered {run.dag_id}: {run_id}")
     return run_id
 

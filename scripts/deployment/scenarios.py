@@ -52,6 +52,7 @@ class Run:
     dag_id: str
     logical_date: str | None
     tasks: frozenset[str]  # task ids; mapped ones as "task[i]"
+    conf: tuple[tuple[str, str], ...] = ()  # run conf; "{workdir}" becomes the deployment's directory
 
 
 RUNS = (
@@ -90,6 +91,12 @@ RUNS = (
         "dingtalk_onboarding_session",
         MONDAY,  # invites the hires by userId: the emulator's directory is seeded with DIRECTORY first
         frozenset({"new_hires", "create_onboarding_session", "invited"}),
+    ),
+    Run(
+        "dingtalk_daily_export",
+        FIRST_OF_APRIL,  # reads the team's calendars (incremental export, first run: a full listing)
+        frozenset({"export_team_calendars", "summarize"}),
+        (("destination", "file://{workdir}/export"),),  # under the throwaway directory, not /tmp
     ),
     Run(
         "dingtalk_design_review",
