@@ -75,7 +75,10 @@ def get_provider_info() -> dict:
             {"integration-name": "DingTalk Calendar", "python-modules": ["airflow_dtcal.sensors.attendees"]}
         ],
         "triggers": [
-            {"integration-name": "DingTalk Calendar", "python-modules": ["airflow_dtcal.triggers.attendees"]}
+            {
+                "integration-name": "DingTalk Calendar",
+                "python-modules": ["airflow_dtcal.triggers.attendees", "airflow_dtcal.triggers.changes"],
+            }
         ],
         "integrations": [
             {
