@@ -6,8 +6,8 @@ import pytest
 from airflow.sdk import Asset, AssetWatcher
 from airflow.triggers.base import BaseEventTrigger
 
+from airflow_dtcal import calendar_changes
 from airflow_dtcal.payloads import InvalidArgumentError
-from airflow_dtcal.triggers import changes
 from airflow_dtcal.triggers.changes import CalendarChangeTrigger
 
 KWARGS = {
@@ -80,7 +80,7 @@ def test_a_stream_notice_is_reported_for_the_watched_calendar_only():
         "calendarEventUpdateTime": 1763900000000,
         "legacyCalendarEventId": "legacy-1",
     }
-    notice = changes.stream_notice(data, ["union-ceo-001"])
+    notice = calendar_changes.stream_notice(data, ["union-ceo-001"])
     assert notice == {
         "calendar": "union-ceo-001",
         "calendar_id": "primary",
@@ -91,18 +91,20 @@ def test_a_stream_notice_is_reported_for_the_watched_calendar_only():
         "changed_fields": None,
         "event": None,
     }
-    assert changes.stream_notice(data, ["union-nobody"]) is None
-    assert changes.stream_notice({**data, "calendarEventId": None}, ["union-ceo-001"]) is None
-    assert changes.stream_notice({**data, "unionIdList": "union-ceo-001"}, ["union-ceo-001"]) is None
+    assert calendar_changes.stream_notice(data, ["union-nobody"]) is None
+    assert calendar_changes.stream_notice({**data, "calendarEventId": None}, ["union-ceo-001"]) is None
+    assert calendar_changes.stream_notice({**data, "unionIdList": "union-ceo-001"}, ["union-ceo-001"]) is None
 
 
 def test_listed_events_are_classified_by_status_and_times():
-    assert changes.classify({"status": "cancelled"}) == "delete"
+    assert calendar_changes.classify({"status": "cancelled"}) == "delete"
     assert (
-        changes.classify({"createTime": "2026-11-23T10:00Z", "updateTime": "2026-11-23T10:00Z"}) == "create"
+        calendar_changes.classify({"createTime": "2026-11-23T10:00Z", "updateTime": "2026-11-23T10:00Z"})
+        == "create"
     )
     assert (
-        changes.classify({"createTime": "2026-11-23T10:00Z", "updateTime": "2026-11-23T10:05Z"}) == "update"
+        calendar_changes.classify({"createTime": "2026-11-23T10:00Z", "updateTime": "2026-11-23T10:05Z"})
+        == "update"
     )
 
 
@@ -110,5 +112,19 @@ def test_fingerprints_compare_times_by_instant():
     shanghai = {"start": {"dateTime": "2026-12-01T10:00:00+08:00", "timeZone": "Asia/Shanghai"}}
     utc = {"start": {"dateTime": "2026-12-01T02:00:00Z", "timeZone": "UTC"}}
     later = {"start": {"dateTime": "2026-12-01T11:00:00+08:00", "timeZone": "Asia/Shanghai"}}
-    assert changes.fingerprint(shanghai, ["start"]) == changes.fingerprint(utc, ["start"])
-    assert changes.fingerprint(shanghai, ["start"]) != changes.fingerprint(later, ["start"])
+    assert calendar_changes.fingerprint(shanghai, ["start"]) == calendar_changes.fingerprint(utc, ["start"])
+    assert calendar_changes.fingerprint(shanghai, ["start"]) != calendar_changes.fingerprint(later, ["start"])
+
+
+def test_the_pure_parts_import_no_airflow():
+    """What a change is (calendar_changes) and the export's rows/writers/plan are pure: no Airflow import."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, airflow_dtcal.calendar_changes, airflow_dtcal.export.rows, airflow_dtcal.export.writers, "
+        "airflow_dtcal.export.plan, airflow_dtcal.export.partition, airflow_dtcal.export.watermarks; "
+        "print(sorted(m for m in sys.modules if m == 'airflow' or m.startswith('airflow.')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout

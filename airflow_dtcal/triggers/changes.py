@@ -45,8 +45,6 @@ the trigger runs.
 from __future__ import annotations
 
 import asyncio
-import calendar as _calendar
-import datetime as dt
 import hashlib
 import importlib
 import json
@@ -58,7 +56,17 @@ from typing import Any
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
 from airflow_dtcal import budget
+from airflow_dtcal.calendar_changes import (
+    classify,
+    fingerprint,
+    iso_time,
+    payload_hash,
+    seconds_to_next_month,
+    stream_notice,
+    summary_of,
+)
 from airflow_dtcal.payloads import InvalidArgumentError, require_id
+from airflow_dtcal.triggers.cursor import Cursor
 
 DEFAULT_CONN_ID = "dingtalk_calendar_default"
 SOURCES = ("stream", "poll")
@@ -68,10 +76,6 @@ CHANGE_TYPES = ("create", "update", "delete", "resync")
 _FIELD = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 #: Seconds in the month a ``call_budget`` is spread over.
 MONTH = 30 * 24 * 3600.0
-#: Bounds on what the cursor remembers (it lives in one Airflow Variable).
-MAX_SEEN = 500
-MAX_FINGERPRINTS = 1000
-MAX_KNOWN = 2000
 #: Longest wait between two attempts after an error (a fixed connection is picked up within this).
 MAX_ERROR_WAIT = 300.0
 
@@ -395,7 +399,7 @@ class CalendarChangeTrigger(BaseEventTrigger):
                     yield event
             await asyncio.sleep(interval)
             while not self._can_spend(hook, cursor):
-                wait = min(3600.0, _seconds_to_next_month())
+                wait = min(3600.0, seconds_to_next_month())
                 self.log.warning(
                     "The call budget of %d calls this month is spent; polling again in %.0fs",
                     self.call_budget,
@@ -483,7 +487,7 @@ class CalendarChangeTrigger(BaseEventTrigger):
                         "calendar_id": self.calendar_id,
                         "event_id": None,
                         "change_type": "resync",
-                        "update_time": _iso(time.time() * 1000),
+                        "update_time": iso_time(time.time() * 1000),
                         "dedup_key": key,
                         "changed_fields": None,
                         "event": None,
@@ -535,192 +539,3 @@ class CalendarChangeTrigger(BaseEventTrigger):
         # the same event a different one.
         payload["dedup_key"] = f"poll:{union_id}:{start}:{event_id}:{payload_hash(event)}"
         return payload
-
-
-# -------------------------------------------------------------------- the cursor
-
-
-class Cursor:
-    """What the watch has acknowledged, kept in an Airflow Variable between triggerer runs."""
-
-    def __init__(self, key: str, source: str, counted: int = 0) -> None:
-        self.key = key
-        self.source = source
-        self.seen: list[str] = []  # stream: notices fired (their dedup keys), oldest first
-        self.tokens: dict[str, str] = {}  # poll: unionId -> sync token
-        self.fired: list[str] = []  # poll: dedup keys fired in the current delta
-        self.fingerprints: dict[str, dict] = {}  # event id -> {field: hash}
-        self.known: dict[str, None] = {}  # poll: ids of the watched events seen (create vs update)
-        self.month = ""
-        self.month_calls = 0
-        self._counted = counted  # hook.quota_calls_spent already added
-        self.dirty = False
-
-    async def load(self) -> None:
-        from airflow_dtcal import variables
-
-        state = await variables.aload_state(self.key) or {}
-        self.seen = [k for k in state.get("seen", []) if isinstance(k, str)][-MAX_SEEN:]
-        self.tokens = {k: v for k, v in (state.get("tokens") or {}).items() if isinstance(v, str)}
-        self.fired = [k for k in state.get("fired", []) if isinstance(k, str)]
-        self.fingerprints = {
-            k: v for k, v in (state.get("fingerprints") or {}).items() if isinstance(v, dict)
-        }
-        self.known = dict.fromkeys(k for k in state.get("known", []) if isinstance(k, str))
-        month = state.get("month") or {}
-        self.month, self.month_calls = str(month.get("month", "")), int(month.get("calls", 0) or 0)
-
-    async def save(self) -> None:
-        from airflow_dtcal import variables
-
-        state = {
-            "version": 1,
-            "source": self.source,
-            "seen": self.seen[-MAX_SEEN:],
-            "tokens": self.tokens,
-            "fired": self.fired,
-            "fingerprints": self.fingerprints,
-            "known": list(self.known),
-            "month": {"month": self.month, "calls": self.month_calls},
-        }
-        await variables.asave_state(self.key, state, "airflow-dtcal: a CalendarChangeTrigger's cursor")
-        self.dirty = False
-
-    def remember(self, key: str) -> None:
-        self.seen = [*self.seen[-(MAX_SEEN - 1) :], key]
-        self.dirty = True
-
-    def knows(self, event_id: str) -> bool:
-        return event_id in self.known
-
-    def know(self, event_id: str, present: bool) -> None:
-        """Note that a watched event exists (``present``) or is gone; the oldest are forgotten first."""
-        if present and event_id not in self.known:
-            self.known[event_id] = None
-            while len(self.known) > MAX_KNOWN:
-                self.known.pop(next(iter(self.known)))
-            self.dirty = True
-        elif not present and event_id in self.known:
-            del self.known[event_id]
-            self.dirty = True
-
-    def forget(self, event_id: str) -> None:
-        if self.fingerprints.pop(event_id, None) is not None:
-            self.dirty = True
-
-    def set_fingerprint(self, event_id: str, value: dict) -> None:
-        if self.fingerprints.get(event_id) != value:
-            self.fingerprints.pop(event_id, None)
-            self.fingerprints[event_id] = value  # newest last; the oldest go first when full
-            while len(self.fingerprints) > MAX_FINGERPRINTS:
-                self.fingerprints.pop(next(iter(self.fingerprints)))
-            self.dirty = True
-
-    def count_calls(self, hook: Any) -> None:
-        """Add the calls the hook spent since the last count to this calendar month's."""
-        month = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m")
-        if month != self.month:
-            self.month, self.month_calls = month, 0
-        spent = hook.quota_calls_spent
-        self.month_calls += max(0, spent - self._counted)
-        self._counted = spent
-        self.dirty = True
-
-    def spent(self, hook: Any) -> int:
-        self.count_calls(hook)
-        return self.month_calls
-
-
-# -------------------------------------------------------------------- pure helpers
-
-
-def stream_notice(data: Mapping[str, Any], calendars: list[str]) -> dict | None:
-    """The payload (without source and dedup key) for a ``calendar_event_change`` notice concerning one of
-    ``calendars``, or None when it concerns none of them or lacks an event id."""
-    event_id = data.get("calendarEventId")
-    if not isinstance(event_id, str) or not event_id:
-        return None
-    union_ids = data.get("unionIdList")
-    if not isinstance(union_ids, list):
-        return None
-    watched = next((u for u in union_ids if isinstance(u, str) and u in calendars), None)
-    if watched is None:
-        return None
-    change = data.get("changeType")
-    legacy = data.get("legacyCalendarEventId")
-    return {
-        "calendar": watched,
-        "calendar_id": str(data.get("calendarId") or "primary")[:128],
-        "event_id": event_id,
-        "legacy_event_id": legacy if isinstance(legacy, str) and legacy else None,
-        "change_type": change if isinstance(change, str) and change else "update",
-        "update_time": _iso(data.get("calendarEventUpdateTime")),
-        "changed_fields": None,
-        "event": None,
-    }
-
-
-def classify(event: Mapping[str, Any], known: bool = False) -> str:
-    """A listed event's change: ``delete`` (cancelled or deleted); ``update`` for an event seen before
-    (``known``); else ``create`` when it was not updated since it was created, ``update`` when it was.
-    (DingTalk's createTime and updateTime count minutes: an event created and changed within a minute,
-    never seen before, is a ``create``.)"""
-    if event.get("status") == "cancelled":
-        return "delete"
-    if known:
-        return "update"
-    created, updated = event.get("createTime"), event.get("updateTime")
-    if created is not None and created == updated:
-        return "create"
-    return "update"
-
-
-def fingerprint(event: Mapping[str, Any], fields: list[str]) -> dict[str, str]:
-    """A short hash of each of ``fields`` of an event; times compared by instant, not by their text."""
-    return {name: _hash(_canonical(event.get(name))) for name in fields}
-
-
-def payload_hash(event: Mapping[str, Any]) -> str:
-    return _hash(event)
-
-
-def summary_of(event: Mapping[str, Any]) -> dict:
-    return {name: event.get(name) for name in ("summary", "start", "end", "status")}
-
-
-def _canonical(value: Any) -> Any:
-    if isinstance(value, Mapping) and isinstance(value.get("dateTime"), str):
-        try:
-            instant = dt.datetime.fromisoformat(value["dateTime"].replace("Z", "+00:00"))
-            if instant.tzinfo is not None:
-                return {
-                    **value,
-                    "dateTime": instant.astimezone(dt.timezone.utc).isoformat(),
-                    "timeZone": None,
-                }
-        except ValueError:
-            pass
-    return value
-
-
-def _hash(value: Any) -> str:
-    text = json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _iso(value: Any) -> str | None:
-    """Epoch milliseconds as an ISO 8601 UTC string."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        seconds = float(value) / 1000.0
-        return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).isoformat(timespec="seconds")
-    except (ValueError, OverflowError, OSError):
-        return None
-
-
-def _seconds_to_next_month() -> float:
-    now = dt.datetime.now(dt.timezone.utc)
-    days = _calendar.monthrange(now.year, now.month)[1]
-    start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    return (start + dt.timedelta(days=days) - now).total_seconds()
