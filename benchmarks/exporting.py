@@ -7,6 +7,8 @@ all inside the data interval, so one full-mode run exports every one of them.
 
 * memory: peak Python allocation (``tracemalloc``) of an export of N_small vs N_large events, after a warm-up
   export has done the one-time imports (the hook, the storage layer, pyarrow); no latency, no quota.
+* for comparison, the peak of the same events listed into one Python list (``list(hook.iter_events(...))``):
+  what an export that collected its rows before writing would hold at the least.
 * calls: the calls the emulator counted against the monthly quota for each export, against the optimum of
   one ListEvents call per 100 events (``ceil(N / 100)``: attendees come inside the listed events).
 * wall time: the large export again at the given latency with the quota (20 calls/s) on, against the
@@ -157,6 +159,18 @@ def export(admin: Any, conn_id: str, sizes: tuple[int, int], latency: float, rep
             "calls_optimum_small": math.ceil(small / PAGE),
             "calls_optimum_large": math.ceil(large / PAGE),
         }
+    from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
+
+    hook = DingTalkCalendarHook(dingtalk_conn_id=conn_id)
+    window = {"time_min": DAY.isoformat(), "time_max": (DAY + dt.timedelta(days=1)).isoformat()}
+    held = {}
+    for n in (small, large):
+        events, peak = _traced(lambda o=owners[n]: list(hook.iter_events(o, **window)))
+        if len(events) != n:
+            raise HarnessError(f"listed {len(events)} events of {n}")
+        del events
+        held[n] = peak
+    result["held_in_a_list_bytes"] = {str(n): held[n] for n in (small, large)}
     admin.set_qps_limit(QUOTA)
     admin.set_latency(latency)
     try:

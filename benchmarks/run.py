@@ -401,6 +401,17 @@ def _export_rows(m: dict, judged: bool) -> list[dict]:
                 "Result": _verdict(ok, judged),
             }
         )
+    held = m["held_in_a_list_bytes"]
+    large_peak = max(f["peak_large_bytes"] for f in m["formats"].values())
+    rows.append(
+        {
+            "Measure": f"8 for comparison: the {large:,} / {small:,} events held in a list",
+            "Value": f"{held[str(large)] / 1024:.0f} / {held[str(small)] / 1024:.0f} KiB "
+            f"({held[str(large)] / large_peak:.1f} × the export's peak)",
+            "Ratio": f"{held[str(large)] / held[str(small)]:.2f}",
+            "Target": "(info)",
+        }
+    )
     for name, r in m["timed"].items():
         rows.append(
             {
