@@ -28,10 +28,12 @@ if str(HERE) not in sys.path:  # imported from elsewhere (the smoke test); as a 
     sys.path.insert(0, str(HERE))
 
 import clients as cl  # noqa: E402
+import exporting  # noqa: E402
 import harness  # noqa: E402
 import measures  # noqa: E402
 import quota  # noqa: E402
 import report  # noqa: E402
+import watching  # noqa: E402
 import workers  # noqa: E402
 
 RESULTS = HERE / "results"
@@ -60,6 +62,14 @@ PROFILES: dict[str, dict[str, Any]] = {
         "task_latency": 0.150,
         "token_threads": 4,
         "token_iterations": 25,
+        "export_sizes": [500, 5000],
+        "export_reps": 2,
+        "export_latency": 0.150,
+        "watch_polls": 10,
+        "watch_poll_interval": 1.0,
+        "watch_calendars": 2,
+        "watch_writes": 20,
+        "watch_budgets": [None, 3000, 1000],
     },
     "quick": {
         "rounds": 2,
@@ -82,6 +92,14 @@ PROFILES: dict[str, dict[str, Any]] = {
         "task_latency": 0.010,
         "token_threads": 2,
         "token_iterations": 3,
+        "export_sizes": [50, 500],
+        "export_reps": 1,
+        "export_latency": 0.010,
+        "watch_polls": 2,
+        "watch_poll_interval": 0.4,
+        "watch_calendars": 2,
+        "watch_writes": 3,
+        "watch_budgets": [None, 3000],
     },
 }
 
@@ -98,9 +116,12 @@ TARGETS = {
     "workers_slowest_over_median": 1.5,
     "parse_ms": 15.0,
     "token_fetches": 1,
+    "export_peak_ratio": 1.5,
+    "watch_calls_per_calendar_per_poll": 1,
+    "watch_stream_calls": 0,
 }
 
-MEASURES = ["per_call", "bulk", "quota", "workers", "dag_parse", "task_costs", "tokens"]
+MEASURES = ["per_call", "bulk", "quota", "workers", "dag_parse", "task_costs", "tokens", "export", "watch"]
 
 
 def _environment(base_url: str) -> dict[str, str]:
@@ -111,6 +132,8 @@ def _environment(base_url: str) -> dict[str, str]:
         ("bench_bulk", "bench-bulk"),
         ("bench_task", "bench-task"),
         ("bench_token", "bench-token"),
+        ("bench_export", "bench-export"),
+        ("bench_watch", "bench-watch"),
     ):
         env[f"AIRFLOW_CONN_{conn_id.upper()}"] = cl.connection_json(base_url, app_key, APP_SECRET)
     env["AIRFLOW_CONN_BENCH_HTTP"] = json.dumps({"conn_type": "http", "host": base_url})
@@ -344,6 +367,106 @@ def _rows(results: dict, judged: bool) -> list[dict]:
                 "Result": _verdict(m5["token_fetches"] == TARGETS["token_fetches"], judged),
             }
         )
+
+    if not failed("export", "8 export operator"):
+        rows.extend(_export_rows(results["export"], judged))
+    if not failed("watch", "9 change trigger"):
+        rows.extend(_watch_rows(results["watch"], judged))
+    return rows
+
+
+FORMAT_LABELS = {"jsonl": "JSON Lines", "jsonl+parquet": "JSON Lines + Parquet"}
+
+
+def _export_rows(m: dict, judged: bool) -> list[dict]:
+    rows = []
+    small, large = m["sizes"]
+    for name, f in m["formats"].items():
+        label = FORMAT_LABELS.get(name, name)
+        rows.append(
+            {
+                "Measure": f"8 export peak memory {large:,} vs {small:,} events, {label}",
+                "Value": f"{f['peak_large_bytes'] / 1024:.0f} / {f['peak_small_bytes'] / 1024:.0f} KiB",
+                "Ratio": f"{f['peak_ratio']:.2f}",
+                "Target": f"≤ {TARGETS['export_peak_ratio']:.1f}",
+                "Result": _verdict(f["peak_ratio"] <= TARGETS["export_peak_ratio"], judged),
+            }
+        )
+        ok = f["calls_small"] == f["calls_optimum_small"] and f["calls_large"] == f["calls_optimum_large"]
+        rows.append(
+            {
+                "Measure": f"8 export calls {large:,} / {small:,} events, {label}",
+                "Value": f"{f['calls_large']} / {f['calls_small']}",
+                "Target": f"= {f['calls_optimum_large']} / {f['calls_optimum_small']} (N/100 pages)",
+                "Result": _verdict(ok, judged),
+            }
+        )
+    held = m["held_in_a_list_bytes"]
+    large_peak = max(f["peak_large_bytes"] for f in m["formats"].values())
+    rows.append(
+        {
+            "Measure": f"8 for comparison: the {large:,} / {small:,} events held in a list",
+            "Value": f"{held[str(large)] / 1024:.0f} / {held[str(small)] / 1024:.0f} KiB "
+            f"({held[str(large)] / large_peak:.1f} × the export's peak)",
+            "Ratio": f"{held[str(large)] / held[str(small)]:.2f}",
+            "Target": "(info)",
+        }
+    )
+    for name, r in m["timed"].items():
+        rows.append(
+            {
+                "Measure": f"8 export {r['events']:,} at {r['latency_ms']} ms, {FORMAT_LABELS.get(name, name)}",
+                "Value": f"{r['wall_s']:.1f} s, {r['calls_total']} calls "
+                f"(quota optimum {r['quota_optimum_s']:.1f} s, pages × latency {r['sequential_floor_s']:.1f} s)",
+                "Ratio": f"{r['ratio_to_quota_optimum']:.2f}",
+                "Target": "(info)",
+            }
+        )
+    return rows
+
+
+def _watch_rows(m: dict, judged: bool) -> list[dict]:
+    rows = []
+    month = m["standard_month_calls"]
+    for p in m["plans"]:
+        budget = "no call_budget" if p["call_budget"] is None else f"call_budget={p['call_budget']:,}"
+        rows.append(
+            {
+                "Measure": f"9 watch 1 calendar, poll, poll_interval={p['poll_interval']:g} s, {budget}",
+                "Value": f"every {p['interval_s']:.0f} s: {p['calls']:,} calls / 30 days "
+                f"({p['calls'] / month:.0%} of {month:,})",
+                "Target": "(info)",
+            }
+        )
+    s = m["stream"]
+    rows.append(
+        {
+            "Measure": "9 watch 1 calendar, stream",
+            "Value": f"0 calls / 30 days; 1 Stream message per write in the org "
+            f"(of {m['standard_month_stream_messages']:,} a month)",
+            "Target": "(info)",
+        }
+    )
+    p = m["poll"]
+    per = p["calls_per_calendar_per_poll"]
+    rows.append(
+        {
+            "Measure": f"9 watch poll measured: {p['calendars']} calendars × {p['polls']} polls, no change",
+            "Value": f"{per:.2f} calls per calendar per poll ({p['poll_calls']} calls; "
+            f"first listing {p['first_listing_calls']})",
+            "Target": f"= {TARGETS['watch_calls_per_calendar_per_poll']}",
+            "Result": _verdict(per == TARGETS["watch_calls_per_calendar_per_poll"], judged),
+        }
+    )
+    ok = s["events_fired"] == s["writes"] == s["distinct_events_fired"] and s["trigger_calls"] == 0
+    rows.append(
+        {
+            "Measure": f"9 watch stream measured: {s['writes']} writes",
+            "Value": f"{s['events_fired']} TriggerEvents, {s['trigger_calls']} API calls",
+            "Target": f"= {s['writes']}, = {TARGETS['watch_stream_calls']}",
+            "Result": _verdict(ok, judged),
+        }
+    )
     return rows
 
 
@@ -456,6 +579,30 @@ def main(argv: list[str] | None = None) -> int:
                 "7 token fetches per process",
                 lambda: measures.token_fetches(
                     admin, child_env, profile["token_threads"], profile["token_iterations"]
+                ),
+            ),
+            (
+                "export",
+                "8 export operator, memory and calls",
+                lambda: exporting.export(
+                    admin,
+                    "bench_export",
+                    tuple(profile["export_sizes"]),
+                    profile["export_latency"],
+                    profile["export_reps"],
+                ),
+            ),
+            (
+                "watch",
+                "9 change trigger, what watching costs",
+                lambda: watching.watching(
+                    admin,
+                    "bench_watch",
+                    profile["watch_polls"],
+                    profile["watch_poll_interval"],
+                    profile["watch_calendars"],
+                    profile["watch_writes"],
+                    profile["watch_budgets"],
                 ),
             ),
         ]
