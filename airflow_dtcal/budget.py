@@ -11,6 +11,8 @@ import math
 
 #: Monthly API calls per organisation, by DingTalk edition (since 2025-11-19).
 EDITIONS = {"standard": 5_000, "professional": 200_000}
+#: The month a watch's ``call_budget`` is spread over, in seconds (30 days).
+MONTH_SECONDS = 30 * 24 * 3600.0
 #: The first poll of a budgeted wait comes this many seconds after the start; intervals then double.
 FIRST_POLL = 30.0
 
@@ -18,6 +20,18 @@ FIRST_POLL = 30.0
 def calls_for(timeout: float, interval: float, calls_per_poll: int = 1) -> int:
     """Calls a wait of ``timeout`` seconds spends polling every ``interval`` seconds (the first check included)."""
     return (1 + math.floor(timeout / interval)) * calls_per_poll
+
+
+def poll_plan(poll_interval: float, call_budget: int | None, calendars: int) -> tuple[float, int]:
+    """``(seconds between polls, calls a 30-day month of polling costs)`` for a watch of ``calendars``
+    calendars that polls every ``poll_interval`` seconds at most, spaced further so that a month, its first
+    poll included, fits ``call_budget`` (one call per calendar per poll)."""
+    interval = float(poll_interval)
+    if call_budget is not None:
+        polls = call_budget // max(1, calendars)  # polls a month the budget pays for
+        spacing = MONTH_SECONDS / (polls - 1) if polls > 1 else MONTH_SECONDS + 1.0
+        interval = max(interval, spacing)
+    return interval, calls_for(MONTH_SECONDS, interval, calendars)
 
 
 def share_of_month(calls: int, edition: str = "standard") -> float:

@@ -128,3 +128,25 @@ def test_the_pure_parts_import_no_airflow():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+@pytest.mark.parametrize(
+    ("poll_interval", "call_budget", "calendars"),
+    [(300, None, 1), (300, 3000, 1), (300, 1000, 1), (300, 3000, 2), (60, 5, 1), (60, 1, 1), (3600, 5000, 3)],
+)
+def test_the_poll_plan_fits_the_budget_first_poll_included(poll_interval, call_budget, calendars):
+    from airflow_dtcal import budget
+
+    interval, calls = budget.poll_plan(poll_interval, call_budget, calendars)
+    assert interval >= poll_interval
+    assert calls == budget.calls_for(budget.MONTH_SECONDS, interval, calendars)
+    if call_budget is None:
+        assert interval == poll_interval
+    else:
+        assert calls <= call_budget
+        # and not needlessly sparse: one poll more a month would not fit
+        tighter = budget.MONTH_SECONDS / (budget.MONTH_SECONDS / interval + 1)
+        assert (
+            interval == poll_interval
+            or budget.calls_for(budget.MONTH_SECONDS, tighter, calendars) > call_budget
+        )

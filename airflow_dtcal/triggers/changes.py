@@ -74,8 +74,6 @@ ID_TYPES = ("unionId", "userId")
 #: The change types this trigger reports; DingTalk's Stream notices may carry others, reported as they are.
 CHANGE_TYPES = ("create", "update", "delete", "resync")
 _FIELD = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
-#: Seconds in the month a ``call_budget`` is spread over.
-MONTH = 30 * 24 * 3600.0
 #: Longest wait between two attempts after an error (a fixed connection is picked up within this).
 MAX_ERROR_WAIT = 300.0
 
@@ -380,10 +378,7 @@ class CalendarChangeTrigger(BaseEventTrigger):
     # ---------------------------------------------------------------- poll
 
     async def _poll(self, hook: Any, cursor: Cursor, calendars: list[str]) -> AsyncIterator[TriggerEvent]:
-        interval = self.poll_interval
-        if self.call_budget is not None:
-            interval = max(interval, MONTH * len(calendars) / self.call_budget)
-        calls = budget.calls_for(MONTH, interval, len(calendars))
+        interval, calls = budget.poll_plan(self.poll_interval, self.call_budget, len(calendars))
         self.log.info(
             "Watching the calendars of %s by polling every %gs: about %d calls a month (%.0f%% of a "
             "standard organisation's %s)",
