@@ -144,6 +144,31 @@ def test_destination_as_an_object_storage_path(dtcal_emulator, hook, tmp_path):
     assert [r["summary"] for r in run.rows(tmp_path / "lake", "events")] == ["One"]
 
 
+def test_an_object_store_that_is_not_the_local_disk(dtcal_emulator, hook):
+    """fsspec's in-memory filesystem stands in for S3/GCS: no local rename, files moved by the filesystem;
+    a re-run replaces the partition there too."""
+    import uuid
+
+    import fsspec
+    from airflow.sdk import ObjectStoragePath
+    from airflow.sdk.io import attach
+
+    attach("memory", fs=fsspec.filesystem("memory"))  # as a provider registers s3:// or gs://
+    hook.create_event(ANN, new_event("One"))
+    root = f"memory://dtcal-test-{uuid.uuid4().hex[:8]}/lake"
+    first = Run(ExportEventsOperator(task_id="export", destination=root, calendars=[ANN]), DAY1, DAY2)
+    hook.create_event(ANN, new_event("Two", hour=3))
+    op = ExportEventsOperator(
+        task_id="export", destination=root, calendars=[ANN], formats=["jsonl", "parquet"]
+    )
+    second = Run(op, DAY1, DAY2)
+    assert (first.result["rows"]["events"], second.result["rows"]["events"]) == (1, 2)
+    partition = ObjectStoragePath(root) / "events" / second.result["partition"]
+    assert sorted(p.name for p in partition.iterdir()) == ["_SUCCESS", "part-0.jsonl", "part-0.parquet"]
+    lines = (partition / "part-0.jsonl").read_text().splitlines()
+    assert sorted(json.loads(line)["summary"] for line in lines) == ["One", "Two"]
+
+
 def sign_in(emulator, hook, attendee: str, event_id: str) -> int:
     """SignIn as ``attendee`` (the path user), over HTTP; the check-in time DingTalk answers."""
     url = f"{emulator.base_url}/v1.0/calendar/users/{attendee}/calendars/primary/events/{event_id}/signin"
