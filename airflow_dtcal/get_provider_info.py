@@ -77,7 +77,7 @@ def get_provider_info() -> dict:
         "triggers": [
             {
                 "integration-name": "DingTalk Calendar",
-                "python-modules": ["airflow_dtcal.triggers.attendees", "airflow_dtcal.triggers.changes"],
+                "python-modules": ["airflow_dtcal.triggers.attendees", "airflow_dtcal.triggers.watch"],
             }
         ],
         "integrations": [

@@ -3,7 +3,7 @@
 * spacing: the month of polling the trigger plans, read from the trigger itself. Its ``run()`` is started
   with ``source="poll"`` at a given ``poll_interval`` / ``call_budget``; the line it logs before its first
   poll ("polling every Ns: about C calls a month") carries the interval its spacing rule chose and the
-  calls ``airflow_dtcal.budget.calls_for`` gives for 30 days; the trigger is stopped as soon as it is logged.
+  calls ``airflow_dtcal.planning.budget.calls_for`` gives for 30 days; the trigger is stopped as soon as it is logged.
 * poll: the trigger polls N calendars every ``interval`` seconds against the emulator, nothing changing, for
   K polls after its first listing. Polls are counted independently of the calls: the emulator's counter of
   quota calls is sampled every 20 ms and calls less than ``interval / 2`` apart belong to one poll.
@@ -46,7 +46,7 @@ def migrate_metadata_db() -> float:
 
 
 def _trigger(conn_id: str, **kwargs: Any):
-    from airflow_dtcal.triggers.changes import CalendarChangeTrigger
+    from airflow_dtcal.triggers.watch import CalendarChangeTrigger
 
     kwargs.setdefault("state_key", f"dtcal_bench_watch_{uuid.uuid4().hex[:12]}")
     trigger = CalendarChangeTrigger(dingtalk_conn_id=conn_id, **kwargs)
@@ -169,7 +169,7 @@ async def _poll(admin: Any, conn_id: str, owners: list[str], interval: float, po
 
 async def _stream(admin: Any, conn_id: str, owner: str, writes: int) -> dict:
     from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
-    from airflow_dtcal.payloads import build_event
+    from airflow_dtcal.planning.events import build_event
 
     writer = DingTalkCalendarHook(dingtalk_conn_id=conn_id)
     running = _Running(_trigger(conn_id, source="stream", calendars=[owner]))
@@ -209,7 +209,7 @@ def watching(
     admin: Any, conn_id: str, polls: int, poll_interval: float, calendars: int, writes: int, budgets: list
 ) -> dict:
     """Measure 9 (see the module doc)."""
-    from airflow_dtcal import budget
+    from airflow_dtcal.planning import budget
 
     migrate_s = migrate_metadata_db()
     owners = [f"union-bench-watch-{i}" for i in range(calendars)]

@@ -31,7 +31,7 @@ import pendulum
 from airflow.sdk import DAG, Asset, AssetWatcher, task
 
 from airflow_dtcal.operators.lifecycle import EnsureEventOperator
-from airflow_dtcal.triggers.changes import CalendarChangeTrigger
+from airflow_dtcal.triggers.watch import CalendarChangeTrigger
 
 ORGANIZER = os.environ.get("DTCAL_ALL_HANDS_ORGANIZER", "union-ceo-001")
 ALL_HANDS_EVENT_ID = os.environ.get("DTCAL_ALL_HANDS_EVENT_ID", "all-hands-event-id")

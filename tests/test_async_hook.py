@@ -15,7 +15,7 @@ from airflow_dtcal.exceptions import (
     DingTalkTransportError,
 )
 from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
-from airflow_dtcal.payloads import build_event
+from airflow_dtcal.planning.events import build_event
 
 ORGANIZER = "union-org"
 

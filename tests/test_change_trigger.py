@@ -6,9 +6,9 @@ import pytest
 from airflow.sdk import Asset, AssetWatcher
 from airflow.triggers.base import BaseEventTrigger
 
-from airflow_dtcal import calendar_changes
-from airflow_dtcal.payloads import InvalidArgumentError
-from airflow_dtcal.triggers.changes import CalendarChangeTrigger
+from airflow_dtcal.core.errors import InvalidArgumentError
+from airflow_dtcal.planning import watch as calendar_changes
+from airflow_dtcal.triggers.watch import CalendarChangeTrigger
 
 KWARGS = {
     "calendars": ["union-ceo-001"],
@@ -24,7 +24,7 @@ KWARGS = {
 def test_serialize_mirrors_init_and_the_hash_is_stable():
     trigger = CalendarChangeTrigger(**KWARGS)
     classpath, kwargs = trigger.serialize()
-    assert classpath == "airflow_dtcal.triggers.changes.CalendarChangeTrigger"
+    assert classpath == "airflow_dtcal.triggers.watch.CalendarChangeTrigger"
     again = CalendarChangeTrigger(**kwargs)
     assert again.serialize() == (classpath, kwargs)
     # The triggerer identifies an event trigger by this hash: re-creating it from its kwargs keeps it.
@@ -122,8 +122,8 @@ def test_the_pure_parts_import_no_airflow():
     import sys
 
     code = (
-        "import sys, airflow_dtcal.calendar_changes, airflow_dtcal.export.rows, airflow_dtcal.export.writers, "
-        "airflow_dtcal.export.plan, airflow_dtcal.export.partition, airflow_dtcal.export.watermarks; "
+        "import sys, airflow_dtcal.planning.watch, airflow_dtcal.export.rows, airflow_dtcal.export.writers, "
+        "airflow_dtcal.export.plan, airflow_dtcal.export.partition, airflow_dtcal.state.watermarks; "
         "print(sorted(m for m in sys.modules if m == 'airflow' or m.startswith('airflow.')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -135,7 +135,7 @@ def test_the_pure_parts_import_no_airflow():
     [(300, None, 1), (300, 3000, 1), (300, 1000, 1), (300, 3000, 2), (60, 5, 1), (60, 1, 1), (3600, 5000, 3)],
 )
 def test_the_poll_plan_fits_the_budget_first_poll_included(poll_interval, call_budget, calendars):
-    from airflow_dtcal import budget
+    from airflow_dtcal.planning import budget
 
     interval, calls = budget.poll_plan(poll_interval, call_budget, calendars)
     assert interval >= poll_interval

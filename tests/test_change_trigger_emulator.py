@@ -19,12 +19,12 @@ from typing import Any
 
 import pytest
 
-from airflow_dtcal import variables
 from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
-from airflow_dtcal.payloads import build_event
+from airflow_dtcal.planning.events import build_event
+from airflow_dtcal.state import variables
 from airflow_dtcal.testing import EmulatorAdmin
 from airflow_dtcal.testing.pytest_plugin import CONN_ENV_VAR
-from airflow_dtcal.triggers.changes import CalendarChangeTrigger
+from airflow_dtcal.triggers.watch import CalendarChangeTrigger
 
 ORGANIZER = "union-ceo-001"
 OTHER = "union-someone-else"

@@ -9,6 +9,9 @@ import pytest
 
 from airflow_dtcal import exceptions
 from airflow_dtcal.core import answers, calls, retry
+from airflow_dtcal.core.calls import derive_client_token
+from airflow_dtcal.core.errors import InvalidArgumentError
+from airflow_dtcal.core.ids import normalize_attendees
 from airflow_dtcal.core.pacing import PACER_WINDOW, Pacer
 from airflow_dtcal.core.paging import Pager
 from airflow_dtcal.core.settings import resolve_settings
@@ -18,7 +21,6 @@ from airflow_dtcal.exceptions import (
     DingTalkRateLimitError,
     DingTalkTransportError,
 )
-from airflow_dtcal.payloads import InvalidArgumentError, derive_client_token, normalize_attendees
 
 
 def settings(extras=None, **overrides):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_dtcal.changes import event_changes
-from airflow_dtcal.payloads import InvalidArgumentError, Recurrence
+from airflow_dtcal.core.errors import InvalidArgumentError
+from airflow_dtcal.planning.events import Recurrence
+from airflow_dtcal.planning.update import event_changes
 
 TZ = "Asia/Shanghai"
 CURRENT = {

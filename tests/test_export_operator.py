@@ -342,7 +342,7 @@ def test_a_token_that_expires_mid_way_rewrites_the_partition(airflow_db, dtcal_e
 
 def test_a_damaged_watermark_fails_with_its_variable_name(airflow_db, dtcal_emulator, tmp_path):
     from airflow_dtcal.exceptions import DingTalkConfigurationError
-    from airflow_dtcal.variables import save_state
+    from airflow_dtcal.state.variables import save_state
 
     save_state("dtcal_export_damaged", {"version": 9})
     with pytest.raises(DingTalkConfigurationError, match="dtcal_export_damaged.*delete it"):

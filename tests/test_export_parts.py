@@ -10,7 +10,7 @@ import pendulum
 import pyarrow.parquet as pq
 import pytest
 
-from airflow_dtcal.export import watermarks
+from airflow_dtcal.core.errors import InvalidArgumentError
 from airflow_dtcal.export.partition import SUCCESS, PartitionRun, partition_name
 from airflow_dtcal.export.plan import make_plan, overall_mode
 from airflow_dtcal.export.rows import (
@@ -22,7 +22,7 @@ from airflow_dtcal.export.rows import (
     event_row,
 )
 from airflow_dtcal.export.writers import JsonLinesWriter, ParquetTableWriter
-from airflow_dtcal.payloads import InvalidArgumentError
+from airflow_dtcal.state import watermarks
 
 CTX = RowContext("2026-03-09T00:00:00+00:00", "2026-03-10T00:00:00+00:00", "union-a", "primary")
 EVENT = {

@@ -12,7 +12,7 @@ from airflow_dtcal.compat import AirflowSkipException
 from airflow_dtcal.exceptions import DingTalkInvalidArgumentError
 from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
 from airflow_dtcal.operators.slots import FindSlotOperator, NoFreeSlotError
-from airflow_dtcal.payloads import build_event
+from airflow_dtcal.planning.events import build_event
 from tests.airflow_runs import run_dag
 from tests.scheduled.conftest import ROOT, load_module
 

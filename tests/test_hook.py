@@ -15,7 +15,7 @@ from airflow_dtcal.exceptions import (
     DingTalkPermissionError,
 )
 from airflow_dtcal.hooks.calendar import DingTalkCalendarHook, resolve_base_url
-from airflow_dtcal.payloads import build_event
+from airflow_dtcal.planning.events import build_event
 
 ORGANIZER = "union-org"
 

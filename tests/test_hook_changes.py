@@ -9,7 +9,7 @@ import pytest
 
 from airflow_dtcal.exceptions import DingTalkInvalidArgumentError, DingTalkSyncTokenExpiredError
 from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
-from airflow_dtcal.payloads import build_event
+from airflow_dtcal.planning.events import build_event
 
 ORG = "org-1"
 MONDAY = pendulum.datetime(2026, 3, 9, 10, tz="Asia/Shanghai")

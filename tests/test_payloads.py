@@ -7,13 +7,13 @@ import datetime as dt
 import pendulum
 import pytest
 
-from airflow_dtcal.payloads import (
-    InvalidArgumentError,
+from airflow_dtcal.core.calls import derive_client_token
+from airflow_dtcal.core.errors import InvalidArgumentError
+from airflow_dtcal.core.ids import normalize_attendees
+from airflow_dtcal.core.times import event_times
+from airflow_dtcal.planning.events import (
     Recurrence,
     build_event,
-    derive_client_token,
-    event_times,
-    normalize_attendees,
     normalize_reminders,
     split_create_attendees,
     validate_recurrence,

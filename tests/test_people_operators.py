@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from airflow_dtcal.core import people
+from airflow_dtcal.planning import people
 from tests.airflow_runs import run_dag
 
 ROOT = Path(__file__).resolve().parent.parent

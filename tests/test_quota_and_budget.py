@@ -16,12 +16,12 @@ import textwrap
 
 import pytest
 
-from airflow_dtcal import budget
 from airflow_dtcal.core.pacing import PACER
 from airflow_dtcal.exceptions import DingTalkQuotaExceededError
 from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
 from airflow_dtcal.operators.base import CALLS_XCOM_KEY
 from airflow_dtcal.operators.calendar import CreateEventOperator
+from airflow_dtcal.planning import budget
 from tests.scheduled.conftest import task_context
 
 EVENT = {"summary": "s", "start": {"date": "2026-12-07"}, "end": {"date": "2026-12-08"}, "isAllDay": True}

@@ -22,7 +22,7 @@ from airflow_dtcal.exceptions import (
     DingTalkServerError,
 )
 from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
-from airflow_dtcal.payloads import build_event
+from airflow_dtcal.planning.events import build_event
 
 ORGANIZER = "org"
 GUESTS = ["alice", "bob", "carol"]

@@ -11,7 +11,7 @@ import pytest
 from airflow_dtcal.exceptions import DingTalkAPIError, DingTalkInvalidArgumentError
 from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
 from airflow_dtcal.operators.rooms import AddMeetingRoomsOperator, RemoveMeetingRoomsOperator
-from airflow_dtcal.payloads import build_event
+from airflow_dtcal.planning.events import build_event
 from tests.airflow_runs import run_dag
 from tests.scheduled.conftest import ROOT, load_module, task_context
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pendulum
 import pytest
 
-from airflow_dtcal.payloads import InvalidArgumentError
-from airflow_dtcal.slots import busy_times, find_slot
+from airflow_dtcal.core.errors import InvalidArgumentError
+from airflow_dtcal.planning.slots import busy_times, find_slot
 
 TZ = "Asia/Shanghai"
 MONDAY = pendulum.datetime(2026, 3, 9, tz=TZ)

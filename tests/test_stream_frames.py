@@ -6,8 +6,9 @@ import json
 
 import pytest
 
+from airflow_dtcal.core import frames as stream
 from airflow_dtcal.exceptions import DingTalkAnswerError
-from airflow_dtcal.hooks import stream
+from airflow_dtcal.hooks.stream import backoff
 
 
 def _event(message_id: str = "msg-1", data: object = None, **headers: object) -> str:
@@ -128,6 +129,6 @@ def test_other_endpoints_are_refused(endpoint):
 
 def test_the_backoff_doubles_up_to_its_ceiling():
     for failures in range(1, 40):
-        delay = stream.backoff(failures, 60.0)
+        delay = backoff(failures, 60.0)
         expected = min(60.0, 2.0 ** (failures - 1))
         assert expected / 2 <= delay <= expected

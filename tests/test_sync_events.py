@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_dtcal.event_sync import desired_events, plan_sync, set_marker
+from airflow_dtcal.core.errors import InvalidArgumentError
 from airflow_dtcal.exceptions import DingTalkInvalidArgumentError, DingTalkServerError
 from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
 from airflow_dtcal.operators.events import SyncEventsOperator
-from airflow_dtcal.payloads import InvalidArgumentError, build_event
+from airflow_dtcal.planning.event_sets import desired_events, plan_sync, set_marker
+from airflow_dtcal.planning.events import build_event
 from tests.airflow_runs import run_dag
 from tests.scheduled.conftest import ROOT, load_module, task_context
 

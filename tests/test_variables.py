@@ -11,7 +11,7 @@ import asyncio
 import pytest
 
 from airflow_dtcal.exceptions import DingTalkConfigurationError, DingTalkInvalidArgumentError
-from airflow_dtcal.variables import MAX_STATE_BYTES, aload_state, asave_state, load_state, save_state
+from airflow_dtcal.state.variables import MAX_STATE_BYTES, aload_state, asave_state, load_state, save_state
 
 
 def test_round_trip_and_replace(airflow_db):

@@ -20,7 +20,7 @@ import zlib
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_dtcal.exceptions import (
+from airflow_dtcal.core.errors import (
     DingTalkAnswerError,
     DingTalkAPIError,
     DingTalkAuthError,

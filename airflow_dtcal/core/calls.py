@@ -8,6 +8,7 @@ shape its answer must have (see :mod:`airflow_dtcal.core.answers`). Bad input ra
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import uuid
@@ -16,12 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from airflow_dtcal.payloads import (
-    MAX_ATTENDEES_PER_CALL,
-    InvalidArgumentError,
-    require_id,
-    validate_response_status,
-)
+from airflow_dtcal.core.errors import InvalidArgumentError
+from airflow_dtcal.core.ids import MAX_ATTENDEES_PER_CALL, require_id, validate_response_status
 
 TOKEN_HEADER = "x-acs-dingtalk-access-token"
 CLIENT_TOKEN_HEADER = "x-client-token"
@@ -89,6 +86,28 @@ def client_token(value: str | None) -> str:
             "client_token", "must be 1 to 128 printable ASCII characters without spaces or line breaks", value
         )
     return value
+
+
+# --------------------------------------------------------------------------------------------- idempotency
+
+
+def derive_client_token(*parts: Any) -> str:
+    """A deterministic ``x-client-token`` (32 hex chars) from the parts that identify one logical write.
+
+    Operators pass (dag id, task id, run id, map index, operation, payload); the hook derives one per chunk.
+    The same parts always give the same token, so a retried request is recognised by DingTalk as a repeat.
+    """
+    canonical = json.dumps(
+        parts, sort_keys=True, separators=(",", ":"), default=_canonical, ensure_ascii=False
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def _canonical(value: Any) -> Any:
+    """JSON for values json cannot write: sets in sorted order (never hash order), the rest as text."""
+    if isinstance(value, (set, frozenset)):
+        return sorted((_canonical(v) if isinstance(v, (set, frozenset)) else v for v in value), key=str)
+    return str(value)
 
 
 def events_path(user_id: str, calendar_id: str) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from airflow_dtcal.core.calls import Call
-from airflow_dtcal.exceptions import DingTalkAnswerError
+from airflow_dtcal.core.errors import DingTalkAnswerError
 
 
 @dataclass

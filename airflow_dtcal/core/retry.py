@@ -12,8 +12,8 @@ from typing import Any
 
 import tenacity
 
+from airflow_dtcal.core.errors import DingTalkError
 from airflow_dtcal.core.settings import Settings
-from airflow_dtcal.exceptions import DingTalkError
 
 
 def is_retryable(error: BaseException, operation: str) -> bool:

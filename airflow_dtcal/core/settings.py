@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from airflow_dtcal.exceptions import DingTalkConfigurationError
+from airflow_dtcal.core.errors import DingTalkConfigurationError
 
 CONN_TYPE = "dingtalk_calendar"
 DEFAULT_HOST = "api.dingtalk.com"

@@ -10,9 +10,11 @@ from typing import Any
 
 import pendulum
 
+from airflow_dtcal.core.errors import InvalidArgumentError
+from airflow_dtcal.core.ids import require_id
+from airflow_dtcal.core.times import instant, iso_instant
 from airflow_dtcal.export.rows import TABLES
 from airflow_dtcal.export.writers import FORMATS, PYARROW_HINT, pyarrow_missing
-from airflow_dtcal.payloads import InvalidArgumentError, instant, iso_instant, require_id
 
 MODES = ("full", "incremental")
 MAX_PAGE_SIZE = 100  # ListEvents' maxResults

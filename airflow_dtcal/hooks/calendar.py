@@ -23,23 +23,28 @@ import tenacity
 
 from airflow_dtcal.compat import BaseHook, amask_secret, mask_secret
 from airflow_dtcal.core import answers, calls, retry
-from airflow_dtcal.core.calls import Call
+from airflow_dtcal.core.calls import Call, derive_client_token
+from airflow_dtcal.core.errors import InvalidArgumentError
+from airflow_dtcal.core.ids import (
+    MAX_ATTENDEES_PER_CALL,
+    chunked,
+    normalize_attendee_ids,
+    normalize_attendees,
+)
 from airflow_dtcal.core.pacing import PACER, TOKENS
 from airflow_dtcal.core.paging import Pager
-from airflow_dtcal.core.people import Resolution, Resolver, afound_or_none, check_on_unknown, found_or_none
 from airflow_dtcal.core.settings import DEFAULTS, Settings, resolve_base_url, resolve_settings
 from airflow_dtcal.exceptions import DingTalkAuthError, DingTalkError, DingTalkRateLimitError
 from airflow_dtcal.exceptions import invalid_arguments as _arguments
 from airflow_dtcal.hooks import transport
 from airflow_dtcal.hooks.changes import EventChangesMethods
-from airflow_dtcal.payloads import (
-    MAX_ATTENDEES_PER_CALL,
-    InvalidArgumentError,
-    chunked,
-    derive_client_token,
-    normalize_attendee_ids,
-    normalize_attendees,
-    split_create_attendees,
+from airflow_dtcal.planning.events import split_create_attendees
+from airflow_dtcal.planning.people import (
+    Resolution,
+    Resolver,
+    afound_or_none,
+    check_on_unknown,
+    found_or_none,
 )
 
 __all__ = ["DEFAULTS", "DingTalkCalendarHook", "clear_token_cache", "resolve_base_url"]
@@ -918,7 +923,7 @@ class DingTalkCalendarHook(EventChangesMethods, BaseHook):
 
     @staticmethod
     def _live_with_key(event: Mapping[str, Any], key: str) -> bool:
-        from airflow_dtcal.payloads import carries_key
+        from airflow_dtcal.planning.markers import carries_key
 
         return event.get("status") != "cancelled" and carries_key(event, key)
 
@@ -940,7 +945,7 @@ class DingTalkCalendarHook(EventChangesMethods, BaseHook):
         :func:`~airflow_dtcal.payloads.mark_description`), or None. For an instance of a recurring series
         the series master's id is returned as ``id``.
         """
-        from airflow_dtcal.payloads import event_key_marker
+        from airflow_dtcal.planning.markers import event_key_marker
 
         with _arguments():
             event_key_marker(key)
@@ -959,7 +964,7 @@ class DingTalkCalendarHook(EventChangesMethods, BaseHook):
         calendar_id: str = "primary",
     ) -> dict | None:
         """Async :meth:`find_event_by_key`."""
-        from airflow_dtcal.payloads import event_key_marker
+        from airflow_dtcal.planning.markers import event_key_marker
 
         with _arguments():
             event_key_marker(key)
@@ -1053,7 +1058,7 @@ class DingTalkCalendarHook(EventChangesMethods, BaseHook):
         await self._arun(call)
 
     def _view_call(self, user_id, calendar_id, time_min, time_max, page_size, max_attendees) -> Call:
-        from airflow_dtcal.payloads import iso_instant
+        from airflow_dtcal.core.times import iso_instant
 
         with _arguments():
             return calls.list_events_view(
@@ -1124,7 +1129,7 @@ class DingTalkCalendarHook(EventChangesMethods, BaseHook):
         return items
 
     def _schedule_plan(self, user_id, user_ids, start, end) -> list[Call]:
-        from airflow_dtcal.payloads import instant
+        from airflow_dtcal.core.times import instant
 
         with _arguments():
             ids = normalize_attendee_ids(user_ids, "user_ids")
@@ -1225,7 +1230,7 @@ class DingTalkCalendarHook(EventChangesMethods, BaseHook):
         )
 
     def _rooms_schedule_plan(self, user_id, room_ids, start, end) -> list[Call]:
-        from airflow_dtcal.payloads import instant
+        from airflow_dtcal.core.times import instant
 
         with _arguments():
             ids = calls.room_ids(

@@ -133,7 +133,7 @@ class DingTalkCalendarBaseOperator(BaseOperator):
 
     def _id_types(self, arguments: Sequence[str]) -> dict[str, str]:
         """The id type of each people argument (see ``id_type``), validated."""
-        from airflow_dtcal.core.people import UNION_ID, check_id_type
+        from airflow_dtcal.planning.people import UNION_ID, check_id_type
 
         if isinstance(self.id_type, Mapping):
             unknown = sorted(set(self.id_type) - set(arguments))
@@ -158,8 +158,8 @@ class DingTalkCalendarBaseOperator(BaseOperator):
         unless ``on_unknown="skip"`` and the argument is a list (not in ``single``): then they are left out,
         logged and pushed as the ``dingtalk_unresolved`` XCom.
         """
-        from airflow_dtcal.core.people import UNION_ID, Resolution, check_on_unknown
         from airflow_dtcal.exceptions import DingTalkNotFoundError
+        from airflow_dtcal.planning.people import UNION_ID, Resolution, check_on_unknown
 
         with invalid_arguments():
             types = self._id_types(list(people))

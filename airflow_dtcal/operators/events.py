@@ -149,7 +149,7 @@ class SyncEventsOperator(DingTalkCalendarBaseOperator):
         return name if isinstance(name, str) and name[:1] not in "+-" else None
 
     def run(self, context: Context) -> dict:
-        from airflow_dtcal.event_sync import check_window, desired_events, plan_sync
+        from airflow_dtcal.planning.event_sets import check_window, desired_events, plan_sync
 
         with _arguments():
             organizer = payloads.require_id(self.organizer_id, "organizer_id")
@@ -239,8 +239,8 @@ def send_writes(
     order: the event id, or ``{"added", "removed"}`` for an attendee sync. On the first error no new write
     starts; the error is raised once those in flight finish.
     """
-    from airflow_dtcal.event_sync import attendee_changes
-    from airflow_dtcal.payloads import derive_client_token
+    from airflow_dtcal.core.calls import derive_client_token
+    from airflow_dtcal.planning.event_sets import attendee_changes
 
     def write(item: tuple) -> Any:
         verb, _key, target, args, token = item

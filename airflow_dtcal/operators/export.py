@@ -145,7 +145,7 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
             ) from None
 
     def _state_key(self, owners: Sequence[str], destination: Any) -> str:
-        from airflow_dtcal.export.watermarks import state_key
+        from airflow_dtcal.state.watermarks import state_key
 
         if self.state_key is None:
             return state_key(self.dingtalk_conn_id, self._calendar(), owners, str(destination))
@@ -153,7 +153,7 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
 
     @staticmethod
     def _check_state_key(value: Any) -> str:
-        from airflow_dtcal.variables import KEY_PATTERN
+        from airflow_dtcal.state.variables import KEY_PATTERN
 
         if not isinstance(value, str) or not KEY_PATTERN.match(value):
             raise payloads.InvalidArgumentError(
@@ -164,9 +164,9 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
     # ------------------------------------------------------------------ the run
 
     def run(self, context: Context) -> dict:
-        from airflow_dtcal.export import watermarks
         from airflow_dtcal.export.partition import PartitionRun, partition_name
         from airflow_dtcal.export.plan import overall_mode
+        from airflow_dtcal.state import watermarks
 
         with _arguments():
             plan = self._plan(context)
@@ -183,7 +183,7 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
         starts: dict[str, str | None] = dict.fromkeys(owners)
         if plan.mode == "incremental":
             from airflow_dtcal.exceptions import DingTalkConfigurationError
-            from airflow_dtcal.variables import load_state
+            from airflow_dtcal.state.variables import load_state
 
             key = self._state_key(owners, destination)
             try:
@@ -228,7 +228,7 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
 
         modes = {owner: mode for owner, (mode, _end) in outcome.items()}
         if plan.mode == "incremental":
-            from airflow_dtcal.variables import save_state
+            from airflow_dtcal.state.variables import save_state
 
             started_from = {o: None if modes[o] == "resync" else starts[o] for o in owners}
             ended_at = {owner: end for owner, (_mode, end) in outcome.items()}
@@ -267,7 +267,7 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
         """Write one calendar's rows; its mode (``full``, ``incremental``, ``resync``) and the sync token it
         ended at (incremental mode)."""
         from airflow_dtcal.export.rows import RowContext
-        from airflow_dtcal.export.watermarks import interval_key
+        from airflow_dtcal.state.watermarks import interval_key
 
         context = RowContext(interval, interval_key(plan.interval_end), owner, calendar)
         if plan.mode == "full":

@@ -140,7 +140,7 @@ class UpdateEventOperator(DingTalkCalendarBaseOperator):
 
     def changes(self, current: dict, context: Context) -> dict:
         """The PatchEvent fields that differ from ``current`` (raises on a bad argument)."""
-        from airflow_dtcal.changes import event_changes
+        from airflow_dtcal.planning.update import event_changes
 
         dag = context.get("dag") if hasattr(context, "get") else None
         dag_zone = getattr(getattr(dag, "timezone", None), "name", None)

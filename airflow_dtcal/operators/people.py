@@ -53,8 +53,8 @@ class ResolveUsersOperator(DingTalkCalendarBaseOperator):
         self.returns = returns
 
     def run(self, context: Context) -> dict[str, str] | list[str]:
-        from airflow_dtcal.core.people import check_on_unknown, distinct_ids
-        from airflow_dtcal.payloads import InvalidArgumentError
+        from airflow_dtcal.core.errors import InvalidArgumentError
+        from airflow_dtcal.planning.people import check_on_unknown, distinct_ids
 
         with _arguments():
             if self.id_type not in ("userId", "mobile"):

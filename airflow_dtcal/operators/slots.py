@@ -26,7 +26,7 @@ class FindSlotOperator(DingTalkCalendarBaseOperator):
     """Find the first slot where the attendees (or a quorum) are free; return it for CreateEventOperator.
 
     Reads everyone's busy times with GetSchedule (20 people per call) and runs
-    :func:`airflow_dtcal.slots.find_slot` over them. The XCom return value is ``{"start", "end", "timezone",
+    :func:`airflow_dtcal.planning.slots.find_slot` over them. The XCom return value is ``{"start", "end", "timezone",
     "free", "busy", "room"}`` (times in ISO-8601 in ``timezone``); ``start``, ``end`` and ``timezone`` are
     also pushed under their own keys, so ``find.output["start"]`` feeds ``CreateEventOperator(start=...)``.
 
@@ -113,7 +113,7 @@ class FindSlotOperator(DingTalkCalendarBaseOperator):
         return value
 
     def run(self, context: Context) -> dict:
-        from airflow_dtcal.slots import busy_times, find_slot
+        from airflow_dtcal.planning.slots import busy_times, find_slot
 
         with _arguments():
             organizer = payloads.require_id(self.organizer_id, "organizer_id")

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from airflow_dtcal import budget, payloads, responses
+from airflow_dtcal import payloads
 from airflow_dtcal.compat import (
     AirflowFailException,
     AirflowSkipException,
@@ -20,6 +20,7 @@ from airflow_dtcal.compat import (
 )
 from airflow_dtcal.exceptions import invalid_arguments as _arguments
 from airflow_dtcal.operators.base import DEFAULT_CONN_ID, EVENT_ID_HINT, report_calls
+from airflow_dtcal.planning import budget, responses
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -34,7 +35,7 @@ def _default_deferrable() -> bool:
 class AttendeeResponseSensor(BaseSensorOperator):
     """Wait until a response condition holds for an event; return ``{attendee id: responseStatus}``.
 
-    Conditions (the organizer is never counted; see :mod:`airflow_dtcal.responses`):
+    Conditions (the organizer is never counted; see :mod:`airflow_dtcal.planning.responses`):
 
     * ``"all_responded"``: nobody is left in ``needsAction``;
     * ``"min_accepted"``: at least ``min_accepted`` attendees accepted;

@@ -112,6 +112,6 @@ def _forget_hook_state() -> None:
     if pacing is not None:
         pacing.TOKENS.clear()
         pacing.PACER.clear()
-    people = sys.modules.get("airflow_dtcal.core.people")
+    people = sys.modules.get("airflow_dtcal.planning.people")
     if people is not None:  # userId -> unionId mappings of an earlier test's directory
         people.DIRECTORY.clear()

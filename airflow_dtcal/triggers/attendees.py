@@ -24,7 +24,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_dtcal import budget, responses
+from airflow_dtcal.planning import budget, responses
 
 DEFAULT_CONN_ID = "dingtalk_calendar_default"
 
@@ -34,7 +34,7 @@ class AttendeeResponseTrigger(BaseTrigger):
 
     :param organizer_id: unionId of the event's organizer (whose calendar is read).
     :param event_id: the event.
-    :param condition: ``all_responded``, ``min_accepted`` or ``accepted_by`` (see :mod:`airflow_dtcal.responses`).
+    :param condition: ``all_responded``, ``min_accepted`` or ``accepted_by`` (see :mod:`airflow_dtcal.planning.responses`).
     :param min_accepted: for ``min_accepted``: how many acceptances are enough.
     :param attendee_ids: for ``accepted_by``: who must accept.
     :param fail_on_decline: fire a ``declined`` event as soon as a relevant attendee declines.
@@ -111,9 +111,10 @@ class AttendeeResponseTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         # The first trigger of a triggerer process imports the hook (requests, httpx): off the event loop.
         await asyncio.to_thread(importlib.import_module, "airflow_dtcal.hooks.calendar")
+        from airflow_dtcal.core.errors import InvalidArgumentError
+        from airflow_dtcal.core.ids import require_id
         from airflow_dtcal.exceptions import DingTalkError
         from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
-        from airflow_dtcal.payloads import InvalidArgumentError, require_id
 
         try:
             organizer = require_id(self.organizer_id, "organizer_id")

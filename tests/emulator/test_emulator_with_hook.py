@@ -10,7 +10,7 @@ import pytest
 
 from airflow_dtcal.exceptions import DingTalkAPIError
 from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
-from airflow_dtcal.payloads import build_event
+from airflow_dtcal.planning.events import build_event
 from airflow_dtcal.testing import DingTalkEmulator
 from tests.emulator.conftest import Api
 from tests.emulator.wsclient import WsClient

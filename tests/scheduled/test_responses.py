@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_dtcal.payloads import InvalidArgumentError
-from airflow_dtcal.responses import evaluate_responses, validate_condition
+from airflow_dtcal.core.errors import InvalidArgumentError
+from airflow_dtcal.planning.responses import evaluate_responses, validate_condition
 
 ORG = "org"
 

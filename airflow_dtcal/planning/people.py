@@ -25,8 +25,8 @@ from typing import Any
 
 from airflow_dtcal.core import calls
 from airflow_dtcal.core.calls import Call
-from airflow_dtcal.exceptions import DingTalkNotFoundError
-from airflow_dtcal.payloads import InvalidArgumentError, require_id
+from airflow_dtcal.core.errors import DingTalkNotFoundError, InvalidArgumentError
+from airflow_dtcal.core.ids import require_id
 
 UNION_ID, USER_ID, MOBILE = "unionId", "userId", "mobile"
 ID_TYPES = (UNION_ID, USER_ID, MOBILE)

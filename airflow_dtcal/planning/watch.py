@@ -1,4 +1,4 @@
-"""What a calendar change is, for :class:`~airflow_dtcal.triggers.changes.CalendarChangeTrigger`: a Stream
+"""What a calendar change is, for :class:`~airflow_dtcal.triggers.watch.CalendarChangeTrigger`: a Stream
 notice read into a payload, a listed event classified (create, update, delete), fingerprints of the fields a
 watch compares. Pure: no Airflow import, no I/O.
 """

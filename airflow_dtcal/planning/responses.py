@@ -25,12 +25,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_dtcal.payloads import (
-    RESPONSE_STATUSES,
-    InvalidArgumentError,
-    normalize_attendee_ids,
-    require_id,
-)
+from airflow_dtcal.core.errors import InvalidArgumentError
+from airflow_dtcal.core.ids import RESPONSE_STATUSES, normalize_attendee_ids, require_id
 
 CONDITIONS = ("all_responded", "min_accepted", "accepted_by")
 

@@ -14,15 +14,15 @@ from typing import Any
 
 import pendulum
 
-from airflow_dtcal.payloads import (
+from airflow_dtcal.core.errors import InvalidArgumentError
+from airflow_dtcal.core.times import event_times
+from airflow_dtcal.core.times import localize as _localize
+from airflow_dtcal.core.times import parse_time as _parse_time
+from airflow_dtcal.core.times import zone as _timezone
+from airflow_dtcal.planning.events import (
     MAX_DESCRIPTION_LENGTH,
     MAX_SUMMARY_LENGTH,
-    InvalidArgumentError,
-    _localize,
-    _parse_time,
     _text,
-    _timezone,
-    event_times,
     normalize_reminders,
     validate_recurrence,
 )

@@ -15,7 +15,9 @@ from typing import Any
 
 import pendulum
 
-from airflow_dtcal.payloads import DAYS_OF_WEEK, InvalidArgumentError, _timezone, instant
+from airflow_dtcal.core.errors import InvalidArgumentError
+from airflow_dtcal.core.times import DAYS_OF_WEEK, instant
+from airflow_dtcal.core.times import zone as _timezone
 
 Interval = tuple[dt.datetime, dt.datetime]
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")

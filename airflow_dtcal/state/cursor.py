@@ -1,5 +1,5 @@
-"""A change watch's cursor: what :class:`~airflow_dtcal.triggers.changes.CalendarChangeTrigger` has
-acknowledged, kept in an Airflow Variable (:mod:`airflow_dtcal.variables`) between triggerer runs."""
+"""A change watch's cursor: what :class:`~airflow_dtcal.triggers.watch.CalendarChangeTrigger` has
+acknowledged, kept in an Airflow Variable (:mod:`airflow_dtcal.state.variables`) between triggerer runs."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ class Cursor:
         self.dirty = False
 
     async def load(self) -> None:
-        from airflow_dtcal import variables
+        from airflow_dtcal.state import variables
 
         state = await variables.aload_state(self.key) or {}
         self.seen = [k for k in state.get("seen", []) if isinstance(k, str)][-MAX_SEEN:]
@@ -43,7 +43,7 @@ class Cursor:
         self.month, self.month_calls = str(month.get("month", "")), int(month.get("calls", 0) or 0)
 
     async def save(self) -> None:
-        from airflow_dtcal import variables
+        from airflow_dtcal.state import variables
 
         state = {
             "version": 1,

@@ -14,14 +14,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_dtcal.changes import event_changes
-from airflow_dtcal.payloads import (
-    MAX_DESCRIPTION_LENGTH,
-    InvalidArgumentError,
-    build_event,
-    event_key_marker,
-    instant,
-)
+from airflow_dtcal.core.errors import InvalidArgumentError
+from airflow_dtcal.core.times import instant
+from airflow_dtcal.planning.events import MAX_DESCRIPTION_LENGTH, build_event
+from airflow_dtcal.planning.markers import event_key_marker
+from airflow_dtcal.planning.update import event_changes
 
 SET_PREFIX = "[airflow-dtcal-set:"
 #: The pythonic arguments a desired event may have (those of CreateEventOperator).
