@@ -14,7 +14,6 @@ import pytest
 import requests
 
 from airflow_dtcal.core import answers, calls
-from airflow_dtcal.planning import people
 from airflow_dtcal.core.pacing import TOKENS
 from airflow_dtcal.core.settings import resolve_settings
 from airflow_dtcal.exceptions import (
@@ -30,6 +29,7 @@ from airflow_dtcal.exceptions import (
     DingTalkTransportError,
 )
 from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
+from airflow_dtcal.planning import people
 from airflow_dtcal.planning.people import DirectoryCache, Resolver
 from airflow_dtcal.testing.emulator import DingTalkEmulator
 from airflow_dtcal.testing.pytest_plugin import APP_KEY, APP_SECRET
