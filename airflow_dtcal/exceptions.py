@@ -13,6 +13,7 @@ DingTalkError
     ├── DingTalkAuthError             bad credentials, bad/expired/revoked token
     ├── DingTalkPermissionError       the app lacks a scope, or the user may not do this
     ├── DingTalkNotFoundError         404 / *NotExist* / *notFound* codes
+    │   └── DingTalkPeopleNotFoundError  userIds / mobiles not in the directory (an AirflowFailException)
     ├── DingTalkQuotaExceededError    monthly org quota (not retryable)
     ├── DingTalkRateLimitError        QPS throttling, 429 (retryable; .retry_after)
     ├── DingTalkBannedError           IP ban page or non-JSON answer (retryable; .retry_after)
@@ -57,6 +58,11 @@ class DingTalkInvalidArgumentError(InvalidArgumentError, AirflowFailException, D
         return _rebuild_invalid_argument(cls, error.field, error.rule, str(error))
 
 
+class DingTalkPeopleNotFoundError(DingTalkNotFoundError, AirflowFailException):
+    """People named by userId or mobile that the organisation's directory does not hold as members: the task
+    fails without retries (a retry would repeat every lookup and find the same)."""
+
+
 @contextmanager
 def invalid_arguments() -> Iterator[None]:
     """Raise a payload rule violation as :class:`DingTalkInvalidArgumentError` (Airflow fails the task
@@ -79,6 +85,7 @@ __all__ = [
     "DingTalkInvalidArgumentError",
     "DingTalkInvalidParameterError",
     "DingTalkNotFoundError",
+    "DingTalkPeopleNotFoundError",
     "DingTalkPermissionError",
     "DingTalkQuotaExceededError",
     "DingTalkRateLimitError",
