@@ -177,7 +177,7 @@ def delete_event(
     user_id: str, event_id: str, calendar_id: str, push_notification: bool | None, token: str
 ) -> Call:
     params = {}
-    if push_notification is not None:
+    if optional_flag(push_notification, "push_notification") is not None:
         params["pushNotification"] = "true" if push_notification else "false"
     path = event_path(user_id, calendar_id, event_id)
     return Call("DeleteEvent", "DELETE", path, params=params, client_token=token, expect="none")
@@ -280,7 +280,7 @@ def respond_event(user_id: str, event_id: str, response_status: str, calendar_id
 # --------------------------------------------------------------------------------------------- lifecycle
 
 
-def _optional_flag(value: Any, field_name: str) -> bool | None:
+def optional_flag(value: Any, field_name: str) -> bool | None:
     if value not in (None, True, False):
         raise InvalidArgumentError(field_name, "must be true, false or None", value)
     return value
@@ -312,7 +312,7 @@ def transfer_event(
         ("isExitCalendar", "exit_calendar", exit_calendar),
         ("needNotifyViaO2O", "notify", notify),
     ):
-        if _optional_flag(flag, name) is not None:
+        if optional_flag(flag, name) is not None:
             body[key] = flag
     return Call("TransferEvent", "POST", path, body=body, client_token=token, expect="none")
 

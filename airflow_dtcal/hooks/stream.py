@@ -26,10 +26,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote_plus, urlsplit
 
+from airflow_dtcal.core import calls
 from airflow_dtcal.core.frames import (
     CALENDAR_TOPIC,
     MAX_FRAME_BYTES,
@@ -42,6 +43,7 @@ from airflow_dtcal.core.frames import (
     system_answer,
 )
 from airflow_dtcal.exceptions import DingTalkAnswerError, DingTalkError
+from airflow_dtcal.hooks.operation import Context, Flow
 
 #: Consecutive unusable frames after which the connection is dropped and opened again.
 MAX_BAD_FRAMES = 5
@@ -50,6 +52,17 @@ log = logging.getLogger(__name__)
 # websockets logs the request line (ticket included) at debug level: its logger is kept at WARNING.
 _ws_log = logging.getLogger(f"{__name__}.websocket")
 _ws_log.setLevel(logging.WARNING)
+
+
+#: What Stream mode subscribes to unless told otherwise: DingTalk's calendar change event.
+CALENDAR_CHANGE_TOPIC = CALENDAR_TOPIC
+
+
+def open_stream_connection(ctx: Context, topics: Sequence[str] = (CALENDAR_TOPIC,)) -> Flow[dict[str, Any]]:
+    """Stream mode's connection-open call: ``{"endpoint": "wss://…", "ticket": "…"}`` for a WebSocket
+    that receives this app's events (``topics``). The ticket is single-use; never log it."""
+    s = ctx.settings
+    return (yield calls.open_stream_connection(s.app_key, s.app_secret, list(topics)))
 
 
 def backoff(failures: int, ceiling: float) -> float:

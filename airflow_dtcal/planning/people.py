@@ -21,12 +21,14 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from airflow_dtcal.core import calls
 from airflow_dtcal.core.calls import Call
 from airflow_dtcal.core.errors import DingTalkNotFoundError, InvalidArgumentError
 from airflow_dtcal.core.ids import require_id
+
+E = TypeVar("E", bound=DingTalkNotFoundError)
 
 UNION_ID, USER_ID, MOBILE = "unionId", "userId", "mobile"
 ID_TYPES = (UNION_ID, USER_ID, MOBILE)
@@ -174,10 +176,13 @@ class Resolution:
             f"directory: {'; '.join(parts)}"
         )
 
-    def error(self, hint: str = "", argument: str | None = None) -> DingTalkNotFoundError:
+    def error(
+        self, hint: str = "", argument: str | None = None, cls: type[E] = DingTalkNotFoundError  # type: ignore[assignment]
+    ) -> E:
+        """The error naming every id that did not resolve (``cls``: a DingTalkNotFoundError class)."""
         message = self.describe_missing(argument) + (f" ({hint})" if hint else "")
         operation = "GetUserByMobile" if self.id_type == MOBILE else "GetUser"
-        return DingTalkNotFoundError(operation, 200, None, message)
+        return cls(operation, 200, None, message)
 
 
 class Resolver:

@@ -1,0 +1,234 @@
+"""Event operations, each written once as a flow (:mod:`.operation`): create, read, change, delete, cancel,
+hand over, list (as stored, as a window of occurrences, or as changes since a sync token), find by key.
+
+:class:`~airflow_dtcal.hooks.calendar.DingTalkCalendarHook` exposes each as a sync method and an ``a``-prefixed
+async one. Every argument is checked before the first request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from airflow_dtcal.core import calls
+from airflow_dtcal.core.errors import InvalidArgumentError
+from airflow_dtcal.core.ids import normalize_attendees
+from airflow_dtcal.core.paging import EventPage, Pager
+from airflow_dtcal.core.times import iso_instant
+from airflow_dtcal.hooks.attendees import add_attendees
+from airflow_dtcal.hooks.operation import Context, Emit, Flow, Listing, pages
+from airflow_dtcal.planning.events import split_create_attendees
+from airflow_dtcal.planning.markers import carries_key, event_key_marker
+
+
+def create_event(
+    ctx: Context,
+    user_id: str,
+    event: Mapping[str, Any],
+    *,
+    calendar_id: str = "primary",
+    client_token: str | None = None,
+) -> Flow[dict]:
+    """Create an event in the organizer's (``user_id``) calendar; return the created event.
+
+    ``event`` is the wire-format body (see :func:`airflow_dtcal.planning.events.build_event`). More than 500
+    attendees are split: the event is created with the first 500 and the rest added in chunks, each chunk
+    with its own idempotency key derived from ``client_token``.
+    """
+    if not isinstance(event, Mapping):
+        raise InvalidArgumentError("event", "must be a dict with at least 'summary' and 'start'")
+    head, rest = split_create_attendees(dict(event))
+    if rest:
+        normalize_attendees(event["attendees"])  # the per-event limit, before anything is sent
+    base = calls.client_token(client_token)
+    created = yield calls.create_event(user_id, head, calendar_id, base)
+    if rest:
+        token = calls.derive_client_token(base, "rest")
+        yield from add_attendees(
+            ctx, user_id, created["id"], rest, calendar_id=calendar_id, client_token=token
+        )
+    return created
+
+
+def get_event(
+    ctx: Context,
+    user_id: str,
+    event_id: str,
+    *,
+    calendar_id: str = "primary",
+    max_attendees: int | None = None,
+) -> Flow[dict]:
+    """One event as ``user_id`` (organizer or attendee) sees it."""
+    return (yield calls.get_event(user_id, event_id, calendar_id, max_attendees))
+
+
+def patch_event(
+    ctx: Context,
+    user_id: str,
+    event_id: str,
+    changes: Mapping[str, Any],
+    *,
+    calendar_id: str = "primary",
+    client_token: str | None = None,
+) -> Flow[dict]:
+    """Change fields of an event (DingTalk's PUT PatchEvent; ``id`` is added for you)."""
+    token = calls.client_token(client_token)
+    return (yield calls.patch_event(user_id, event_id, changes, calendar_id, token))
+
+
+def delete_event(
+    ctx: Context,
+    user_id: str,
+    event_id: str,
+    *,
+    calendar_id: str = "primary",
+    push_notification: bool | None = None,
+    client_token: str | None = None,
+) -> Flow[None]:
+    """Delete an event: for everyone when ``user_id`` is the organizer, else from that attendee's calendar."""
+    token = calls.client_token(client_token)
+    yield calls.delete_event(user_id, event_id, calendar_id, push_notification, token)
+
+
+def cancel_event(
+    ctx: Context,
+    user_id: str,
+    event_id: str,
+    *,
+    calendar_id: str = "primary",
+    scope: str | None = None,
+    client_token: str | None = None,
+) -> Flow[None]:
+    """Cancel an event for everyone, as its organizer ``user_id`` (DingTalk's CancelEvent).
+
+    Unlike :meth:`delete_event`, the event stays readable: GetEvent returns it with status ``cancelled``.
+    ``scope`` is passed through as DingTalk's query parameter (its values are not documented).
+    """
+    yield calls.cancel_event(user_id, event_id, calendar_id, scope, calls.client_token(client_token))
+
+
+def transfer_event(
+    ctx: Context,
+    user_id: str,
+    event_id: str,
+    new_organizer_id: str,
+    *,
+    calendar_id: str = "primary",
+    exit_calendar: bool | None = None,
+    notify: bool | None = None,
+    client_token: str | None = None,
+) -> Flow[None]:
+    """Hand an event from its organizer ``user_id`` to ``new_organizer_id`` (DingTalk's TransferEvent).
+
+    :param exit_calendar: also take the event out of the old organizer's calendar (``isExitCalendar``).
+    :param notify: send the new organizer a 1:1 notice (``needNotifyViaO2O``).
+    """
+    token = calls.client_token(client_token)
+    yield calls.transfer_event(user_id, event_id, new_organizer_id, calendar_id, exit_calendar, notify, token)
+
+
+def iter_events(
+    ctx: Context,
+    user_id: str,
+    *,
+    time_min: str | None = None,
+    time_max: str | None = None,
+    show_deleted: bool = False,
+    page_size: int = 100,
+    calendar_id: str = "primary",
+) -> Listing:
+    """Events of a calendar, page by page (``nextToken``), without holding all pages."""
+    call = calls.list_events(
+        user_id,
+        calendar_id,
+        time_min=time_min,
+        time_max=time_max,
+        show_deleted=show_deleted,
+        page_size=page_size,
+    )
+    yield from pages(ctx, call)
+
+
+def iter_events_view(
+    ctx: Context,
+    user_id: str,
+    *,
+    time_min: Any,
+    time_max: Any,
+    page_size: int = 100,
+    max_attendees: int = 100,
+    calendar_id: str = "primary",
+) -> Listing:
+    """The events in ``[time_min, time_max)`` with recurring series expanded (ListEventsView), page by page.
+
+    Each occurrence of a series is its own item, with ``seriesMasterId`` and ``originStart``. The window
+    ends are date-times (pendulum/datetime or ISO-8601 strings; naive ones are UTC).
+    """
+    call = calls.list_events_view(
+        user_id,
+        calendar_id,
+        time_min=iso_instant(time_min, "time_min"),
+        time_max=iso_instant(time_max, "time_max"),
+        page_size=page_size,
+        max_attendees=max_attendees,
+    )
+    yield from pages(ctx, call)
+
+
+def iter_event_changes(
+    ctx: Context,
+    user_id: str,
+    *,
+    calendar_id: str = "primary",
+    sync_token: str | None = None,
+    time_min: str | None = None,
+    page_size: int = 100,
+    max_attendees: int = 100,
+) -> Listing:
+    """A calendar's events page by page: all of them (``sync_token=None``), or those changed since
+    ``sync_token``. Deleted and cancelled events are included, with ``status`` ``"cancelled"``.
+
+    Yields one :class:`~airflow_dtcal.core.paging.EventPage` per page. The last page carries the
+    ``sync_token`` to keep for next time (DingTalk gives one only when no ``timeMax`` is sent, so none is).
+    A token DingTalk no longer accepts raises
+    :class:`~airflow_dtcal.exceptions.DingTalkSyncTokenExpiredError`: list again with ``sync_token=None``.
+    Each page is one call; nothing is held beyond the current page.
+    """
+    call = calls.list_event_changes(
+        user_id,
+        calendar_id,
+        sync_token=sync_token,
+        time_min=time_min,
+        page_size=page_size,
+        max_attendees=max_attendees,
+    )
+    pager = Pager(call, ctx.settings.max_pages)
+    while not pager.done:
+        events = pager.accept((yield pager.next_call()))
+        yield Emit([EventPage(events, pager.sync_token, sync_token is None, pager.done)])
+
+
+def find_event_by_key(
+    ctx: Context,
+    user_id: str,
+    key: str,
+    *,
+    time_min: str,
+    time_max: str,
+    calendar_id: str = "primary",
+) -> Flow[dict | None]:
+    """The organizer's first live event in the window that carries ``key`` (see
+    :func:`~airflow_dtcal.planning.markers.mark_description`), or None. For an instance of a recurring
+    series the series master's id is returned as ``id``.
+    """
+    event_key_marker(key)
+    call = calls.list_events(
+        user_id, calendar_id, time_min=time_min, time_max=time_max, show_deleted=False, page_size=100
+    )
+    pager = Pager(call, ctx.settings.max_pages)
+    while not pager.done:
+        for event in pager.accept((yield pager.next_call())):
+            if event.get("status") != "cancelled" and carries_key(event, key):
+                master = event.get("seriesMasterId")
+                return dict(event, id=master) if isinstance(master, str) and master else dict(event)
+    return None
