@@ -7,6 +7,7 @@ All of them talk to one emulator process (``harness.EmulatorProcess``) and read 
 from __future__ import annotations
 
 import gc
+import glob
 import json
 import os
 import shutil
@@ -285,39 +286,71 @@ def task_costs(admin: Any, env: dict, conn_id: str, runs: int, latency: float, w
 
 _IMPORT_PROBE = textwrap.dedent(
     """
-    import json, sys, time
+    import importlib, json, sys, time
     t0 = time.perf_counter()
     from airflow.sdk import BaseOperator
     t1 = time.perf_counter()
     before = set(sys.modules)
-    import airflow_dtcal.operators.calendar
-    sensors = False
-    try:
-        import airflow_dtcal.sensors.attendees
-        sensors = True
-    except ModuleNotFoundError as err:
-        if err.name != "airflow_dtcal.sensors.attendees":
-            raise
+    for name in sys.argv[1:]:
+        importlib.import_module(name)
     t2 = time.perf_counter()
     new = sorted(m for m in set(sys.modules) - before if not m.startswith("airflow_dtcal"))
-    print(json.dumps({"base_ms": (t1 - t0) * 1e3, "ours_ms": (t2 - t1) * 1e3, "sensors": sensors,
+    where = sys.modules[sys.argv[1]].__file__
+    print(json.dumps({"base_ms": (t1 - t0) * 1e3, "ours_ms": (t2 - t1) * 1e3, "file": where,
                       "modules_imported_besides_ours": new}))
     """
 )
 
+#: Airflow's own providers' operator modules, measured the same way beside ours.
+REFERENCE_MODULES = {
+    "standard PythonOperator": ["airflow.providers.standard.operators.python"],
+    "http HttpOperator": ["airflow.providers.http.operators.http"],
+}
 
-def _import_probe(env: dict, runs: int, warmup: bool, before_each: Any = None) -> list[dict]:
+
+def our_parse_modules() -> list[str]:
+    """Every module the provider info lists as operators, transfers or sensors: what DAG files import."""
+    from airflow_dtcal.get_provider_info import get_provider_info
+
+    info = get_provider_info()
+    names: list[str] = []
+    for section in ("operators", "transfers", "sensors"):
+        for entry in info.get(section, []):
+            names.extend(entry.get("python-modules", [entry.get("python-module")]))
+    return [n for n in dict.fromkeys(names) if n]
+
+
+def installed_copy() -> str:
+    """A non-editable install of this package in a fresh directory (its wheel, built and unpacked): what a
+    scheduler imports from site-packages, without the editable finder in the way."""
+    work = tempfile.mkdtemp(prefix="dtcal-bench-wheel-")
+    wheels, target = os.path.join(work, "wheels"), os.path.join(work, "site")
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
+    steps = [
+        lambda: [*pip, "wheel", "--no-deps", "-w", wheels, str(ROOT)],
+        lambda: [*pip, "install", "--no-deps", "--target", target, *glob.glob(os.path.join(wheels, "*.whl"))],
+    ]
+    for step in steps:
+        out = subprocess.run(step(), capture_output=True, text=True, timeout=600)
+        if out.returncode != 0:
+            raise HarnessError(f"installing a built wheel failed: {out.stderr.strip()[-2000:]}")
+    return target
+
+
+def _import_probe(
+    env: dict, modules: list[str], runs: int, warmup: bool, before_each: Any = None
+) -> list[dict]:
     samples = []
     first = 0 if warmup else 1
     for i in range(first, runs + 1):  # run 0 only warms the disk cache (and writes byte-code if allowed)
         if before_each is not None:
             before_each()
         out = subprocess.run(
-            [sys.executable, "-c", _IMPORT_PROBE],
+            [sys.executable, "-c", _IMPORT_PROBE, *modules],
             capture_output=True,
             text=True,
             env=env,
-            cwd=ROOT,
+            cwd=tempfile.gettempdir(),  # not the work tree: the installed copy is what gets imported
             timeout=300,
         )
         if out.returncode != 0:
@@ -328,31 +361,46 @@ def _import_probe(env: dict, runs: int, warmup: bool, before_each: Any = None) -
 
 
 def dag_parse_cost(runs: int, cold_runs: int, env: dict, warmup: bool = True) -> dict:
-    """Measure 4: import time of our operator (and sensor) modules over ``airflow.sdk``, fresh interpreters.
+    """Measure 5: import time over ``airflow.sdk`` of every operator, transfer and sensor module we ship,
+    in fresh interpreters, from a non-editable install; beside it the same for Airflow's own providers'
+    operator modules (:data:`REFERENCE_MODULES`).
 
     Headline: with byte-code cached, as on a scheduler importing an installed provider. Byte-code goes to a
-    private ``PYTHONPYCACHEPREFIX`` so the work tree stays clean. For information, the same with our own
-    modules compiled from source on every import (``PYTHONDONTWRITEBYTECODE=1`` and no cache), which is
-    what a checkout run with that variable set pays.
+    private ``PYTHONPYCACHEPREFIX``. For information, ours again compiled from source on every import.
     """
+    site = installed_copy()
     cache = tempfile.mkdtemp(prefix="dtcal-bench-pycache-")
-    ours = os.path.join(cache, str(ROOT).lstrip(os.sep), "airflow_dtcal")
+    ours_cache = os.path.join(cache, site.lstrip(os.sep), "airflow_dtcal")
+    modules = our_parse_modules()
     try:
         cached_env = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
         cached_env["PYTHONPYCACHEPREFIX"] = cache
-        cached = _import_probe(cached_env, runs, warmup)
+        cached_env["PYTHONPATH"] = site  # before site-packages, so the installed copy wins
+        cached = _import_probe(cached_env, modules, runs, warmup)
+        if not cached[-1]["file"].startswith(site):
+            raise HarnessError(f"the probe imported {cached[-1]['file']}, not the installed copy in {site}")
+        references = {
+            label: spread([s["ours_ms"] for s in _import_probe(cached_env, names, runs, warmup)])
+            for label, names in REFERENCE_MODULES.items()
+        }
         cold_env = {**cached_env, "PYTHONDONTWRITEBYTECODE": "1"}
         cold = _import_probe(
-            cold_env, cold_runs, warmup, before_each=lambda: shutil.rmtree(ours, ignore_errors=True)
+            cold_env,
+            modules,
+            cold_runs,
+            warmup,
+            before_each=lambda: shutil.rmtree(ours_cache, ignore_errors=True),
         )
     finally:
         shutil.rmtree(cache, ignore_errors=True)
+        shutil.rmtree(os.path.dirname(site), ignore_errors=True)
     return {
         "runs": runs,
+        "modules": modules,
         "ours_ms": spread([s["ours_ms"] for s in cached]),
         "airflow_sdk_base_ms": spread([s["base_ms"] for s in cached]),
+        "reference_ms": references,
         "ours_compiled_from_source_ms": spread([s["ours_ms"] for s in cold]),
-        "sensors_module": cached[-1]["sensors"],
         # what importing our modules pulled in beyond airflow.sdk (heavy ones would show up here)
         "modules_imported_besides_ours": cached[-1]["modules_imported_besides_ours"],
     }

@@ -114,7 +114,7 @@ TARGETS = {
     "workers_errors": 0,
     "workers_throttled_share": 0.05,
     "workers_slowest_over_median": 1.5,
-    "parse_ms": 15.0,
+    "parse_ms": 10.0,  # issue 18: every operator, transfer and sensor module, installed, over airflow.sdk
     "token_fetches": 1,
     "export_peak_ratio": 1.5,
     "watch_calls_per_calendar_per_poll": 1,
@@ -327,15 +327,23 @@ def _rows(results: dict, judged: bool) -> list[dict]:
         ours = m4["ours_ms"]["median"]
         rows.append(
             {
-                "Measure": "5 DAG-parse import over airflow.sdk",
+                "Measure": f"5 DAG-parse import over airflow.sdk ({len(m4['modules'])} modules)",
                 "Value": f"{ours:.1f} ms",
                 "Target": f"≤ {TARGETS['parse_ms']:.0f} ms",
                 "Result": _verdict(ours <= TARGETS["parse_ms"], judged),
             }
         )
+        for label, spread_ms in m4["reference_ms"].items():
+            rows.append(
+                {
+                    "Measure": f"5 same, Airflow's {label}",
+                    "Value": f"{spread_ms['median']:.1f} ms",
+                    "Target": "(info)",
+                }
+            )
         rows.append(
             {
-                "Measure": "5 same, no byte-code cache",
+                "Measure": "5 ours, no byte-code cache",
                 "Value": f"{m4['ours_compiled_from_source_ms']['median']:.1f} ms",
                 "Target": "(info)",
             }
