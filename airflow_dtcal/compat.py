@@ -9,6 +9,7 @@ DAG parsing: it only resolves names.
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from airflow.providers.common.compat.sdk import (
     AirflowException,
@@ -23,6 +24,7 @@ from airflow.providers.common.compat.sdk import (
 from airflow.providers.common.compat.sdk import mask_secret as _airflow_mask_secret
 
 # Airflow 3.3+ has an async mask_secret for code on an event loop (triggers); older lines have none.
+_airflow_amask_secret: Any
 try:
     from airflow.sdk.log import amask_secret as _airflow_amask_secret
 except ImportError:  # Airflow 3.0-3.2
@@ -73,10 +75,10 @@ def _supervisor_is_this_process() -> bool:
 def _mask_in_this_process(value: str) -> None:
     """What Airflow's mask_secret and its supervisor do with a value in one process, minus the debug line."""
     try:  # Airflow 3.1+
-        from airflow.sdk._shared.secrets_masker import _secrets_masker
+        from airflow.sdk._shared.secrets_masker import _secrets_masker as masker
     except ImportError:  # Airflow 3.0
-        from airflow.sdk.execution_time.secrets_masker import _secrets_masker
-    _secrets_masker().add_mask(value)
+        from airflow.sdk.execution_time.secrets_masker import _secrets_masker as masker  # type: ignore[no-redef]
+    masker().add_mask(value)
 
 
 __all__ = [

@@ -221,6 +221,7 @@ def legacy_error(operation: str, status: int, headers: Mapping[str, str], body: 
     message = _text(body.get("errmsg"))
     request_id = _text(body.get("request_id") or body.get("requestId"))
     wait = retry_after(headers)
+    cls: type[DingTalkAPIError]
     if errcode in LEGACY_THROTTLE_CODES or status == 429:
         cls = DingTalkRateLimitError
         wait = THROTTLE_WAIT if wait is None else wait
@@ -247,6 +248,7 @@ def api_error(operation: str, status: int, headers: Mapping[str, str], body: Any
     request_id = _text(body.get("requestid") or body.get("requestId") or body.get("RequestId"))
     lowered = (code or "").lower()
     wait = retry_after(headers)
+    cls: type[DingTalkAPIError]
     if code in THROTTLE_CODES or "qpslimit" in lowered or "qpmlimit" in lowered or status == 429:
         cls = DingTalkRateLimitError
         wait = THROTTLE_WAIT if wait is None else wait

@@ -38,13 +38,13 @@ def add_attendees(
     call (a retried task) adds nobody twice. Returns the attendees sent.
     """
     wanted = normalize_attendees(attendees)
-    flags = {}
+    flags: dict[str, bool] = {}
     for name, key, flag in (
         ("chat_notification", "chatNotification", chat_notification),
         ("push_notification", "pushNotification", push_notification),
     ):
-        if calls.optional_flag(flag, name) is not None:
-            flags[key] = flag
+        if (checked := calls.optional_flag(flag, name)) is not None:
+            flags[key] = checked
     chunks = _chunks(wanted, chunk_size, client_token, "AddAttendee")
     plan = [
         calls.add_attendees(user_id, event_id, chunk, calendar_id, flags, token) for chunk, token in chunks

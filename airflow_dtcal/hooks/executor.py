@@ -34,7 +34,10 @@ class _Finished:
 class Executor:
     """Drives operation flows; mixed into the hook's client, whose request path it uses."""
 
-    settings: Settings
+    if TYPE_CHECKING:
+
+        @property
+        def settings(self) -> Settings: ...
 
     def _run(self, call: Call) -> Any:  # pragma: no cover - the client's
         raise NotImplementedError

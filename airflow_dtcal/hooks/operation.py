@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
@@ -48,7 +47,7 @@ class Context:
     """What a flow may know besides its arguments: the resolved settings and the hook's logger."""
 
     settings: Settings
-    log: logging.Logger | logging.LoggerAdapter
+    log: Any  # the hook's logger (Airflow's structured logger, or a logging.Logger)
 
 
 @dataclass(frozen=True)

@@ -177,7 +177,10 @@ class Resolution:
         )
 
     def error(
-        self, hint: str = "", argument: str | None = None, cls: type[E] = DingTalkNotFoundError  # type: ignore[assignment]
+        self,
+        hint: str = "",
+        argument: str | None = None,
+        cls: type[E] = DingTalkNotFoundError,  # type: ignore[assignment]
     ) -> E:
         """The error naming every id that did not resolve (``cls``: a DingTalkNotFoundError class)."""
         message = self.describe_missing(argument) + (f" ({hint})" if hint else "")
