@@ -1,13 +1,37 @@
 """DingTalk times: what a DAG author passes (pendulum / datetime / date / ISO-8601 strings) and what the
 wire carries (``{dateTime, timeZone}`` for a timed event, ``{date}`` for an all-day one).
 
-Pure: no I/O, no Airflow.
+Pure: no I/O, no Airflow. **One rule reads every wire time** (:func:`read_wire_time`); every other module
+that needs the instant or the day of a DingTalk ``start``/``end`` (the update diff, free/busy, the export
+rows, the watch's fingerprints, the event-key window) goes through it:
+
+* ``{"dateTime": "2026-03-09T10:00:00+08:00", "timeZone": ...}``: a date-time **with** a UTC offset (or
+  ``Z``) is that instant, whatever the ``timeZone`` beside it (which only says how the event is shown).
+* ``{"dateTime": "2026-03-09T10:00:00", "timeZone": "Asia/Shanghai"}``: a date-time **without** an offset
+  is a wall-clock time in its ``timeZone`` (DingTalk documents ``timeZone`` as the zone the ``dateTime``
+  belongs to; the SDK and CreateEvent accept this form and GetEvent returns it as it was written).
+* ``{"dateTime": "2026-03-09T10:00:00"}`` with no ``timeZone``: **refused**. DingTalk documents no default
+  for the v1.0 API (only the legacy API said Asia/Shanghai); reading it as UTC, or as any zone, would move
+  a meeting by hours without a word, so the rule names the field instead of guessing.
+* ``{"date": "2026-03-09"}``: an all-day day (``yyyy-MM-dd``); an ``end`` date is exclusive. A day has no
+  instant of its own: a caller that needs one says in which zone the day starts (:meth:`WireTime.at`).
+* A local time a zone skips or repeats (daylight saving) is read as RFC 5545 §3.3.5 reads it, as do
+  Python's ``zoneinfo`` and Java's ``java.time``: a repeated time is its **first** occurrence; a skipped
+  time is read with the offset in force **before** the gap (``2026-03-08T02:30`` in America/New_York is
+  07:30 UTC, shown as 03:30 EDT). Naive date-times a DAG author passes with ``timezone=`` follow it too.
+
+Anything else (not an object, both or neither of ``date`` and ``dateTime``, text that is not ISO-8601, a
+``timeZone`` that is not an IANA name) raises :class:`InvalidArgumentError` naming the field, e.g.
+``start.dateTime``. Callers reading a server answer turn that into their own answer error, or fall back,
+as each documents.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pendulum
@@ -154,23 +178,105 @@ def as_day(value: dt.date | dt.datetime, field: str) -> dt.date:
 
 
 def localize(value: dt.datetime, zone) -> pendulum.DateTime:
+    """``value`` shown in ``zone``: an aware value keeps its instant; a naive one is a wall-clock time in
+    ``zone``, read by the daylight-saving rule of this module (the first of a repeated time; a skipped time
+    with the offset before the gap)."""
     if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
-        v = value
-        return pendulum.datetime(v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond, tz=zone)
+        wall = dt.datetime(
+            value.year,
+            value.month,
+            value.day,
+            value.hour,
+            value.minute,
+            value.second,
+            value.microsecond,
+            tzinfo=zone,
+            fold=0,
+        )  # a zoneinfo zone (pendulum's are) with fold=0 reads it as RFC 5545 does
+        return pendulum.instance(wall.astimezone(dt.timezone.utc)).in_timezone(zone)
     return pendulum.instance(value).in_timezone(zone)
 
 
-def wire_instant(value: Any, field: str) -> pendulum.DateTime:
+_WIRE_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+@dataclass(frozen=True)
+class WireTime:
+    """A DingTalk ``start``/``end`` read by :func:`read_wire_time`: an instant (timed) or a day (all-day)."""
+
+    instant: pendulum.DateTime | None = None  #: a timed value's instant, in UTC
+    day: dt.date | None = None  #: an all-day value's day
+    zone: str | None = None  #: the IANA ``timeZone`` given beside ``dateTime``, if any
+
+    @property
+    def all_day(self) -> bool:
+        return self.day is not None
+
+    def at(self, day_zone: Any = "UTC") -> pendulum.DateTime:
+        """The instant (UTC); for an all-day value, the start of its day in ``day_zone``."""
+        if self.day is None:
+            return self.instant  # type: ignore[return-value]  # a WireTime holds one or the other
+        tz = day_zone if not isinstance(day_zone, str) else zone(day_zone, "timezone")
+        return localize(dt.datetime(self.day.year, self.day.month, self.day.day), tz).in_timezone("UTC")
+
+    def shown(self) -> pendulum.DateTime | dt.date:
+        """The value as a DAG author would pass it again: the instant shown in its own zone, or the day."""
+        if self.day is not None:
+            return self.day
+        return self.at().in_timezone(self.zone) if self.zone else self.at()
+
+
+def _given(value: Any) -> bool:
+    return value is not None and value != ""
+
+
+def read_wire_time(value: Any, field: str) -> WireTime:
+    """Read a DingTalk ``start``/``end`` object by the rule of this module; raises
+    :class:`InvalidArgumentError` naming ``field`` (or ``field.dateTime`` ...) when it cannot."""
     if not isinstance(value, Mapping):
         raise InvalidArgumentError(field, "must be a {dateTime, timeZone} or {date} object", value)
-    if value.get("dateTime"):
-        return pendulum.instance(parse_time(value["dateTime"], f"{field}.dateTime")).in_timezone("UTC")
-    day = as_day(parse_time(value.get("date"), f"{field}.date"), f"{field}.date")
-    return pendulum.datetime(day.year, day.month, day.day, tz="UTC")
+    text, day, zone_text = value.get("dateTime"), value.get("date"), value.get("timeZone")
+    if _given(text) and _given(day):
+        raise InvalidArgumentError(field, "has both dateTime and date; a time is one or the other", value)
+    if _given(day):
+        if not isinstance(day, str) or not _WIRE_DATE.fullmatch(day):
+            raise InvalidArgumentError(f"{field}.date", "must be a date in the form yyyy-MM-dd", day)
+        try:
+            return WireTime(day=dt.date.fromisoformat(day))
+        except ValueError:
+            raise InvalidArgumentError(f"{field}.date", "is not a calendar date", day) from None
+    if not _given(text):
+        raise InvalidArgumentError(
+            field, "has neither dateTime (a timed event) nor date (an all-day one)", value
+        )
+    if not isinstance(text, str):
+        raise InvalidArgumentError(f"{field}.dateTime", "must be an ISO-8601 date-time string", text)
+    shown_in = zone(zone_text, f"{field}.timeZone") if _given(zone_text) else None
+    parsed = parse_time(text, f"{field}.dateTime")
+    if not isinstance(parsed, dt.datetime):
+        raise InvalidArgumentError(f"{field}.dateTime", "must be a date-time, not a date", text)
+    if parsed.tzinfo is None or parsed.tzinfo.utcoffset(parsed) is None:
+        if shown_in is None:
+            raise InvalidArgumentError(
+                f"{field}.dateTime",
+                "has no UTC offset and no timeZone beside it, so the instant it means is unknown",
+                text,
+            )
+        moment = localize(parsed, shown_in)
+    else:
+        moment = pendulum.instance(parsed)
+    return WireTime(instant=moment.in_timezone("UTC"), zone=shown_in.name if shown_in is not None else None)
+
+
+def wire_instant(value: Any, field: str, day_zone: Any = "UTC") -> pendulum.DateTime:
+    """The instant (UTC) of a wire ``start``/``end`` by :func:`read_wire_time`; an all-day date at the start
+    of its day in ``day_zone`` (UTC unless given)."""
+    return read_wire_time(value, field).at(day_zone)
 
 
 def instant(value: Any, field: str) -> pendulum.DateTime:
-    """An aware instant from a pendulum/datetime or ISO-8601 string; naive values are read as UTC."""
+    """An aware instant from a pendulum/datetime or ISO-8601 string a DAG author passes (a query window,
+    not a wire ``start``/``end``: see :func:`read_wire_time`); naive values are read as UTC."""
     parsed = parse_time(value, field)
     if not isinstance(parsed, dt.datetime):
         raise InvalidArgumentError(field, "must be a date-time, not a date", value)
