@@ -72,6 +72,57 @@ def test_update_sends_only_what_changed_and_nothing_the_second_time(dtcal_emulat
     assert dtcal_emulator.event(event_id)["start"]["dateTime"] == "2026-03-10T09:00:00+08:00"
 
 
+@pytest.mark.parametrize("written", ["offset-less", "with offset"])
+def test_update_keeps_instants_whichever_form_dingtalk_holds(dtcal_emulator, written):
+    """An event whose dateTime DingTalk holds without an offset (read in its timeZone): a timezone-only
+    update shows the same instants in the new zone; the same instants written in another offset send no
+    PatchEvent. The same with the offset written out."""
+    suffix = "" if written == "offset-less" else "+08:00"
+    hook = DingTalkCalendarHook()
+    event_id = hook.create_event(
+        ORG,
+        {
+            "summary": "Review",
+            "start": {"dateTime": f"2026-03-09T16:00:00{suffix}", "timeZone": TZ},
+            "end": {"dateTime": f"2026-03-09T17:00:00{suffix}", "timeZone": TZ},
+        },
+    )["id"]
+    assert hook.get_event(ORG, event_id)["start"]["dateTime"] == f"2026-03-09T16:00:00{suffix}"
+
+    def update(**kwargs) -> dict:
+        operator = UpdateEventOperator(task_id="update", organizer_id=ORG, event_id=event_id, **kwargs)
+        context = task_context("update")
+        operator.render_template_fields(context)
+        return operator.execute(context)
+
+    def instants() -> tuple[pendulum.DateTime, pendulum.DateTime, str]:
+        event = hook.get_event(ORG, event_id)
+        start, end = event["start"], event["end"]
+        for name, value in (("start", start), ("end", end)):  # read as DingTalk documents, by hand
+            assert value["timeZone"] == end["timeZone"], name
+        zone = start["timeZone"]
+        return (
+            pendulum.parse(start["dateTime"], tz=zone).in_timezone("UTC"),
+            pendulum.parse(end["dateTime"], tz=zone).in_timezone("UTC"),
+            zone,
+        )
+
+    eight_utc, nine_utc = pendulum.datetime(2026, 3, 9, 8), pendulum.datetime(2026, 3, 9, 9)
+    assert instants() == (eight_utc, nine_utc, TZ)
+    # the same instants in other offsets: no PatchEvent
+    assert update(start="2026-03-09T08:00:00Z", end="2026-03-09T09:00:00Z") == {"id": event_id, "changed": []}
+    assert update(start="2026-03-09T09:00:00+01:00", end="{{ '2026-03-09T17:00:00+08:00' }}")["changed"] == []
+    assert update(timezone=TZ)["changed"] == []
+    assert patches(dtcal_emulator) == []
+    # a timezone-only update: the meeting does not move
+    assert update(timezone="Europe/Berlin")["changed"] == ["end", "isAllDay", "start"]
+    [sent] = patches(dtcal_emulator)
+    assert sent["start"] == {"dateTime": "2026-03-09T09:00:00+01:00", "timeZone": "Europe/Berlin"}
+    assert instants() == (eight_utc, nine_utc, "Europe/Berlin")
+    assert update(timezone="Europe/Berlin")["changed"] == []
+    assert len(patches(dtcal_emulator)) == 1
+
+
 def test_update_as_an_attendee_is_refused(dtcal_emulator, event_id):
     with pytest.raises(DingTalkPermissionError, match="PatchEvent"):
         UpdateEventOperator(task_id="u", organizer_id="alice", event_id=event_id, summary="Mine").execute(

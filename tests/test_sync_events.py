@@ -55,6 +55,32 @@ def test_plan_creates_updates_cancels_and_ignores_other_events():
     assert desired[0].body["description"].endswith(set_marker(SCOPE))
 
 
+def test_plan_reads_listed_times_by_instant_in_both_stored_forms():
+    """ListEvents may hold a dateTime with an offset or without one (read in its timeZone): the same
+    instants are no update, a moved event is one, and a time with neither offset nor zone names ListEvents."""
+    [wanted] = desired_events([session("a", 6)], scope=SCOPE)
+    offset = dict(wanted.body, id="ev-a", status="confirmed")
+    no_offset = dict(
+        offset,
+        start={"dateTime": "2026-04-06T10:00:00", "timeZone": TZ},
+        end={"dateTime": "2026-04-06T11:00:00", "timeZone": TZ},
+    )
+    utc = dict(
+        offset,
+        start={"dateTime": "2026-04-06T02:00:00Z", "timeZone": TZ},
+        end={"dateTime": "2026-04-06T03:00:00Z", "timeZone": TZ},
+    )
+    for existing in (offset, no_offset, utc):
+        plan = plan_sync([wanted], [existing], scope=SCOPE)
+        assert (plan.update, [(d.key, i) for d, i in plan.unchanged]) == ([], [("a", "ev-a")])
+    moved = dict(no_offset, start={"dateTime": "2026-04-06T10:00:00", "timeZone": "Europe/Berlin"})
+    [(_, _, changes)] = plan_sync([wanted], [moved], scope=SCOPE).update
+    assert changes["start"] == {"dateTime": "2026-04-06T10:00:00+08:00", "timeZone": TZ}
+    unreadable = dict(no_offset, start={"dateTime": "2026-04-06T10:00:00"})
+    [(_, _, changes)] = plan_sync([wanted], [unreadable], scope=SCOPE).update  # whole new times: sent
+    assert changes["start"] == {"dateTime": "2026-04-06T10:00:00+08:00", "timeZone": TZ}
+
+
 @pytest.mark.parametrize(
     ("items", "field"),
     [

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_dtcal.core.errors import InvalidArgumentError
-from airflow_dtcal.core.times import instant
+from airflow_dtcal.core.times import instant, wire_instant
 from airflow_dtcal.planning.events import MAX_DESCRIPTION_LENGTH, build_event
 from airflow_dtcal.planning.markers import event_key_marker
 from airflow_dtcal.planning.update import event_changes
@@ -119,10 +119,12 @@ def check_window(desired: list[Desired], time_min: Any, time_max: Any) -> tuple[
             "time_max", "must be at most a year after time_min (DingTalk's ListEvents)"
         )
     for item in desired:
-        when = item.body["start"].get("dateTime") or f"{item.body['start']['date']}T00:00:00Z"
-        if not first <= instant(when, "start") < last:
+        when = wire_instant(item.body["start"], f"events[{item.key!r}].start")  # all-day: its UTC day
+        if not first <= when < last:
             raise InvalidArgumentError(
-                f"events[{item.key!r}].start", f"is outside the sync window {first} to {last}", when
+                f"events[{item.key!r}].start",
+                f"is outside the sync window {first} to {last}",
+                when.isoformat(),
             )
     fmt = "%Y-%m-%dT%H:%M:%SZ"
     return first.in_timezone("UTC").strftime(fmt), last.in_timezone("UTC").strftime(fmt)
@@ -161,7 +163,9 @@ def plan_sync(
             plan.cancel.append((event_id, wanted.key if wanted else None))
             continue
         matched[wanted.key] = event_id
-        changes = event_changes(event, default_timezone=default_timezone, **wanted.arguments)
+        changes = event_changes(
+            event, default_timezone=default_timezone, operation="ListEvents", **wanted.arguments
+        )
         if changes:
             plan.update.append((wanted, event_id, changes))
         else:

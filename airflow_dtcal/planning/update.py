@@ -14,11 +14,8 @@ from typing import Any
 
 import pendulum
 
-from airflow_dtcal.core.errors import InvalidArgumentError
-from airflow_dtcal.core.times import event_times
-from airflow_dtcal.core.times import localize as _localize
-from airflow_dtcal.core.times import parse_time as _parse_time
-from airflow_dtcal.core.times import zone as _timezone
+from airflow_dtcal.core.errors import DingTalkAnswerError, InvalidArgumentError
+from airflow_dtcal.core.times import WireTime, event_times, localize, parse_time, read_wire_time, zone
 from airflow_dtcal.planning.events import (
     MAX_DESCRIPTION_LENGTH,
     MAX_SUMMARY_LENGTH,
@@ -59,12 +56,17 @@ def event_changes(
     recurrence: Any = None,
     online_meeting: bool | None = None,
     extra_fields: Mapping[str, Any] | None = None,
+    operation: str = "GetEvent",
 ) -> dict:
     """The PatchEvent fields (wire format, without ``id``) that would change ``current``; ``{}`` if none.
 
     Times: give ``start`` to move the event; without ``end`` a timed event keeps its length and an all-day
     one becomes one day long (``end`` is the last day, inclusive, as for creating). Naive date-times are read
-    in ``timezone``, else the event's own zone. Attendees are not changed here: use the attendee operators.
+    in ``timezone``, else the event's own zone. ``timezone`` alone shows the same instants in another zone.
+    The event's times are read as :func:`~airflow_dtcal.core.times.read_wire_time` says (an offset-less
+    ``dateTime`` in its ``timeZone``); the same instants in another offset are no change. When the new times
+    need the event's and DingTalk's cannot be read, :class:`DingTalkAnswerError` names ``operation`` (the
+    call that returned ``current``) and the field. Attendees are not changed here: use the attendee operators.
     """
     if not isinstance(current, Mapping):
         raise InvalidArgumentError("event", "must be the event as GetEvent returns it", current)
@@ -78,7 +80,7 @@ def event_changes(
         if text != (current.get("description") or ""):
             changes["description"] = text
     if start is not None or end is not None or all_day is not None or timezone is not None:
-        changes.update(_time_changes(current, start, end, all_day, timezone, default_timezone))
+        changes.update(_time_changes(current, start, end, all_day, timezone, default_timezone, operation))
     if location is not None:
         if not isinstance(location, str) or not location.strip():
             raise InvalidArgumentError("location", "must be a non-empty string", location)
@@ -111,58 +113,71 @@ def event_changes(
     return changes
 
 
-def _time_changes(current, start, end, all_day, timezone, default_timezone) -> dict:
-    cur_start, cur_end = current.get("start") or {}, current.get("end") or {}
-    if not isinstance(cur_start, Mapping) or not isinstance(cur_end, Mapping):
-        raise InvalidArgumentError("event", "has no start/end objects")
-    own_zone = cur_start.get("timeZone") or None
-    zone_name = timezone or own_zone or default_timezone
+def _time_changes(current, start, end, all_day, timezone, default_timezone, operation) -> dict:
+    """The new ``start``/``end``/``isAllDay`` (all three), or ``{}`` when they would not change the event.
+
+    The current times are read by the one rule (:func:`~airflow_dtcal.core.times.read_wire_time`): an
+    offset-less ``dateTime`` in its ``timeZone``. Whatever is not given keeps its instant (a timezone-only
+    update shows the same instants in the new zone); times that cannot be read make any wanted time a
+    change, and raise :class:`DingTalkAnswerError` when the new times need them (to keep a length, say).
+    """
+    (cur_start, start_error), (cur_end, end_error) = _read(current, "start"), _read(current, "end")
+
+    def known(value: WireTime | None, error: InvalidArgumentError | None) -> WireTime:
+        if value is None:
+            raise DingTalkAnswerError(operation, 200, None, f"the event's {error}")
+        return value
+
+    zone_name = timezone or (cur_start.zone if cur_start else None) or default_timezone
+    moved = start is not None
     if start is None:
-        if end is not None and not current.get("isAllDay") and cur_start.get("dateTime"):
-            start = cur_start["dateTime"]
-        elif end is not None or all_day is not None or timezone is not None:
-            start = cur_start.get("dateTime") or cur_start.get("date")
-    if start is None:
-        raise InvalidArgumentError("start", "is required to change the time of an event", start)
+        start = known(cur_start, start_error).shown()
     timed = all_day is False or (all_day is None and not current.get("isAllDay"))
-    if end is None and timed and cur_start.get("dateTime") and cur_end.get("dateTime"):
-        end = _keep_length(start, cur_start["dateTime"], cur_end["dateTime"], zone_name)
-    elif end is None and timezone is not None and cur_end.get("dateTime"):
-        end = cur_end["dateTime"]
+    if end is None and timed:
+        end = _keep_length(start, known(cur_start, start_error), known(cur_end, end_error), zone_name)
+    elif end is None and not moved and not timed and cur_end is not None and cur_end.all_day:
+        end = cur_end.day - dt.timedelta(days=1)  # the last day, inclusive, as event_times takes it
     new_start, new_end, new_all_day = event_times(
         start, end, all_day=all_day, timezone=zone_name, default_timezone=default_timezone
     )
     if (
-        _same_time(new_start, cur_start)
+        new_all_day == bool(current.get("isAllDay"))
+        and _same_time(new_start, cur_start)
         and _same_time(new_end, cur_end)
-        and new_all_day == bool(current.get("isAllDay"))
     ):
         return {}
     return {"start": new_start, "end": new_end, "isAllDay": new_all_day}
 
 
-def _keep_length(start: Any, cur_start: str, cur_end: str, zone_name: str | None) -> Any:
-    """``start`` plus the current event's length (a timed event moved by its start keeps its length)."""
-    first = _parse_time(start, "start")
-    if not isinstance(first, dt.datetime):
-        return None  # a date: event_times makes it an all-day event or says what is missing
-    length = pendulum.parse(cur_end) - pendulum.parse(cur_start)
+def _read(current: Mapping[str, Any], name: str) -> tuple[WireTime | None, InvalidArgumentError | None]:
+    try:
+        return read_wire_time(current.get(name), name), None
+    except InvalidArgumentError as err:
+        return None, err
+
+
+def _keep_length(start: Any, cur_start: WireTime, cur_end: WireTime, zone_name: str | None) -> Any:
+    """``start`` plus the current event's length (a timed event moved by its start keeps its length, in
+    elapsed time), or None when ``start`` or the current event is not a date-time (event_times then says
+    what is missing)."""
+    first = parse_time(start, "start")
+    if not isinstance(first, dt.datetime) or cur_start.all_day or cur_end.all_day:
+        return None
     if first.tzinfo is None or first.tzinfo.utcoffset(first) is None:
         if zone_name is None:
             return None  # event_times names the naive start
-        first = _localize(first, _timezone(zone_name, "timezone"))
-    return pendulum.instance(first) + length
+        first = localize(first, zone(zone_name, "timezone"))
+    length = cur_end.at() - cur_start.at()
+    return pendulum.instance(first).in_timezone("UTC") + length.as_timedelta()
 
 
-def _same_time(wanted: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
-    if "date" in wanted:
-        return current.get("date") == wanted["date"] and not current.get("dateTime")
-    if not current.get("dateTime") or current.get("timeZone") != wanted["timeZone"]:
+def _same_time(wanted: Mapping[str, Any], current: WireTime | None) -> bool:
+    """Whether a time event_times built means what the event holds: the same day, or the same instant
+    shown in the same zone (another offset of the same instant is no change)."""
+    if current is None:  # a time we cannot read is a change
         return False
-    try:
-        return pendulum.parse(current["dateTime"]) == pendulum.parse(wanted["dateTime"])
-    except Exception:  # an answer we cannot read is a change
-        return False
+    mine = read_wire_time(wanted, "start")
+    return (mine.day, mine.instant, mine.zone) == (current.day, current.instant, current.zone)
 
 
 def _reminder_set(items: list) -> list[tuple[str, int]]:
