@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pendulum
 import pytest
 
-from airflow_dtcal.core.errors import InvalidArgumentError
+from airflow_dtcal.core.errors import DingTalkAnswerError, InvalidArgumentError
 from airflow_dtcal.planning.slots import busy_times, find_slot
 
 TZ = "Asia/Shanghai"
@@ -118,6 +120,64 @@ def test_busy_times_from_schedule_information():
     assert relaxed["alice"] == [(at(9, 9), at(9, 10))]
     with pytest.raises(InvalidArgumentError, match="could not read the schedule of 'dave'"):
         busy_times([{"userId": "dave", "error": "noPermission"}])
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ({"dateTime": "2026-03-09T09:00:00+08:00"}, {"dateTime": "2026-03-09T10:00:00+08:00"}),
+        (
+            {"dateTime": "2026-03-09T09:00:00", "timeZone": TZ},  # offset-less: read in its timeZone
+            {"dateTime": "2026-03-09T10:00:00", "timeZone": TZ},
+        ),
+        (
+            {"dateTime": "2026-03-09T01:00:00", "timeZone": "UTC"},  # the same hour written in UTC
+            {"dateTime": "2026-03-09T02:00:00Z", "timeZone": TZ},
+        ),
+    ],
+)
+def test_busy_times_read_both_stored_forms_as_the_same_instants(start, end):
+    information = [{"userId": "alice", "scheduleItems": [{"status": "BUSY", "start": start, "end": end}]}]
+    # read in another zone than the items' own: it says only where all-day items start and end
+    assert busy_times(information, timezone="Europe/Berlin") == {"alice": [(at(9, 9), at(9, 10))]}
+    found = slot({"alice": busy_times(information)["alice"]}, window_start=at(9, 9), duration=60)
+    assert (
+        found["start"] == "2026-03-09T10:00:00+08:00"
+    )  # not 09:00 Shanghai, which it would be if read as UTC
+
+
+@pytest.mark.parametrize(
+    ("item", "where"),
+    [
+        (
+            {"start": {"dateTime": "2026-03-09T09:00:00"}, "end": {"dateTime": "2026-03-09T10:00:00"}},
+            "scheduleInformation[0].scheduleItems[1].start.dateTime: has no UTC offset and no timeZone",
+        ),
+        (
+            {"start": {"dateTime": "2026-03-09T09:00:00+08:00"}, "end": {"date": "someday"}},
+            "scheduleInformation[0].scheduleItems[1].end.date: must be a date",
+        ),
+        ({"start": {"dateTime": "2026-03-09T09:00:00+08:00"}}, "scheduleItems[1].end: must be a"),
+        ("busy", "scheduleInformation[0].scheduleItems[1] is not an object"),
+    ],
+)
+def test_busy_times_refuse_times_they_cannot_read(item, where):
+    """A person whose busy times cannot be read is not free: the answer is refused, naming the item."""
+    fine = {"status": "BUSY", "start": {"date": "2026-03-10"}, "end": {"date": "2026-03-11"}}
+    information = [{"userId": "alice", "scheduleItems": [fine, item]}]
+    with pytest.raises(DingTalkAnswerError, match=f"GetSchedule .*{re.escape(where)}"):
+        busy_times(information, timezone=TZ)
+    rooms = [{"roomId": "r1", "scheduleItems": [fine, item]}]
+    with pytest.raises(DingTalkAnswerError, match="GetMeetingRoomsSchedule"):
+        busy_times(rooms, id_key="roomId", timezone=TZ)
+
+
+def test_all_day_busy_items_follow_the_zone_across_daylight_saving():
+    spring = [
+        {"userId": "a", "scheduleItems": [{"start": {"date": "2026-03-08"}, "end": {"date": "2026-03-09"}}]}
+    ]
+    [(first, last)] = busy_times(spring, timezone="America/New_York")["a"]
+    assert (first.isoformat(), last.isoformat()) == ("2026-03-08T05:00:00+00:00", "2026-03-09T04:00:00+00:00")
 
 
 @pytest.mark.parametrize(

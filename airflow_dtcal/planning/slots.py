@@ -13,10 +13,8 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import pendulum
-
-from airflow_dtcal.core.errors import InvalidArgumentError
-from airflow_dtcal.core.times import DAYS_OF_WEEK, instant
+from airflow_dtcal.core.errors import DingTalkAnswerError, InvalidArgumentError
+from airflow_dtcal.core.times import DAYS_OF_WEEK, instant, localize, wire_instant
 from airflow_dtcal.core.times import zone as _timezone
 
 Interval = tuple[dt.datetime, dt.datetime]
@@ -33,11 +31,14 @@ def busy_times(
 ) -> dict[str, list[Interval]]:
     """``{id: [(start, end), ...]}`` (UTC, sorted, merged) from ``scheduleInformation`` items.
 
-    ``id_key`` is ``userId`` for GetSchedule and ``roomId`` for GetMeetingRoomsSchedule. An all-day item
-    (``{date}``) is busy from midnight to midnight in ``timezone``. An item with an ``error`` raises: a person
+    ``id_key`` is ``userId`` for GetSchedule and ``roomId`` for GetMeetingRoomsSchedule. Times are read by
+    :func:`~airflow_dtcal.core.times.read_wire_time` (an offset-less ``dateTime`` in its ``timeZone``); an
+    all-day item (``{date}``) is busy from midnight to midnight in ``timezone``. An item with an ``error``
+    raises, and so does a time that cannot be read (:class:`DingTalkAnswerError` naming the item): a person
     whose calendar cannot be read is not free.
     """
     zone = _timezone(timezone, "timezone")
+    operation = "GetSchedule" if id_key == "userId" else "GetMeetingRoomsSchedule"
     out: dict[str, list[Interval]] = {}
     for index, info in enumerate(information):
         who = info.get(id_key)
@@ -50,22 +51,21 @@ def busy_times(
                 info["error"],
             )
         spans = []
-        for item in info.get("scheduleItems") or []:
+        for number, item in enumerate(info.get("scheduleItems") or []):
+            where = f"scheduleInformation[{index}].scheduleItems[{number}]"
+            if not isinstance(item, Mapping):
+                raise DingTalkAnswerError(operation, 200, None, f"{where} is not an object")
             status = str(item.get("status", "BUSY")).upper()
             if status == "FREE" or (status == "TENTATIVE" and not tentative_is_busy):
                 continue
-            spans.append((_edge(item.get("start"), zone), _edge(item.get("end"), zone)))
+            try:
+                first = wire_instant(item.get("start"), "start", zone)
+                last = wire_instant(item.get("end"), "end", zone)
+            except InvalidArgumentError as err:
+                raise DingTalkAnswerError(operation, 200, None, f"{where}.{err}") from None
+            spans.append((first, last))
         out.setdefault(who, []).extend(spans)
     return {who: _merged(spans) for who, spans in out.items()}
-
-
-def _edge(value: Any, zone: Any) -> dt.datetime:
-    if not isinstance(value, Mapping):
-        raise InvalidArgumentError("scheduleItems.start/end", "must be a {dateTime} or {date} object", value)
-    if value.get("dateTime"):
-        return instant(value["dateTime"], "scheduleItems.dateTime").in_timezone("UTC")
-    day = pendulum.parse(str(value.get("date")), exact=True)
-    return pendulum.datetime(day.year, day.month, day.day, tz=zone).in_timezone("UTC")
 
 
 def _merged(spans: list[Interval]) -> list[Interval]:
@@ -177,8 +177,8 @@ def find_slot(
     day = first.date()
     while day <= last.date():
         if day.weekday() in days:
-            slot = pendulum.datetime(day.year, day.month, day.day, opens.hour, opens.minute, tz=zone)
-            day_end = pendulum.datetime(day.year, day.month, day.day, closes.hour, closes.minute, tz=zone)
+            slot = localize(dt.datetime.combine(day, opens.replace(tzinfo=None)), zone)
+            day_end = localize(dt.datetime.combine(day, closes.replace(tzinfo=None)), zone)
             while slot + length <= day_end and slot + length <= last:
                 if slot >= first:
                     found = _suits(slot, slot + length, busy, need, required, room_busy)
