@@ -116,6 +116,36 @@ def test_fingerprints_compare_times_by_instant():
     assert calendar_changes.fingerprint(shanghai, ["start"]) != calendar_changes.fingerprint(later, ["start"])
 
 
+def test_fingerprints_read_both_stored_forms_by_the_one_rule():
+    """An offset-less dateTime is read in its timeZone (not as UTC): the same instant written either way,
+    or shown in another zone, is no change; a moved one is."""
+    forms = [
+        {"dateTime": "2026-12-01T10:00:00", "timeZone": "Asia/Shanghai"},
+        {"dateTime": "2026-12-01T10:00:00+08:00", "timeZone": "Asia/Shanghai"},
+        {"dateTime": "2026-12-01T03:00:00", "timeZone": "Europe/Berlin"},
+        {"dateTime": "2026-12-01T02:00:00Z"},
+    ]
+    prints = {calendar_changes.fingerprint({"start": f}, ["start"])["start"] for f in forms}
+    assert len(prints) == 1
+    moved = {"start": {"dateTime": "2026-12-01T10:00:00", "timeZone": "Europe/Berlin"}}
+    assert calendar_changes.fingerprint(moved, ["start"])["start"] not in prints
+    # Fingerprints kept in a cursor before the rule (offset-bearing times) still match: no spurious update.
+    before = {"dateTime": "2026-12-01T02:00:00+00:00", "timeZone": None}
+    assert prints == {calendar_changes._hash(before)}
+
+
+def test_fingerprints_of_times_the_rule_cannot_read_compare_their_text():
+    unreadable = {"start": {"dateTime": "2026-12-01T10:00:00"}}  # neither offset nor zone
+    other = {"start": {"dateTime": "2026-12-01T11:00:00"}}
+    same = calendar_changes.fingerprint(unreadable, ["start"])
+    assert same == calendar_changes.fingerprint({"start": {"dateTime": "2026-12-01T10:00:00"}}, ["start"])
+    assert same != calendar_changes.fingerprint(other, ["start"])
+    day = {"start": {"date": "2026-12-01"}}
+    assert calendar_changes.fingerprint(day, ["start"]) != calendar_changes.fingerprint(
+        {"start": {"date": "2026-12-02"}}, ["start"]
+    )
+
+
 def test_the_pure_parts_import_no_airflow():
     """What a change is (calendar_changes) and the export's rows/writers/plan are pure: no Airflow import."""
     import subprocess

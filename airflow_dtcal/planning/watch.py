@@ -12,6 +12,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from airflow_dtcal.core.errors import InvalidArgumentError
+from airflow_dtcal.core.times import read_wire_time
+
 
 def stream_notice(data: Mapping[str, Any], calendars: list[str]) -> dict | None:
     """The payload (without source and dedup key) for a ``calendar_event_change`` notice concerning one of
@@ -68,18 +71,17 @@ def summary_of(event: Mapping[str, Any]) -> dict:
 
 
 def _canonical(value: Any) -> Any:
-    if isinstance(value, Mapping) and isinstance(value.get("dateTime"), str):
-        try:
-            instant = dt.datetime.fromisoformat(value["dateTime"].replace("Z", "+00:00"))
-            if instant.tzinfo is not None:
-                return {
-                    **value,
-                    "dateTime": instant.astimezone(dt.timezone.utc).isoformat(),
-                    "timeZone": None,
-                }
-        except ValueError:
-            pass
-    return value
+    """A timed ``start``/``end`` as its instant (by :func:`~airflow_dtcal.core.times.read_wire_time`: an
+    offset-less ``dateTime`` in its ``timeZone``), so another offset or display zone of the same instant is
+    no change; anything else (an all-day date, a time that cannot be read) as it is."""
+    if not isinstance(value, Mapping) or not value.get("dateTime"):
+        return value
+    try:
+        moment = read_wire_time(value, "time")
+    except InvalidArgumentError:
+        return value
+    # The shape fingerprints had before the rule: stored cursors keep matching for offset-bearing times.
+    return {**value, "dateTime": moment.at().isoformat(), "timeZone": None}
 
 
 def _hash(value: Any) -> str:
