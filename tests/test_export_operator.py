@@ -112,6 +112,30 @@ def test_full_export_of_the_interval_with_attendees_and_parquet(dtcal_emulator, 
     assert {op: n for op, n in spent.items() if op != "GetAccessToken"} == {"ListEvents": 2}
 
 
+def test_rows_carry_utc_instants_of_offset_less_events(dtcal_emulator, hook, tmp_path):
+    """DingTalk holds an event's dateTime as it was written, offset-less too; the rows' start_utc/end_utc
+    read it in its timeZone, and the interval's window holds it by its instant (06:00 on the 10th in Shanghai
+    is 22:00 UTC on the 9th: inside the UTC day of the 9th; read as UTC it would be outside)."""
+    hook.create_event(
+        ANN,
+        {
+            "summary": "Late",
+            "start": {"dateTime": "2026-03-10T06:00:00", "timeZone": "Asia/Shanghai"},
+            "end": {"dateTime": "2026-03-10T07:00:00", "timeZone": "Asia/Shanghai"},
+        },
+    )
+    hook.create_event(ANN, new_event("Early", hour=1))
+    run = export(tmp_path, calendars=[ANN], formats=["jsonl", "parquet"])
+    rows = {r["summary"]: r for r in run.rows(tmp_path, "events")}
+    assert sorted(rows) == ["Early", "Late"]
+    late, early = rows["Late"], rows["Early"]
+    assert (late["start"], late["time_zone"]) == ("2026-03-10T06:00:00", "Asia/Shanghai")
+    assert (late["start_utc"], late["end_utc"]) == ("2026-03-09T22:00:00+00:00", "2026-03-09T23:00:00+00:00")
+    assert (early["start"], early["start_utc"]) == ("2026-03-09T09:00:00+08:00", "2026-03-09T01:00:00+00:00")
+    partition = tmp_path / "events" / run.result["partition"]
+    assert pq.read_table(partition / "part-0.parquet").to_pylist() == run.rows(tmp_path, "events")
+
+
 def test_an_event_with_more_attendees_than_listed_inline_costs_list_attendees(dtcal_emulator, hook, tmp_path):
     many = [f"union-p-{i:03d}" for i in range(130)]
     big = hook.create_event(ANN, new_event("All hands", attendees=many))

@@ -71,6 +71,63 @@ def test_all_day_event_row_uses_the_date():
     )
 
 
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (EVENT["start"], EVENT["end"]),
+        (  # offset-less: read in its timeZone, not as UTC
+            {"dateTime": "2026-03-09T10:00:00", "timeZone": "Asia/Shanghai"},
+            {"dateTime": "2026-03-09T11:00:00", "timeZone": "Asia/Shanghai"},
+        ),
+        (
+            {"dateTime": "2026-03-09T02:00:00Z", "timeZone": "Asia/Shanghai"},
+            {"dateTime": "2026-03-09T03:00:00Z"},
+        ),
+    ],
+)
+def test_event_rows_carry_the_instants_in_utc_whichever_form_dingtalk_gave(start, end):
+    row = event_row(CTX, {**EVENT, "start": start, "end": end}, "snapshot")
+    assert (row["start"], row["end"]) == (start["dateTime"], end["dateTime"])  # DingTalk's text, kept
+    assert (row["start_utc"], row["end_utc"]) == ("2026-03-09T02:00:00+00:00", "2026-03-09T03:00:00+00:00")
+    assert row["start_utc"] >= row["interval_start"]  # one form: comparable as text with the interval
+
+
+def test_event_rows_leave_the_instants_empty_for_days_and_unreadable_times():
+    day = event_row(
+        CTX, {"id": "d", "start": {"date": "2026-03-09"}, "end": {"date": "2026-03-10"}}, "snapshot"
+    )
+    assert (day["start_utc"], day["end_utc"]) == (None, None)
+    odd = {
+        **EVENT,
+        "start": {"dateTime": "2026-03-09T10:00:00"},
+        "end": {"dateTime": "soon", "timeZone": "UTC"},
+    }
+    row = event_row(CTX, odd, "snapshot")  # one odd event does not fail the export: its text stays
+    assert (row["start"], row["end"], row["start_utc"], row["end_utc"]) == (
+        "2026-03-09T10:00:00",
+        "soon",
+        None,
+        None,
+    )
+    assert event_row(CTX, {"id": "x"}, "snapshot")["start_utc"] is None
+
+
+def test_parquet_events_hold_the_utc_instants():
+    buffer = io.BytesIO()
+    writer = ParquetTableWriter(buffer, "events")
+    offset_less = {
+        "start": {"dateTime": "2026-03-09T18:00:00", "timeZone": "Asia/Shanghai"},
+        "end": {"dateTime": "2026-03-09T19:00:00", "timeZone": "Asia/Shanghai"},
+    }
+    writer.write([event_row(CTX, EVENT, "snapshot"), event_row(CTX, {**EVENT, **offset_less}, "snapshot")])
+    writer.close()
+    buffer.seek(0)
+    table = pq.read_table(buffer)
+    assert table.column_names == [name for name, _ in COLUMNS["events"]]
+    assert table.column("start_utc").to_pylist() == ["2026-03-09T02:00:00+00:00", "2026-03-09T10:00:00+00:00"]
+    assert str(table.schema.field("end_utc").type) == "string"
+
+
 def test_change_kinds():
     assert change_kind(EVENT, full=True) == "snapshot"
     assert change_kind({**EVENT, "status": "cancelled"}, full=True) == "snapshot"

@@ -8,7 +8,10 @@ Every row starts with the same columns: the data interval it was exported for, t
 * ``delete``: the event was cancelled or deleted, or the owner was removed from it (incremental mode).
 
 Rows are plain dicts whose keys follow the table's columns in order, so JSON Lines and Parquet hold the
-same values. Times stay as DingTalk gives them (ISO-8601 strings; the check-in time in epoch milliseconds).
+same values. Times stay as DingTalk gives them (ISO-8601 strings; the check-in time in epoch milliseconds);
+an event's ``start_utc``/``end_utc`` add its instants read by the one rule
+(:func:`~airflow_dtcal.core.times.read_wire_time`), so rows compare and sort whatever offset or zone each
+event was written in.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from airflow_dtcal.core.errors import InvalidArgumentError
+from airflow_dtcal.core.times import read_wire_time
 
 TABLES = ("events", "attendees", "check_ins")
 
@@ -39,6 +45,8 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("summary", "string"),
         ("start", "string"),
         ("end", "string"),
+        ("start_utc", "string"),  # the instant, UTC, YYYY-MM-DDTHH:MM:SS+00:00; null for all-day events
+        ("end_utc", "string"),
         ("time_zone", "string"),
         ("is_all_day", "bool"),
         ("organizer_id", "string"),
@@ -104,6 +112,16 @@ def _when(value: Any) -> str | None:
     return value.get("dateTime") or value.get("date")
 
 
+def _utc(value: Any) -> str | None:
+    """A timed start/end's instant in the form of ``interval_start``; None for an all-day date or a time the
+    rule cannot read (the row keeps DingTalk's text in ``start``/``end`` and ``event``)."""
+    try:
+        read = read_wire_time(value, "time")
+    except InvalidArgumentError:
+        return None
+    return None if read.all_day else read.at().isoformat(timespec="seconds")
+
+
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
@@ -123,6 +141,8 @@ def event_row(context: RowContext, event: Mapping[str, Any], change: str) -> dic
         summary=_text(event.get("summary")),
         start=_when(event.get("start")),
         end=_when(event.get("end")),
+        start_utc=_utc(event.get("start")),
+        end_utc=_utc(event.get("end")),
         time_zone=_text(start.get("timeZone")),
         is_all_day=_flag(event.get("isAllDay")),
         organizer_id=_text(organizer.get("id")),
