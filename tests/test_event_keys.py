@@ -66,6 +66,22 @@ def test_search_window_widens_the_event_span():
             payloads.key_search_window(timed, days)
 
 
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("2026-03-09T16:00:00+08:00", "2026-03-09T17:00:00+08:00"),
+        ("2026-03-09T16:00:00", "2026-03-09T17:00:00"),  # offset-less: read in its timeZone, not as UTC
+        ("2026-03-09T08:00:00Z", "2026-03-09T09:00:00Z"),
+    ],
+)
+def test_key_search_window_reads_both_stored_forms_by_instant(start, end):
+    event = {"start": {"dateTime": start, "timeZone": "Asia/Shanghai"}}
+    event["end"] = {"dateTime": end, "timeZone": "Asia/Shanghai"}
+    assert payloads.key_search_window(event, 0) == ("2026-03-08T08:00:00Z", "2026-03-10T09:00:00Z")
+    with pytest.raises(InvalidArgumentError, match=r"^start\.dateTime: has no UTC offset"):
+        payloads.key_search_window({"start": {"dateTime": "2026-03-09T16:00:00"}}, 0)
+
+
 # --------------------------------------------------------------------------------------------- hook
 
 

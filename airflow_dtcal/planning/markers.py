@@ -61,7 +61,8 @@ def key_search_window(
 ) -> tuple[str, str]:
     """``(timeMin, timeMax)`` for finding an event by key: its own span widened by ``days`` on each side.
 
-    An all-day event's dates are read as UTC days, so the window is at most a day wider than needed.
+    The event's times are read by :func:`~airflow_dtcal.core.times.read_wire_time` (an offset-less
+    ``dateTime`` in its ``timeZone``); an all-day event's dates as UTC days, which the day of slack covers.
     """
     days = whole_number(days, field, low=0, high=MAX_KEY_WINDOW_DAYS)
     start = wire_instant(event.get("start"), "start")
