@@ -107,8 +107,11 @@ def check_time(obj: Any, field: str) -> tuple[str, Any, str | None, dict]:
     except ValueError:
         raise invalid(f"{field}.dateTime {datetime_v!r} is not a valid date-time") from None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=zone)
-    return "dateTime", value, tz_v, {"dateTime": datetime_v, "timeZone": tz_v}
+        # A wall-clock time in its zone; fold=0 reads a repeated time as its first occurrence and a skipped
+        # one with the offset before the gap (RFC 5545 §3.3.5, as java.time does).
+        value = value.replace(tzinfo=zone, fold=0)
+    # Kept in UTC: astimezone() to the event's own zone then shows a skipped time as the wall clock does.
+    return "dateTime", value.astimezone(UTC), tz_v, {"dateTime": datetime_v, "timeZone": tz_v}
 
 
 def _instant(form: str, value: Any) -> dt.datetime:
