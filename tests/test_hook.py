@@ -231,6 +231,10 @@ def test_invalid_arguments_fail_before_any_request(dtcal_emulator):
         lambda: hook.remove_attendees(ORGANIZER, "e1", "alice"),
         lambda: hook.respond_event("alice", "e1", "maybe"),
         lambda: hook.create_event(ORGANIZER, {"summary": "no start"}),
+        # a dateTime with neither offset nor timeZone: its instant is unknown (core.times' rule)
+        lambda: hook.create_event(ORGANIZER, {"summary": "s", "start": {"dateTime": "2026-03-09T10:00:00"}}),
+        lambda: hook.create_event(ORGANIZER, {"summary": "s", "start": {"date": "2026-03-09"}, "end": {}}),
+        lambda: hook.patch_event(ORGANIZER, "e1", {"end": {"dateTime": "10am", "timeZone": "Asia/Shanghai"}}),
         lambda: hook.list_attendees(ORGANIZER, "e1", page_size=501),
         lambda: hook.add_attendees(ORGANIZER, "e1", ["a"], chunk_size=600),
     ]
@@ -239,6 +243,21 @@ def test_invalid_arguments_fail_before_any_request(dtcal_emulator):
             case()
             pytest.fail(f"case {number} did not raise")
     assert dtcal_emulator.stats()["calls"] == {op: 0 for op in dtcal_emulator.stats()["calls"]}
+
+
+def test_raw_event_times_are_read_by_the_one_rule_before_any_request(dtcal_emulator):
+    hook = fast_hook()
+    with pytest.raises(DingTalkInvalidArgumentError, match=r"^event\.start\.dateTime: has no UTC offset"):
+        hook.create_event(ORGANIZER, {"summary": "s", "start": {"dateTime": "2026-03-09T10:00:00"}})
+    with pytest.raises(DingTalkInvalidArgumentError, match=r"^changes\.end\.timeZone: "):
+        hook.patch_event(ORGANIZER, "e1", {"end": {"dateTime": "2026-03-09T10:00:00", "timeZone": "Nowhere"}})
+    assert dtcal_emulator.stats()["calls"] == {op: 0 for op in dtcal_emulator.stats()["calls"]}
+    body = {
+        "summary": "s",
+        "start": {"dateTime": "2026-03-09T10:00:00", "timeZone": "Asia/Shanghai"},
+        "end": {"dateTime": "2026-03-09T11:00:00", "timeZone": "Asia/Shanghai"},
+    }
+    assert hook.create_event(ORGANIZER, body)["start"] == body["start"]  # offset-less with its zone: sent
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from airflow_dtcal.core.errors import InvalidArgumentError
 from airflow_dtcal.core.ids import MAX_ATTENDEES_PER_CALL, require_id, validate_response_status
+from airflow_dtcal.core.times import read_wire_time
 
 TOKEN_HEADER = "x-acs-dingtalk-access-token"
 CLIENT_TOKEN_HEADER = "x-client-token"
@@ -141,9 +142,18 @@ def get_access_token(app_key: str, app_secret: str) -> Call:
 # --------------------------------------------------------------------------------------------- events
 
 
+def _check_times(body: Mapping[str, Any], field: str) -> None:
+    """A raw body's ``start``/``end``, read by the one rule before anything is sent (a ``dateTime`` with
+    neither offset nor ``timeZone`` names ``<field>.start.dateTime``, say)."""
+    for name in ("start", "end"):
+        if body.get(name) is not None:
+            read_wire_time(body[name], f"{field}.{name}")
+
+
 def create_event(user_id: str, event: Any, calendar_id: str, token: str) -> Call:
     if not isinstance(event, Mapping) or not event.get("summary") or not event.get("start"):
         raise InvalidArgumentError("event", "must be a dict with at least 'summary' and 'start'")
+    _check_times(event, "event")
     if len(event.get("attendees") or []) > MAX_ATTENDEES_PER_CALL:
         raise InvalidArgumentError(
             "event.attendees", f"at most {MAX_ATTENDEES_PER_CALL} per CreateEvent call"
@@ -169,6 +179,7 @@ def patch_event(user_id: str, event_id: str, changes: Any, calendar_id: str, tok
     path = event_path(user_id, calendar_id, event_id)
     if not isinstance(changes, Mapping) or not changes:
         raise InvalidArgumentError("changes", "must be a non-empty dict of wire-format fields", changes)
+    _check_times(changes, "changes")
     body = {**changes, "id": require_id(event_id, "event_id")}
     return Call("PatchEvent", "PUT", path, body=body, client_token=token, expect="event")
 
