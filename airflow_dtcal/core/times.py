@@ -121,7 +121,7 @@ def event_times(
         exclusive = last_day + dt.timedelta(days=1)
         return {"date": first_day.isoformat()}, {"date": exclusive.isoformat()}, True
 
-    if is_date:
+    if not isinstance(first, dt.datetime):
         raise InvalidArgumentError(
             "start", "is a date without a time; pass all_day=True or a date-time", start
         )

@@ -135,7 +135,7 @@ def _time_changes(current, start, end, all_day, timezone, default_timezone, oper
     timed = all_day is False or (all_day is None and not current.get("isAllDay"))
     if end is None and timed:
         end = _keep_length(start, known(cur_start, start_error), known(cur_end, end_error), zone_name)
-    elif end is None and not moved and not timed and cur_end is not None and cur_end.all_day:
+    elif end is None and not moved and not timed and cur_end is not None and cur_end.day is not None:
         end = cur_end.day - dt.timedelta(days=1)  # the last day, inclusive, as event_times takes it
     new_start, new_end, new_all_day = event_times(
         start, end, all_day=all_day, timezone=zone_name, default_timezone=default_timezone
