@@ -60,15 +60,21 @@ def get_provider_info() -> dict:
             {
                 "integration-name": "DingTalk Calendar",
                 "python-modules": [
-                    "airflow_dtcal.operators.calendar",
                     "airflow_dtcal.operators.events",
-                    "airflow_dtcal.operators.export",
-                    "airflow_dtcal.operators.lifecycle",
+                    "airflow_dtcal.operators.event_updates",
+                    "airflow_dtcal.operators.attendees",
+                    "airflow_dtcal.operators.event_sets",
                     "airflow_dtcal.operators.rooms",
                     "airflow_dtcal.operators.slots",
-                    "airflow_dtcal.operators.sync",
                     "airflow_dtcal.operators.people",
                 ],
+            }
+        ],
+        "transfers": [
+            {
+                "source-integration-name": "DingTalk Calendar",
+                "target-integration-name": "Common IO",
+                "python-module": "airflow_dtcal.transfers.export",
             }
         ],
         "sensors": [

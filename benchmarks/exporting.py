@@ -57,7 +57,7 @@ def _seed(admin: Any, owner: str, count: int) -> None:
 
 def _execute(conn_id: str, owner: str, root: Path, formats: list[str]) -> tuple[dict, dict]:
     """One export run: the operator's result and the ``dingtalk_calls`` XCom it pushed."""
-    from airflow_dtcal.operators.export import ExportEventsOperator
+    from airflow_dtcal.transfers.export import ExportEventsOperator
 
     pushed: dict = {}
     op = ExportEventsOperator(

@@ -30,7 +30,7 @@ import os
 import pendulum
 from airflow.sdk import DAG, Asset, AssetWatcher, task
 
-from airflow_dtcal.operators.lifecycle import EnsureEventOperator
+from airflow_dtcal.operators.events import EnsureEventOperator
 from airflow_dtcal.triggers.watch import CalendarChangeTrigger
 
 ORGANIZER = os.environ.get("DTCAL_ALL_HANDS_ORGANIZER", "union-ceo-001")

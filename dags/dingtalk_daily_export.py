@@ -36,7 +36,7 @@ import pendulum
 from airflow.sdk import DAG, Param, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from airflow_dtcal.operators.export import ExportEventsOperator
+from airflow_dtcal.transfers.export import ExportEventsOperator
 
 with DAG(
     dag_id="dingtalk_daily_export",

@@ -20,7 +20,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import DAG, Param
 
-from airflow_dtcal.operators.lifecycle import EnsureEventOperator, UpdateEventOperator
+from airflow_dtcal.operators.events import EnsureEventOperator, UpdateEventOperator
 from airflow_dtcal.operators.slots import FindSlotOperator
 
 # Monday of the week after the run's logical date (or of the time it was triggered for), in Shanghai.

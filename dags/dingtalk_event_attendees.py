@@ -12,13 +12,13 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import DAG, Param
 
-from airflow_dtcal.operators.calendar import (
+from airflow_dtcal.operators.attendees import (
     AddAttendeesOperator,
-    CreateEventOperator,
     ListAttendeesOperator,
     RemoveAttendeesOperator,
     RespondEventOperator,
 )
+from airflow_dtcal.operators.events import CreateEventOperator
 
 with DAG(
     dag_id="dingtalk_event_attendees",

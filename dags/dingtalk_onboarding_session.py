@@ -25,7 +25,8 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import DAG, Param, task
 
-from airflow_dtcal.operators.calendar import CreateEventOperator, ListAttendeesOperator
+from airflow_dtcal.operators.attendees import ListAttendeesOperator
+from airflow_dtcal.operators.events import CreateEventOperator
 
 WEDNESDAY_14H = (
     "(data_interval_end or dag_run.run_after).in_timezone('Asia/Shanghai')"

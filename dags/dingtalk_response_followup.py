@@ -31,7 +31,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import DAG, Param, task
 
-from airflow_dtcal.operators.calendar import CreateEventOperator
+from airflow_dtcal.operators.events import CreateEventOperator
 from airflow_dtcal.sensors.attendees import AttendeeResponseSensor
 
 # Four days after the run's logical date (or, without one, the time it was triggered for), in Shanghai.

@@ -32,7 +32,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import DAG, Param, task
 
-from airflow_dtcal.operators.calendar import CreateEventOperator
+from airflow_dtcal.operators.events import CreateEventOperator
 
 POOL = "dingtalk_calendar"
 # Two days after the run's logical date (or, without one, the time it was triggered for), in Shanghai.

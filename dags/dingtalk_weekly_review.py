@@ -25,8 +25,8 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import DAG, Param, task
 
-from airflow_dtcal.operators.lifecycle import EnsureEventOperator
-from airflow_dtcal.operators.sync import SyncAttendeesOperator
+from airflow_dtcal.operators.attendees import SyncAttendeesOperator
+from airflow_dtcal.operators.events import EnsureEventOperator
 
 # The run's logical date in the team's time zone; a run without one uses the time it was triggered for.
 RUN_DAY = "(logical_date or dag_run.run_after).in_timezone('Asia/Shanghai')"

@@ -8,14 +8,13 @@ from types import SimpleNamespace
 import pytest
 
 from airflow_dtcal.exceptions import DingTalkConfigurationError, DingTalkInvalidArgumentError
-from airflow_dtcal.operators.calendar import (
+from airflow_dtcal.operators.attendees import (
     AddAttendeesOperator,
-    CreateEventOperator,
-    DeleteEventOperator,
     ListAttendeesOperator,
     RemoveAttendeesOperator,
     RespondEventOperator,
 )
+from airflow_dtcal.operators.events import CreateEventOperator, DeleteEventOperator
 from tests.airflow_compat import AirflowFailException
 
 GOOD_CREATE = {

@@ -12,12 +12,12 @@ import pytest
 from airflow_dtcal.compat import AirflowSkipException
 from airflow_dtcal.exceptions import DingTalkNotFoundError
 from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
-from airflow_dtcal.operators.calendar import (
+from airflow_dtcal.operators.attendees import (
     AddAttendeesOperator,
-    CreateEventOperator,
     RemoveAttendeesOperator,
     RespondEventOperator,
 )
+from airflow_dtcal.operators.events import CreateEventOperator
 from airflow_dtcal.sensors.attendees import AttendeeResponseSensor
 from tests.scheduled.conftest import task_context
 

@@ -13,7 +13,7 @@ from airflow_dtcal import payloads
 from airflow_dtcal.core.errors import InvalidArgumentError
 from airflow_dtcal.exceptions import DingTalkInvalidArgumentError
 from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
-from airflow_dtcal.operators.lifecycle import EnsureEventOperator
+from airflow_dtcal.operators.events import EnsureEventOperator
 from tests.airflow_runs import run_dag
 from tests.scheduled.conftest import ROOT, load_module, task_context
 

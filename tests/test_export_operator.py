@@ -16,7 +16,7 @@ import requests
 
 from airflow_dtcal.exceptions import DingTalkInvalidArgumentError
 from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
-from airflow_dtcal.operators.export import ExportEventsOperator
+from airflow_dtcal.transfers.export import ExportEventsOperator
 
 ANN, BO, CY = "union-ann-001", "union-bo-002", "union-cy-003"
 DAY1 = pendulum.datetime(2026, 3, 9, tz="UTC")

@@ -8,11 +8,7 @@ import pytest
 
 from airflow_dtcal.exceptions import DingTalkNotFoundError, DingTalkPermissionError
 from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
-from airflow_dtcal.operators.lifecycle import (
-    CancelEventOperator,
-    TransferEventOperator,
-    UpdateEventOperator,
-)
+from airflow_dtcal.operators.events import CancelEventOperator, TransferEventOperator, UpdateEventOperator
 from tests.airflow_runs import run_dag
 from tests.scheduled.conftest import ROOT, load_module, task_context
 

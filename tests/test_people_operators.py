@@ -115,7 +115,7 @@ def test_an_unknown_or_departed_person_fails_before_anything_is_written(airflow_
     import re
 
     from airflow_dtcal.exceptions import DingTalkNotFoundError
-    from airflow_dtcal.operators.calendar import CreateEventOperator
+    from airflow_dtcal.operators.events import CreateEventOperator
     from tests.scheduled.conftest import task_context
 
     operator = CreateEventOperator(
@@ -155,7 +155,7 @@ def test_an_unknown_organizer_fails_even_when_skipping(airflow_db, directory, fl
     import re
 
     from airflow_dtcal.exceptions import DingTalkNotFoundError
-    from airflow_dtcal.operators.calendar import CreateEventOperator
+    from airflow_dtcal.operators.events import CreateEventOperator
     from tests.scheduled.conftest import task_context
 
     operator = CreateEventOperator(
@@ -235,25 +235,35 @@ def test_example_onboarding_dag_logs_no_token_under_airflow_dags_test(dtcal_emul
 
 def test_bad_id_type_or_on_unknown_fails_before_any_request(dtcal_emulator):
     from airflow_dtcal.exceptions import DingTalkInvalidArgumentError
-    from airflow_dtcal.operators.calendar import AddAttendeesOperator
+    from airflow_dtcal.operators.attendees import AddAttendeesOperator
+    from tests.scheduled.conftest import task_context
 
-    def operator(**kwargs):
-        return AddAttendeesOperator(
+    def run(**kwargs):
+        AddAttendeesOperator(
             task_id="add", organizer_id="u-lead", event_id="e-1", attendees=["u-ada"], **kwargs
-        )
+        ).execute(task_context("add"))
 
-    people_args = {"organizer_id": ["u-lead"], "attendees": ["u-ada"]}
     with pytest.raises(DingTalkInvalidArgumentError, match="id_type: must be one of unionId, userId, mobile"):
-        operator(id_type="email")._union_ids({}, people_args)
+        run(id_type="email")
     with pytest.raises(DingTalkInvalidArgumentError, match=r"id_type: names 'attendee_ids', which is not"):
-        operator(id_type={"attendee_ids": "userId"})._union_ids({}, people_args)
+        run(id_type={"attendee_ids": "userId"})
     with pytest.raises(DingTalkInvalidArgumentError, match=r"id_type\['attendees'\]: must be one of"):
-        operator(id_type={"attendees": "userid"})._union_ids({}, people_args)
+        run(id_type={"attendees": "userid"})
     with pytest.raises(DingTalkInvalidArgumentError, match="on_unknown: must be 'fail' or 'skip'"):
-        operator(id_type="userId", on_unknown="ignore")._union_ids({}, people_args)
-    # unionIds (the default) map to themselves without a call.
-    assert operator()._union_ids({}, people_args) == {
-        "organizer_id": {"u-lead": "u-lead"},
-        "attendees": {"u-ada": "u-ada"},
-    }
-    assert dtcal_emulator.stats()["calls"].get("GetUser", 0) == 0
+        run(id_type="userId", on_unknown="ignore")
+    assert dtcal_emulator.requests() == []  # refused before any request, the token fetch included
+
+
+def test_union_ids_map_to_themselves_without_a_lookup():
+    import logging
+
+    from airflow_dtcal.operators.arguments import ATTENDEES, ONE, resolve_people
+
+    def lookup(ids, id_type):
+        raise AssertionError(f"looked up {ids} as {id_type}")
+
+    declared = {"organizer_id": ONE, "attendees": ATTENDEES}
+    checked = {"organizer_id": "u-lead", "attendees": [{"id": "u-ada", "isOptional": False}]}
+    types = {"organizer_id": "unionId", "attendees": "unionId"}
+    resolved = resolve_people(declared, checked, types, "fail", lookup, logging.getLogger(__name__))
+    assert resolved.values == checked and resolved.skipped == {}

@@ -43,7 +43,8 @@ def test_provider_info_lists_every_module_and_each_imports():
         for kind in ("hooks", "operators", "sensors", "triggers")
     }
     assert modules["hooks"] == ["airflow_dtcal.hooks.calendar"]
-    assert "airflow_dtcal.operators.sync" in modules["operators"]
-    for names in modules.values():
+    assert "airflow_dtcal.operators.attendees" in modules["operators"]
+    assert [entry["python-module"] for entry in info["transfers"]] == ["airflow_dtcal.transfers.export"]
+    for names in [*modules.values(), [entry["python-module"] for entry in info["transfers"]]]:
         for name in names:
             importlib.import_module(name)

@@ -20,7 +20,7 @@ from airflow_dtcal.core.pacing import PACER
 from airflow_dtcal.exceptions import DingTalkQuotaExceededError
 from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
 from airflow_dtcal.operators.base import CALLS_XCOM_KEY
-from airflow_dtcal.operators.calendar import CreateEventOperator
+from airflow_dtcal.operators.events import CreateEventOperator
 from airflow_dtcal.planning import budget
 from tests.scheduled.conftest import task_context
 

@@ -1,4 +1,4 @@
-"""Calendar data out: the pure parts of :class:`~airflow_dtcal.operators.export.ExportEventsOperator`.
+"""Calendar data out: the pure parts of :class:`~airflow_dtcal.transfers.export.ExportEventsOperator`.
 
 * :mod:`.rows`: the rows of the three tables (``events``, ``attendees``, ``check_ins``) built from what
   DingTalk returns, and their columns;

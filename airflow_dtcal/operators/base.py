@@ -1,17 +1,32 @@
-"""What every DingTalk Calendar operator shares: the connection, the calendar, idempotency keys, the hook.
+"""What every DingTalk operator shares, written once: the connection, the calendar, people by any id, the
+checks before any request, idempotency keys and the report of the calls spent.
+
+A calendar operator declares what it needs and writes only what is particular to it::
+
+    class AddAttendeesOperator(DingTalkCalendarBaseOperator):
+        people = {"organizer_id": ONE, "attendees": ATTENDEES}   # arguments naming people, and how
+        event_ids = ("event_id",)                                 # arguments holding event ids
+        writes = ("AddAttendee",)                                 # the DingTalk writes it sends
+
+        def check(self, ex): ...      # its own arguments, checked before any request (optional)
+        def run(self, ex): ...        # its work, with ex.organizer_id, ex.attendees... as unionIds
+
+:meth:`DingTalkCalendarBaseOperator.execute` checks every argument (a bad one raises
+:class:`~airflow_dtcal.exceptions.DingTalkInvalidArgumentError` naming it, before any request), resolves
+the people of every declared argument to unionIds (``id_type``, ``on_unknown``; see
+:mod:`airflow_dtcal.operators.arguments`), runs the operator, and reports the calls spent.
 
 Importing this module is cheap (the scheduler imports operator modules on every DAG parse): the hook,
-``requests`` and ``httpx`` are imported only when a task runs.
+``requests``, ``httpx`` and the payload builders are imported only when a task runs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_dtcal import payloads
 from airflow_dtcal.compat import BaseOperator
-from airflow_dtcal.exceptions import invalid_arguments
+from airflow_dtcal.operators.arguments import UNRESOLVED_XCOM_KEY, People
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -23,16 +38,23 @@ __all__ = [
     "DEFAULT_CONN_ID",
     "EVENT_ID_HINT",
     "UNRESOLVED_XCOM_KEY",
-    "AttendeeSetOperator",
+    "DingTalkBaseOperator",
     "DingTalkCalendarBaseOperator",
-    "invalid_arguments",
+    "Execution",
+    "check_flags",
+    "dag_timezone",
     "report_calls",
 ]
 
 #: The XCom key under which every task pushes the DingTalk calls it spent.
 CALLS_XCOM_KEY = "dingtalk_calls"
-#: The XCom key under which a task with ``on_unknown="skip"`` pushes the people it left out.
-UNRESOLVED_XCOM_KEY = "dingtalk_unresolved"
+DEFAULT_CONN_ID = "dingtalk_calendar_default"
+EVENT_ID_HINT = "the upstream task returned no event id (XCom was None)?"
+#: Writes DingTalk would repeat if sent again (a second event, a second hand-over): their idempotency key is
+#: the same on every Airflow try, so a retry after a lost answer gets DingTalk's remembered answer. Every other
+#: write is idempotent in DingTalk itself; its key includes the try number, so a cleared task really sends
+#: it again instead of replaying an answer DingTalk keeps for a day.
+ONCE = frozenset({"CreateEvent", "TransferEvent"})
 
 
 def report_calls(log: Any, context: Context | None, hook: DingTalkCalendarHook | None, *, push: bool) -> dict:
@@ -53,70 +75,73 @@ def report_calls(log: Any, context: Context | None, hook: DingTalkCalendarHook |
         report["counted"],
     )
     ti = context.get("ti") if context is not None else None
-    if push and callable(getattr(ti, "xcom_push", None)):
+    if push and ti is not None and callable(getattr(ti, "xcom_push", None)):
         ti.xcom_push(key=CALLS_XCOM_KEY, value=report)
     return report
 
 
-DEFAULT_CONN_ID = "dingtalk_calendar_default"
-EVENT_ID_HINT = "the upstream task returned no event id (XCom was None)?"
+def dag_timezone(context: Any) -> str | None:
+    """The DAG's time zone by IANA name (None for a fixed offset or no DAG)."""
+    dag = context.get("dag") if hasattr(context, "get") else None
+    name = getattr(getattr(dag, "timezone", None), "name", None)
+    return name if isinstance(name, str) and name[:1] not in "+-" else None
 
 
-class DingTalkCalendarBaseOperator(BaseOperator):
-    """Shared plumbing: the connection, the calendar, the client token and the hook.
+def check_flags(source: object, *names: str) -> None:
+    """Flags are True, False or None (DingTalk's default)."""
+    from airflow_dtcal.core.errors import InvalidArgumentError
 
-    :param dingtalk_conn_id: Airflow connection of type ``dingtalk_calendar``.
-    :param calendar_id: DingTalk calendar id; always ``primary`` today. (templated)
-    :param client_token: the ``x-client-token`` idempotency key for this task's writes; derived from the
-        task instance when not given. (templated)
-    :param id_type: how the arguments that name people (organizer, attendees, responder...) name them:
-        ``"unionId"`` (default; DingTalk's calendar id, sent as it is), ``"userId"`` (the org's userId, as
-        HR rosters hold it) or ``"mobile"``. userIds and mobiles are resolved to unionIds in bulk in
-        ``execute()``, before anything is written. A dict gives one per argument, e.g.
-        ``{"organizer_id": "unionId", "attendees": "userId"}`` (arguments left out are unionIds).
-    :param on_unknown: what to do with a person DingTalk does not know, or who left the organisation:
-        ``"fail"`` (default) fails the task before anything is written, naming them; ``"skip"`` leaves them
-        out of attendee lists, logs them and pushes them as the ``dingtalk_unresolved`` XCom
-        (``{argument: {"unknown": [...], "departed": [...]}}``). A single person (organizer, responder) who
-        cannot be resolved always fails the task.
+    for name in names:
+        if getattr(source, name) not in (None, True, False):
+            raise InvalidArgumentError(name, "must be true or false", getattr(source, name))
 
-    Subclasses implement :meth:`run`; :meth:`execute` runs it and then logs the DingTalk calls the task spent
-    and pushes them as the ``dingtalk_calls`` XCom (see :func:`report_calls`).
+
+class DingTalkBaseOperator(BaseOperator):
+    """The connection, the hook and the report of the calls a task spent.
+
+    :param dingtalk_conn_id: Airflow connection of type ``dingtalk_calendar``. (templated)
+
+    Subclasses implement :meth:`run_task`; :meth:`execute` runs it, then logs the DingTalk calls the task
+    spent and pushes them as the ``dingtalk_calls`` XCom (see :func:`report_calls`).
     """
 
+    template_fields: Sequence[str] = ("dingtalk_conn_id",)
     ui_color = "#3296FA"
     ui_fgcolor = "#FFFFFF"
 
-    def __init__(
-        self,
-        *,
-        dingtalk_conn_id: str = DEFAULT_CONN_ID,
-        calendar_id: str = "primary",
-        client_token: str | None = None,
-        id_type: str | Mapping[str, str] = "unionId",
-        on_unknown: str = "fail",
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, dingtalk_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.dingtalk_conn_id = dingtalk_conn_id
-        self.calendar_id = calendar_id
-        self.client_token = client_token
-        self.id_type = id_type
-        self.on_unknown = on_unknown
         self._hook: DingTalkCalendarHook | None = None
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        templated = set(cls.template_fields)
+        missing = [name for name in cls._always_templated() if name not in templated]
+        if missing:
+            raise TypeError(f"{cls.__name__}.template_fields must include {', '.join(missing)}")
+
+    @classmethod
+    def _always_templated(cls) -> list[str]:
+        return ["dingtalk_conn_id"]
+
     def get_hook(self) -> DingTalkCalendarHook:
-        """The task's hook, made on first use in ``execute()`` (never at parse time)."""
+        """The task's hook, made on first use in ``execute()`` (never at parse time), from the rendered
+        ``dingtalk_conn_id``."""
         if self._hook is None:
+            from airflow_dtcal.core.ids import require_id
+            from airflow_dtcal.exceptions import invalid_arguments
             from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
 
-            self._hook = DingTalkCalendarHook(dingtalk_conn_id=self.dingtalk_conn_id)
+            with invalid_arguments():
+                conn_id = require_id(self.dingtalk_conn_id, "dingtalk_conn_id")
+            self._hook = DingTalkCalendarHook(dingtalk_conn_id=conn_id)
         return self._hook
 
     def execute(self, context: Context) -> Any:
         pushed = False
         try:
-            result = self.run(context)
+            result = self.run_task(context)
             report_calls(self.log, context, self._hook, push=True)
             pushed = True
             return result
@@ -124,140 +149,183 @@ class DingTalkCalendarBaseOperator(BaseOperator):
             if not pushed:
                 report_calls(self.log, context, self._hook, push=False)
 
-    def run(self, context: Context) -> Any:
+    def run_task(self, context: Context) -> Any:
         """The operator's work; its return value is the task's XCom return value."""
         raise NotImplementedError
 
-    def _calendar(self) -> str:
-        return payloads.require_id(self.calendar_id, "calendar_id")
 
-    def _id_types(self, arguments: Sequence[str]) -> dict[str, str]:
-        """The id type of each people argument (see ``id_type``), validated."""
-        from airflow_dtcal.planning.people import UNION_ID, check_id_type
+class Execution:
+    """One ``execute()`` of a calendar operator: its arguments checked, people as unionIds.
 
-        if isinstance(self.id_type, Mapping):
-            unknown = sorted(set(self.id_type) - set(arguments))
-            if unknown:
-                raise payloads.InvalidArgumentError(
-                    "id_type",
-                    f"names {unknown[0]!r}, which is not an argument naming people here "
-                    f"(those are {', '.join(arguments)})",
-                )
-            return {a: check_id_type(self.id_type.get(a, UNION_ID), f"id_type[{a!r}]") for a in arguments}
-        check_id_type(self.id_type)
-        return dict.fromkeys(arguments, self.id_type)
+    The checked arguments read as attributes: ``ex.organizer_id`` (a unionId), ``ex.attendees``
+    (``[{"id", "isOptional"}]`` by unionId), ``ex.event_id``, ``ex.calendar_id``, and whatever the
+    operator's :meth:`~DingTalkCalendarBaseOperator.check` returned.
+    """
 
-    def _union_ids(
-        self, context: Context, people: Mapping[str, list[str]], *, single: Sequence[str] = ()
-    ) -> dict[str, dict[str, str]]:
-        """``{argument: {id: unionId}}`` for the arguments naming people, resolved before anything is written.
+    def __init__(self, operator: DingTalkCalendarBaseOperator, context: Context, values: dict[str, Any]):
+        self.operator = operator
+        self.context = context
+        self.values = values
 
-        Ids of each type are resolved together in bulk (see
-        :meth:`~airflow_dtcal.hooks.calendar.DingTalkCalendarHook.resolve_people`); unionIds map to
-        themselves without a call. People who cannot be resolved fail the task, naming them per argument,
-        unless ``on_unknown="skip"`` and the argument is a list (not in ``single``): then they are left out,
-        logged and pushed as the ``dingtalk_unresolved`` XCom.
-        """
-        from airflow_dtcal.exceptions import DingTalkNotFoundError
-        from airflow_dtcal.planning.people import UNION_ID, Resolution, check_on_unknown
+    def __getattr__(self, name: str) -> Any:
+        values = self.__dict__.get("values", {})
+        if name in values:
+            return values[name]
+        raise AttributeError(
+            f"{type(self.__dict__.get('operator')).__name__} has no checked argument {name!r}"
+        )
 
-        with invalid_arguments():
-            types = self._id_types(list(people))
-            on_unknown = check_on_unknown(self.on_unknown)
-        wanted: dict[str, list[str]] = {}
-        for argument, ids in people.items():
-            if types[argument] != UNION_ID:
-                wanted.setdefault(types[argument], []).extend(ids)
-        resolved = {
-            id_type: self.get_hook().resolve_people(ids, id_type, on_unknown="skip")
-            for id_type, ids in wanted.items()
-        }
-        result: dict[str, dict[str, str]] = {}
-        failures: list[str] = []
-        skipped: dict[str, dict[str, list[str]]] = {}
-        for argument, ids in people.items():
-            if types[argument] == UNION_ID:
-                result[argument] = {i: i for i in ids}
-                continue
-            resolution = resolved[types[argument]]
-            result[argument] = {i: resolution.union_ids[i] for i in ids if i in resolution.union_ids}
-            missing = Resolution(
-                types[argument],
-                unknown=[i for i in ids if i in resolution.unknown],
-                departed=[i for i in ids if i in resolution.departed],
-            )
-            if not missing.missing:
-                continue
-            if on_unknown == "fail" or argument in single:
-                failures.append(missing.describe_missing(argument))
-            else:
-                skipped[argument] = {"unknown": missing.unknown, "departed": missing.departed}
-                self.log.warning("Skipping %s", missing.describe_missing(argument))
-        if failures:
-            hint = "" if all(a in single for a in people) else "; on_unknown='skip' leaves them out of lists"
-            raise DingTalkNotFoundError("ResolvePeople", 200, None, "; ".join(failures) + hint)
-        if skipped:
-            ti = context.get("ti") if hasattr(context, "get") else None
-            if callable(getattr(ti, "xcom_push", None)):
-                ti.xcom_push(key=UNRESOLVED_XCOM_KEY, value=skipped)
-        return result
+    @property
+    def hook(self) -> DingTalkCalendarHook:
+        return self.operator.get_hook()
 
-    def _check_flags(self, *names: str) -> None:
-        """Notification flags are True, False or None (DingTalk's default)."""
-        for name in names:
-            if getattr(self, name) not in (None, True, False):
-                raise payloads.InvalidArgumentError(name, "must be true or false", getattr(self, name))
-
-    def _client_token(self, context: Context, operation: str, payload: Any, *, per_try: bool = False) -> str:
-        """The idempotency key of one logical write of this task instance.
-
-        Stable across Airflow tries by default (a retried create must not create twice); with ``per_try`` the
-        try number is part of it, for writes DingTalk applies idempotently anyway.
-        """
-        if self.client_token is not None:
-            from airflow_dtcal.core.calls import client_token
-
-            return client_token(self.client_token)
-        ti = context["ti"]
-        parts = [ti.dag_id, ti.task_id, ti.run_id, getattr(ti, "map_index", -1), operation, payload]
-        if per_try:
-            parts.append(getattr(ti, "try_number", None))
-        return payloads.derive_client_token("airflow-dtcal", *parts)
+    def token(self, operation: str, payload: Any) -> str:
+        """The ``x-client-token`` of one logical write (see :meth:`DingTalkCalendarBaseOperator.client_token_for`)."""
+        return self.operator.client_token_for(self.context, operation, payload)
 
 
-class AttendeeSetOperator(DingTalkCalendarBaseOperator):
-    """Arguments shared by the operators that send a set of attendees (add, sync)."""
+class DingTalkCalendarBaseOperator(DingTalkBaseOperator):
+    """A DingTalk Calendar operator, declared: its people, event ids and writes (see the module's doc).
 
-    template_fields: Sequence[str] = ("organizer_id", "event_id", "attendees", "calendar_id", "client_token")
+    :param dingtalk_conn_id: Airflow connection of type ``dingtalk_calendar``. (templated)
+    :param calendar_id: DingTalk calendar id; always ``primary`` today. (templated)
+    :param client_token: for operators that write: the ``x-client-token`` idempotency key of the task's
+        write (an operator that sends several writes derives each one's key from it); derived from the task
+        instance when not given. Refused by operators that only read. (templated)
+    :param id_type: how the arguments that name people (organizer, attendees, responder...) name them:
+        ``"unionId"`` (default; DingTalk's calendar id, sent as it is), ``"userId"`` (the org's userId, as
+        HR rosters hold it) or ``"mobile"``. userIds and mobiles are resolved to unionIds in bulk in
+        ``execute()``, before anything is written. A dict gives one per argument, e.g.
+        ``{"organizer_id": "unionId", "attendees": "userId"}`` (arguments left out are unionIds); a key that
+        is not an argument naming people is refused.
+    :param on_unknown: what to do with a person the directory does not hold, or who left the organisation:
+        ``"fail"`` (default) fails the task without retries (a retry would find the same), naming them;
+        ``"skip"`` leaves them out of lists of people, logs them and pushes them as the
+        ``dingtalk_unresolved`` XCom (``{argument: {"unknown": [...], "departed": [...]}}``). A single person
+        (organizer, responder) who cannot be resolved always fails the task, so an operator without a list
+        of people refuses ``"skip"``.
+    """
+
+    #: The arguments naming people, and of which kind (see :mod:`airflow_dtcal.operators.arguments`).
+    people: ClassVar[Mapping[str, People]] = {}
+    #: The arguments holding event ids (e.g. ``create.output``).
+    event_ids: ClassVar[tuple[str, ...]] = ()
+    #: The DingTalk writes the operator sends (each one's idempotency key follows :data:`ONCE`); none for
+    #: an operator that only reads, which then refuses ``client_token``.
+    writes: ClassVar[tuple[str, ...]] = ()
+    #: Whether the operator works on a calendar; one that does not (free/busy) refuses ``calendar_id``.
+    on_calendar: ClassVar[bool] = True
+
+    template_fields: Sequence[str] = ("calendar_id", "dingtalk_conn_id")
 
     def __init__(
         self,
         *,
-        organizer_id: str,
-        event_id: str,
-        attendees: Any,
-        chat_notification: bool | None = None,
-        push_notification: bool | None = None,
+        calendar_id: str = "primary",
+        client_token: str | None = None,
+        id_type: str | Mapping[str, str] = "unionId",
+        on_unknown: str = "fail",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.organizer_id = organizer_id
-        self.event_id = event_id
-        self.attendees = attendees
-        self.chat_notification = chat_notification
-        self.push_notification = push_notification
+        self.calendar_id = calendar_id
+        self.client_token = client_token
+        self.id_type = id_type
+        self.on_unknown = on_unknown
 
-    def _resolve_attendee_set(
-        self, context: Context, organizer: str, attendees: list[dict]
-    ) -> tuple[str, list[dict]]:
-        """The organizer and the attendees as unionIds (see ``id_type``); skipped people are left out."""
-        union_ids = self._union_ids(
-            context,
-            {"organizer_id": [organizer], "attendees": [a["id"] for a in attendees]},
-            single=("organizer_id",),
+    @classmethod
+    def _always_templated(cls) -> list[str]:
+        return [
+            *cls.people,
+            *cls.event_ids,
+            *(["calendar_id"] if cls.on_calendar else []),
+            *(["client_token"] if cls.writes else []),
+            "dingtalk_conn_id",
+        ]
+
+    # ------------------------------------------------------------------ what the base does once
+
+    def run_task(self, context: Context) -> Any:
+        ex = self.prepare(context)
+        return self.run(ex)
+
+    def prepare(self, context: Context) -> Execution:
+        """Check every argument (before any request), then resolve the people to unionIds."""
+        from airflow_dtcal.core.calls import client_token
+        from airflow_dtcal.core.errors import InvalidArgumentError
+        from airflow_dtcal.core.ids import require_id
+        from airflow_dtcal.exceptions import invalid_arguments
+        from airflow_dtcal.operators.arguments import (
+            check_people,
+            id_types,
+            push_unresolved,
+            resolve_people,
+            unknown_rule,
         )
-        found = union_ids["attendees"]
-        return (
-            union_ids["organizer_id"][organizer],
-            [{**a, "id": found[a["id"]]} for a in attendees if a["id"] in found],
-        )
+
+        owner = type(self).__name__
+        with invalid_arguments():
+            require_id(self.dingtalk_conn_id, "dingtalk_conn_id")
+            values: dict[str, Any] = {}
+            if self.on_calendar:
+                values["calendar_id"] = require_id(self.calendar_id, "calendar_id")
+            elif self.calendar_id != "primary":
+                raise InvalidArgumentError(
+                    "calendar_id", f"does not apply: {owner} works on no calendar", self.calendar_id
+                )
+            if self.client_token is not None:
+                if not self.writes:
+                    raise InvalidArgumentError(
+                        "client_token", f"does not apply: {owner} only reads, it sends no write to key"
+                    )
+                client_token(self.client_token)
+            types = id_types(self.people, self.id_type, owner)
+            on_unknown = unknown_rule(self.people, self.on_unknown, owner)
+            values.update(check_people(self.people, self))
+            for name in self.event_ids:
+                values[name] = require_id(getattr(self, name), name, hint=EVENT_ID_HINT)
+            ex = Execution(self, context, values)
+            values.update(self.check(ex) or {})
+        if self.people:
+            resolved = resolve_people(
+                self.people,
+                values,
+                types,
+                on_unknown,
+                lambda ids, id_type: self.get_hook().resolve_people(ids, id_type, on_unknown="skip"),
+                self.log,
+            )
+            values.update(resolved.values)
+            push_unresolved(context, resolved.skipped)
+        return ex
+
+    def client_token_for(self, context: Context, operation: str, payload: Any) -> str:
+        """The idempotency key of one logical write of this task instance.
+
+        Derived from the DAG id, task id, run id, map index, the operation and ``payload`` (what identifies
+        the write), plus the try number unless the operation is in :data:`ONCE`. A ``client_token`` given
+        by the DAG keys the operator's write itself, or, for an operator that sends several, each write's key
+        is derived from it.
+        """
+        from airflow_dtcal.core.calls import client_token, derive_client_token
+
+        if operation not in self.writes:
+            raise AssertionError(f"{type(self).__name__} does not declare the write {operation!r}")
+        if self.client_token is not None:
+            given = client_token(self.client_token)
+            return given if len(self.writes) == 1 else derive_client_token(given, operation, payload)
+        ti = context["ti"]
+        parts = [ti.dag_id, ti.task_id, ti.run_id, getattr(ti, "map_index", -1), operation, payload]
+        if operation not in ONCE:
+            parts.append(getattr(ti, "try_number", None))
+        return derive_client_token("airflow-dtcal", *parts)
+
+    # ------------------------------------------------------------------ what each operator writes
+
+    def check(self, ex: Execution) -> dict[str, Any] | None:
+        """Check the operator's own arguments, before any request; the values returned join ``ex``'s."""
+        return None
+
+    def run(self, ex: Execution) -> Any:
+        """The operator's work; its return value is the task's XCom return value."""
+        raise NotImplementedError

@@ -1,7 +1,23 @@
-"""Operators that read a calendar: the events in a window, with recurring series expanded or as stored.
+"""Operators for an event's life: create (or ensure) it, update, cancel, hand over, delete; list a calendar.
 
-Importing this module is cheap (the scheduler does it on every DAG parse): the hook is imported only when a
-task runs. Arguments are template fields stored unchanged and validated in ``execute()``.
+Importing this module is cheap (the scheduler does it on every DAG parse): the hook and the payload builders
+are imported only when a task runs. The operators that change an existing event (update, cancel, transfer)
+live in :mod:`~airflow_dtcal.operators.event_updates` and the sync of a set of events in
+:mod:`~airflow_dtcal.operators.event_sets`; import them from here. Every argument a DAG author would template is a template field, stored
+unchanged and checked in ``execute()`` before any request (a bad value raises
+:class:`~airflow_dtcal.exceptions.DingTalkInvalidArgumentError` naming it; Airflow does not retry it).
+
+People are unionIds by default; ``id_type="userId"`` or ``"mobile"`` (or a dict per argument) takes the ids
+a data team holds, resolved to unionIds before anything is written (see
+:class:`~airflow_dtcal.operators.base.DingTalkCalendarBaseOperator`). Return values name people by unionId.
+
+A cleared or retried task re-establishes the state it describes: ``CreateEventOperator`` sends an
+``x-client-token`` that is the same on every try (a retry after a lost answer creates no second event), and
+on a later try creates a new event only if the one it got back was deleted or cancelled meanwhile. The other
+writes are idempotent in DingTalk; their keys include the try number. :class:`EnsureEventOperator` keeps
+one event per intended occurrence across runs (a manual run, a clear, a backfill): it gives the event a key
+of yours, kept as a short hashed marker on the description's last line (see
+:func:`airflow_dtcal.payloads.mark_description`), and creates only when no live event carries it.
 """
 
 from __future__ import annotations
@@ -9,33 +25,307 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_dtcal import payloads
-from airflow_dtcal.exceptions import invalid_arguments as _arguments
-from airflow_dtcal.operators.base import DingTalkCalendarBaseOperator
+from airflow_dtcal.operators.arguments import ATTENDEES, ONE
+from airflow_dtcal.operators.base import DingTalkCalendarBaseOperator, Execution, check_flags, dag_timezone
+from airflow_dtcal.operators.event_sets import SyncEventsOperator
+from airflow_dtcal.operators.event_updates import (
+    CancelEventOperator,
+    TransferEventOperator,
+    UpdateEventOperator,
+)
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow.sdk import XComArg
+
+    from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
+
+__all__ = [
+    "CancelEventOperator",
+    "CreateEventOperator",
+    "DeleteEventOperator",
+    "EnsureEventOperator",
+    "ListEventsOperator",
+    "SyncEventsOperator",
+    "TransferEventOperator",
+    "UpdateEventOperator",
+]
+
+
+class CreateEventOperator(DingTalkCalendarBaseOperator):
+    """Create an event in the organizer's calendar and return its event id (the XCom return value).
+
+    :param organizer_id: the organizer, whose calendar holds the event: a unionId, or see ``id_type``.
+        (templated)
+    :param summary: title, 1 to 2,048 characters. (templated)
+    :param start: pendulum/datetime, date, or ISO-8601 string, e.g. ``"{{ data_interval_end }}"``. (templated)
+    :param end: same types; required for timed events. For all-day events it is the *last day* (inclusive,
+        default ``start``): DingTalk's exclusive end date is computed for you. (templated)
+    :param all_day: all-day event; inferred from ``start`` being a date when not given.
+    :param timezone: IANA zone the event is shown in (e.g. ``Asia/Shanghai``); naive date-times are read in it.
+        Default: the values' own named zone, else the DAG's time zone. (templated)
+    :param description: up to 5,000 characters. (templated)
+    :param attendees: ids (unionIds, or see ``id_type``) or ``{"id", "isOptional"}`` dicts (an upstream
+        XComArg works). Over 500 are added in chunks after the create. (templated)
+    :param location: a display name. (templated)
+    :param reminders: minutes before the start (``[15, 60]``); ``[]`` for none; default DingTalk's 15. (templated)
+    :param recurrence: a dict from :class:`airflow_dtcal.payloads.Recurrence` (``Recurrence.weekly("monday",
+        count=10)``) or the wire format. (templated)
+    :param online_meeting: attach a DingTalk video meeting.
+    :param chat_notification: send attendees a 1:1 chat notice (DingTalk's default when None).
+    :param push_notification: send attendees a pop-up notice (DingTalk's default when None).
+    :param extra_fields: other wire-format CreateEvent fields (``uiConfigs``, ``richTextDescription``...).
+    :param id_type: for ``organizer_id`` and ``attendees``. :param on_unknown: for ``attendees``.
+    """
+
+    people = {"organizer_id": ONE, "attendees": ATTENDEES(allow_empty=True, optional=True)}
+    writes = ("CreateEvent",)
+    template_fields: Sequence[str] = (
+        "organizer_id",
+        "summary",
+        "start",
+        "end",
+        "timezone",
+        "description",
+        "attendees",
+        "location",
+        "reminders",
+        "recurrence",
+        "extra_fields",
+        "calendar_id",
+        "client_token",
+        "dingtalk_conn_id",
+    )
+    template_fields_renderers = {"description": "md", "recurrence": "json", "extra_fields": "json"}
+
+    def __init__(
+        self,
+        *,
+        organizer_id: str | XComArg,
+        summary: str | XComArg,
+        start: Any,
+        end: Any = None,
+        all_day: bool | None = None,
+        timezone: str | XComArg | None = None,
+        description: str | XComArg | None = None,
+        attendees: Any = None,
+        location: str | XComArg | None = None,
+        reminders: Any = None,
+        recurrence: Any = None,
+        online_meeting: bool = False,
+        chat_notification: bool | None = None,
+        push_notification: bool | None = None,
+        extra_fields: dict | XComArg | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.organizer_id = organizer_id
+        self.summary = summary
+        self.start = start
+        self.end = end
+        self.all_day = all_day
+        self.timezone = timezone
+        self.description = description
+        self.attendees = attendees
+        self.location = location
+        self.reminders = reminders
+        self.recurrence = recurrence
+        self.online_meeting = online_meeting
+        self.chat_notification = chat_notification
+        self.push_notification = push_notification
+        self.extra_fields = extra_fields
+
+    def build_event(self, ex: Execution) -> dict:
+        """The CreateEvent body from the checked arguments (raises before any request on a bad value)."""
+        from airflow_dtcal.planning.events import build_event
+
+        return build_event(
+            summary=self.summary,
+            start=self.start,
+            end=self.end,
+            all_day=self.all_day,
+            timezone=self.timezone or None,
+            default_timezone=dag_timezone(ex.context),
+            description=self.description,
+            attendees=ex.attendees,
+            location=self.location,
+            reminders=self.reminders,
+            recurrence=self.recurrence,
+            online_meeting=self.online_meeting,
+            chat_notification=self.chat_notification,
+            push_notification=self.push_notification,
+            extra_fields=self.extra_fields,
+        )
+
+    def check(self, ex: Execution) -> dict[str, Any]:
+        return {"event": self.build_event(ex)}
+
+    def run(self, ex: Execution) -> str:
+        from airflow_dtcal.core.calls import derive_client_token
+
+        organizer, calendar = ex.organizer_id, ex.calendar_id
+        event = {k: v for k, v in ex.event.items() if k != "attendees"}
+        if ex.attendees:
+            event["attendees"] = ex.attendees
+        token = ex.token("CreateEvent", [organizer, calendar, event])
+        hook = ex.hook
+        created = hook.create_event(organizer, event, calendar_id=calendar, client_token=token)
+        if (getattr(ex.context["ti"], "try_number", 1) or 1) > 1 and _gone(
+            hook, organizer, created["id"], calendar
+        ):
+            self.log.info(
+                "Event %s from an earlier try was deleted or cancelled; creating a new one", created["id"]
+            )
+            fresh = derive_client_token(token, "after", created["id"])
+            created = hook.create_event(organizer, event, calendar_id=calendar, client_token=fresh)
+        # The summary and description are not logged: a rendered template may hold anything.
+        self.log.info(
+            "Created DingTalk event %s at %s for organizer %s with %d attendees",
+            created["id"],
+            event["start"].get("dateTime") or event["start"].get("date"),
+            organizer,
+            len(event.get("attendees") or []),
+        )
+        return created["id"]
+
+
+def _gone(hook: DingTalkCalendarHook, organizer: str, event_id: str, calendar: str) -> bool:
+    """Whether an event an earlier try created (DingTalk replays its answer) was deleted or cancelled."""
+    from airflow_dtcal.exceptions import DingTalkNotFoundError
+
+    try:
+        return hook.get_event(organizer, event_id, calendar_id=calendar).get("status") == "cancelled"
+    except DingTalkNotFoundError:
+        return True
+
+
+class EnsureEventOperator(CreateEventOperator):
+    """Create an event unless the organizer already has one with the same ``dedup_key``; return its id.
+
+    Takes every argument of :class:`CreateEventOperator`, plus:
+
+    :param dedup_key: what makes this event the one intended, stable across runs, e.g.
+        ``"data-platform-review-{{ logical_date.strftime('%G-W%V') }}"``. (templated)
+    :param dedup_window_days: how far before the start and after the end to look for the event, in days
+        (default 7: the event is still found after someone moved it within a week; at most 180).
+
+    The search (in the organizer's calendar, by unionId whatever ``id_type`` named them with) costs one
+    ListEvents call per 100 events of the organizer in the window.
+    """
+
+    template_fields: Sequence[str] = (*CreateEventOperator.template_fields, "dedup_key")
+
+    def __init__(self, *, dedup_key: str | XComArg, dedup_window_days: int = 7, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.dedup_key = dedup_key
+        self.dedup_window_days = dedup_window_days
+
+    def build_event(self, ex: Execution) -> dict:
+        from airflow_dtcal.planning.markers import mark_description
+
+        event = super().build_event(ex)
+        event["description"] = mark_description(event.get("description"), self.dedup_key)
+        return event
+
+    def check(self, ex: Execution) -> dict[str, Any]:
+        from airflow_dtcal.planning.markers import key_search_window
+
+        checked = super().check(ex)
+        return {**checked, "window": key_search_window(checked["event"], self.dedup_window_days)}
+
+    def run(self, ex: Execution) -> str:
+        time_min, time_max = ex.window
+        found = ex.hook.find_event_by_key(
+            ex.organizer_id, self.dedup_key, time_min=time_min, time_max=time_max, calendar_id=ex.calendar_id
+        )
+        if found is not None:
+            self.log.info(
+                "Organizer %s already has the event for this key (%s); not creating another",
+                ex.organizer_id,
+                found["id"],
+            )
+            return found["id"]
+        return super().run(ex)
+
+
+class DeleteEventOperator(DingTalkCalendarBaseOperator):
+    """Delete an event: for everyone when ``user_id`` is the organizer, else from that attendee's calendar.
+
+    :param user_id: the organizer (or an attendee): a unionId, or see ``id_type``. (templated)
+    :param event_id: the event. (templated)
+    :param push_notification: notify attendees (DingTalk's default when None).
+    :param ignore_missing: succeed when the event is already gone.
+    """
+
+    people = {"user_id": ONE}
+    event_ids = ("event_id",)
+    writes = ("DeleteEvent",)
+    template_fields: Sequence[str] = (
+        "user_id",
+        "event_id",
+        "calendar_id",
+        "client_token",
+        "dingtalk_conn_id",
+    )
+
+    def __init__(
+        self,
+        *,
+        user_id: str | XComArg,
+        event_id: str | XComArg,
+        push_notification: bool | None = None,
+        ignore_missing: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.user_id = user_id
+        self.event_id = event_id
+        self.push_notification = push_notification
+        self.ignore_missing = ignore_missing
+
+    def check(self, ex: Execution) -> None:
+        check_flags(self, "push_notification", "ignore_missing")
+
+    def run(self, ex: Execution) -> None:
+        from airflow_dtcal.exceptions import DingTalkNotFoundError
+
+        user, event_id, calendar = ex.user_id, ex.event_id, ex.calendar_id
+        try:
+            ex.hook.delete_event(
+                user,
+                event_id,
+                calendar_id=calendar,
+                push_notification=self.push_notification,
+                client_token=ex.token("DeleteEvent", [user, calendar, event_id]),
+            )
+        except DingTalkNotFoundError:
+            if not self.ignore_missing:
+                raise
+            self.log.info("Event %s was already gone", event_id)
+            return
+        self.log.info("Deleted event %s as %s", event_id, user)
 
 
 class ListEventsOperator(DingTalkCalendarBaseOperator):
     """Return the events of a calendar in a window (all pages), as DingTalk returns them.
 
-    :param user_id: unionId whose calendar is read (organizer or attendee). (templated)
+    :param user_id: whose calendar is read (organizer or attendee): a unionId, or see ``id_type``. (templated)
     :param time_min: window start: pendulum/datetime or ISO-8601 string (naive: UTC). (templated)
     :param time_max: window end, at most a year after ``time_min``. (templated)
     :param expand_recurring: True (default): ListEventsView, one item per occurrence of a recurring series,
         each with ``seriesMasterId`` and ``originStart``. False: ListEvents, a series once, as stored.
-    :param max_attendees: attendees listed per event, 1 to 100 (default 100).
+    :param show_deleted: with ``expand_recurring=False``, also list cancelled events.
+    :param max_attendees: attendees listed per event, 1 to 100 (default 100); ListEventsView only.
 
-    Cancelled events are left out (with ``expand_recurring=False``, ``show_deleted=True`` lists them).
+    Cancelled events are left out unless ``show_deleted=True``.
     """
 
-    template_fields: Sequence[str] = ("user_id", "time_min", "time_max", "calendar_id")
+    people = {"user_id": ONE}
+    template_fields: Sequence[str] = ("user_id", "time_min", "time_max", "calendar_id", "dingtalk_conn_id")
 
     def __init__(
         self,
         *,
-        user_id: str,
+        user_id: str | XComArg,
         time_min: Any,
         time_max: Any,
         expand_recurring: bool = True,
@@ -51,221 +341,42 @@ class ListEventsOperator(DingTalkCalendarBaseOperator):
         self.show_deleted = show_deleted
         self.max_attendees = max_attendees
 
-    def run(self, context: Context) -> list[dict]:
-        with _arguments():
-            user = payloads.require_id(self.user_id, "user_id")
-            calendar = self._calendar()
-            first = payloads.instant(self.time_min, "time_min")
-            last = payloads.instant(self.time_max, "time_max")
-            if last <= first:
-                raise payloads.InvalidArgumentError("time_max", "must be after time_min", self.time_max)
-            if (last - first).in_days() > 366:
-                raise payloads.InvalidArgumentError("time_max", "must be at most a year after time_min")
-            self._check_flags("expand_recurring", "show_deleted")
-            if self.expand_recurring and self.show_deleted:
-                raise payloads.InvalidArgumentError(
-                    "show_deleted", "is for expand_recurring=False (ListEventsView has no deleted events)"
-                )
-        window = {
-            "time_min": payloads.iso_instant(first, "time_min"),
-            "time_max": payloads.iso_instant(last, "time_max"),
+    def check(self, ex: Execution) -> dict[str, Any]:
+        from airflow_dtcal.core.errors import InvalidArgumentError
+        from airflow_dtcal.core.ids import whole_number
+        from airflow_dtcal.core.times import instant, iso_instant
+
+        first = instant(self.time_min, "time_min")
+        last = instant(self.time_max, "time_max")
+        if last <= first:
+            raise InvalidArgumentError("time_max", "must be after time_min", self.time_max)
+        if (last - first).in_days() > 366:
+            raise InvalidArgumentError("time_max", "must be at most a year after time_min")
+        check_flags(self, "expand_recurring", "show_deleted")
+        if self.expand_recurring and self.show_deleted:
+            raise InvalidArgumentError(
+                "show_deleted", "is for expand_recurring=False (ListEventsView has no deleted events)"
+            )
+        if not self.expand_recurring and self.max_attendees != 100:
+            raise InvalidArgumentError(
+                "max_attendees", "is for expand_recurring=True (ListEvents lists every attendee it has)"
+            )
+        whole_number(self.max_attendees, "max_attendees", high=100)
+        return {
+            "window": {"time_min": iso_instant(first, "time_min"), "time_max": iso_instant(last, "time_max")}
         }
-        hook = self.get_hook()
+
+    def run(self, ex: Execution) -> list[dict]:
+        user, calendar, window = ex.user_id, ex.calendar_id, ex.window
         if self.expand_recurring:
-            events = hook.list_events_view(
+            events = ex.hook.list_events_view(
                 user, calendar_id=calendar, max_attendees=self.max_attendees, **window
             )
         else:
-            events = [
-                event
-                for event in hook.iter_events(
-                    user, calendar_id=calendar, show_deleted=self.show_deleted, **window
-                )
-            ]
+            events = list(
+                ex.hook.iter_events(user, calendar_id=calendar, show_deleted=self.show_deleted, **window)
+            )
         self.log.info(
             "%s has %d events from %s to %s", user, len(events), window["time_min"], window["time_max"]
         )
         return events
-
-
-class SyncEventsOperator(DingTalkCalendarBaseOperator):
-    """Make the organizer's events of a set equal a desired list: create the missing, update the changed,
-    cancel the removed; several writes in flight. Returns ``{"created", "updated", "unchanged": {key: event
-    id}, "cancelled": [event ids], "attendees": {key: {"added", "removed"}}}``.
-
-    :param organizer_id: unionId of the organizer. (templated)
-    :param events: the desired events, e.g. an upstream task's table of training sessions: dicts of
-        ``CreateEventOperator`` arguments (``summary``, ``start``, ``end``, ``timezone``, ``description``,
-        ``attendees``, ``location``, ``reminders``, ``recurrence``...) plus a stable ``key``. (templated)
-    :param scope: names the set, e.g. ``"training-sessions"``; only events this set created are ever
-        updated or cancelled. (templated)
-    :param time_min: start of the window the set lives in; every desired event must start inside it, and
-        events of the set outside it are left alone. (templated)
-    :param time_max: end of the window, at most a year after ``time_min``. (templated)
-    :param max_in_flight: writes sent at once (default: the connection's ``max_in_flight``; the hook paces
-        them within DingTalk's 20 calls/s).
-    :param sync_attendees: also make the attendees of existing events equal each desired event's
-        ``attendees`` (one ListAttendees per such event and run, then adds and removes only the difference;
-        the organizer stays). Default False: attendees are set when an event is created.
-
-    The keys are kept as hashed markers on the description's last line (see ``docs/lifecycle.md``), so
-    whatever runs created the events, a sync finds them.
-    """
-
-    template_fields: Sequence[str] = (
-        "organizer_id",
-        "events",
-        "scope",
-        "time_min",
-        "time_max",
-        "calendar_id",
-    )
-    template_fields_renderers = {"events": "json"}
-
-    def __init__(
-        self,
-        *,
-        organizer_id: str,
-        events: Any,
-        scope: str,
-        time_min: Any,
-        time_max: Any,
-        max_in_flight: int | None = None,
-        sync_attendees: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.organizer_id = organizer_id
-        self.sync_attendees = sync_attendees
-        self.events = events
-        self.scope = scope
-        self.time_min = time_min
-        self.time_max = time_max
-        self.max_in_flight = max_in_flight
-
-    def _dag_zone(self, context: Context) -> str | None:
-        dag = context.get("dag") if hasattr(context, "get") else None
-        name = getattr(getattr(dag, "timezone", None), "name", None)
-        return name if isinstance(name, str) and name[:1] not in "+-" else None
-
-    def run(self, context: Context) -> dict:
-        from airflow_dtcal.planning.event_sets import check_window, desired_events, plan_sync
-
-        with _arguments():
-            organizer = payloads.require_id(self.organizer_id, "organizer_id")
-            calendar = self._calendar()
-            zone = self._dag_zone(context)
-            desired = desired_events(self.events, scope=self.scope, default_timezone=zone)
-            time_min, time_max = check_window(desired, self.time_min, self.time_max)
-            limit = self.max_in_flight
-            if limit is not None and (
-                isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 64
-            ):
-                raise payloads.InvalidArgumentError(
-                    "max_in_flight", "must be a whole number from 1 to 64", limit
-                )
-        hook = self.get_hook()
-        existing = list(
-            hook.iter_events(organizer, time_min=time_min, time_max=time_max, calendar_id=calendar)
-        )
-        with _arguments():
-            plan = plan_sync(desired, existing, scope=self.scope, default_timezone=zone)
-        writes = []
-        for item in plan.create:
-            token = self._client_token(
-                context, "CreateEvent", [organizer, calendar, self.scope, item.key, item.body]
-            )
-            writes.append(("created", item.key, None, (item.body,), token))
-        for item, event_id, changes in plan.update:
-            token = self._client_token(
-                context, "PatchEvent", [organizer, calendar, event_id, changes], per_try=True
-            )
-            writes.append(("updated", item.key, event_id, (changes,), token))
-        if self.sync_attendees:
-            matched = [(d, event_id) for d, event_id, _changes in plan.update] + plan.unchanged
-            for item, event_id in matched:
-                if item.attendees is not None:
-                    token = self._client_token(
-                        context,
-                        "SyncAttendees",
-                        [organizer, calendar, event_id, item.attendees],
-                        per_try=True,
-                    )
-                    writes.append(("attendees", item.key, event_id, (item.attendees,), token))
-        for event_id, key in plan.cancel:
-            token = self._client_token(context, "CancelEvent", [organizer, calendar, event_id], per_try=True)
-            writes.append(("cancelled", key, event_id, (), token))
-        try:
-            results = send_writes(hook, organizer, calendar, writes, self.max_in_flight)
-        except Exception:
-            self.log.error(
-                "A write of the sync of %r failed; writes not yet started were not sent. Running the task "
-                "again is safe: events already written are found by their keys",
-                self.scope,
-            )
-            raise
-        summary: dict[str, Any] = {
-            "created": {},
-            "updated": {},
-            "unchanged": {d.key: event_id for d, event_id in plan.unchanged},
-            "cancelled": [],
-            "attendees": {},
-        }
-        for (verb, key, target, _args, _token), outcome in zip(writes, results, strict=True):
-            if verb == "cancelled":
-                summary["cancelled"].append(target)
-            elif verb == "attendees":
-                if outcome["added"] or outcome["removed"]:
-                    summary["attendees"][key] = outcome
-            else:
-                summary[verb][key] = outcome
-        self.log.info(
-            "Synced %s events of %r for %s: %d created, %d updated, %d unchanged, %d cancelled",
-            len(desired),
-            self.scope,
-            organizer,
-            len(summary["created"]),
-            len(summary["updated"]),
-            len(summary["unchanged"]),
-            len(summary["cancelled"]),
-        )
-        return summary
-
-
-def send_writes(
-    hook: Any, organizer: str, calendar: str, writes: list[tuple], max_in_flight: int | None
-) -> list:
-    """Send the sync's writes, ``max_in_flight`` at once (the hook's ``run_many``); one outcome per write, in
-    order: the event id, or ``{"added", "removed"}`` for an attendee sync. On the first error no new write
-    starts; the error is raised once those in flight finish.
-    """
-    from airflow_dtcal.core.calls import derive_client_token
-    from airflow_dtcal.planning.event_sets import attendee_changes
-
-    def write(item: tuple) -> Any:
-        verb, _key, target, args, token = item
-        if verb == "created":
-            return hook.create_event(organizer, *args, calendar_id=calendar, client_token=token)["id"]
-        if verb == "updated":
-            hook.patch_event(organizer, target, *args, calendar_id=calendar, client_token=token)
-            return target
-        if verb == "cancelled":
-            hook.cancel_event(organizer, target, calendar_id=calendar, client_token=token)
-            return target
-        current = [a["id"] for a in hook.iter_attendees(organizer, target, calendar_id=calendar)]
-        add, remove = attendee_changes(args[0], current, organizer)
-        if remove:
-            hook.remove_attendees(
-                organizer,
-                target,
-                remove,
-                calendar_id=calendar,
-                client_token=derive_client_token(token, "remove"),
-            )
-        if add:
-            hook.add_attendees(
-                organizer, target, add, calendar_id=calendar, client_token=derive_client_token(token, "add")
-            )
-        return {"added": [a["id"] for a in add], "removed": remove}
-
-    return hook.run_many(write, writes, max_in_flight=max_in_flight)

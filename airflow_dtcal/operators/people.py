@@ -8,16 +8,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_dtcal.exceptions import invalid_arguments as _arguments
-from airflow_dtcal.operators.base import UNRESOLVED_XCOM_KEY, DingTalkCalendarBaseOperator
+from airflow_dtcal.operators.arguments import push_unresolved
+from airflow_dtcal.operators.base import DingTalkBaseOperator
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow.sdk import Context, XComArg
 
 RETURNS = ("mapping", "list")
 
 
-class ResolveUsersOperator(DingTalkCalendarBaseOperator):
+class ResolveUsersOperator(DingTalkBaseOperator):
     """Resolve org userIds (or mobiles) to unionIds in bulk; return the mapping for downstream tasks.
 
     One contacts lookup per id this process has not resolved in the last hour (mobiles take two), up to
@@ -35,25 +35,28 @@ class ResolveUsersOperator(DingTalkCalendarBaseOperator):
         XCom (``{"ids": {"unknown": [...], "departed": [...]}}``).
     """
 
-    template_fields: Sequence[str] = ("ids",)
+    template_fields: Sequence[str] = ("ids", "dingtalk_conn_id")
 
     def __init__(
         self,
         *,
-        ids: Any,
+        ids: list[str] | XComArg,
         id_type: str = "userId",
         to: str = "unionId",
         returns: str = "mapping",
         on_unknown: str = "fail",
         **kwargs: Any,
     ) -> None:
-        super().__init__(id_type=id_type, on_unknown=on_unknown, **kwargs)
+        super().__init__(**kwargs)
         self.ids = ids
+        self.id_type = id_type
         self.to = to
         self.returns = returns
+        self.on_unknown = on_unknown
 
-    def run(self, context: Context) -> dict[str, str] | list[str]:
+    def run_task(self, context: Context) -> dict[str, str] | list[str]:
         from airflow_dtcal.core.errors import InvalidArgumentError
+        from airflow_dtcal.exceptions import invalid_arguments as _arguments
         from airflow_dtcal.planning.people import check_on_unknown, distinct_ids
 
         with _arguments():
@@ -65,13 +68,17 @@ class ResolveUsersOperator(DingTalkCalendarBaseOperator):
                 raise InvalidArgumentError("to", "must be 'unionId' or 'userId'", self.to)
             ids = distinct_ids(self.ids, self.id_type)
             on_unknown = check_on_unknown(self.on_unknown)
-        resolution = self.get_hook().resolve_people(ids, self.id_type, on_unknown=on_unknown, target=self.to)
+        resolution = self.get_hook().resolve_people(ids, self.id_type, on_unknown="skip", target=self.to)
         mapping = resolution.union_ids if self.to == "unionId" else resolution.user_ids
+        if resolution.missing and on_unknown == "fail":
+            from airflow_dtcal.exceptions import DingTalkPeopleNotFoundError
+
+            message = resolution.describe_missing("ids") + "; on_unknown='skip' leaves them out"
+            raise DingTalkPeopleNotFoundError("ResolvePeople", 200, None, message)
         if resolution.missing:
-            skipped = {"unknown": resolution.unknown, "departed": resolution.departed}
-            ti = context.get("ti") if hasattr(context, "get") else None
-            if callable(getattr(ti, "xcom_push", None)):
-                ti.xcom_push(key=UNRESOLVED_XCOM_KEY, value={"ids": skipped})
+            push_unresolved(
+                context, {"ids": {"unknown": resolution.unknown, "departed": resolution.departed}}
+            )
         self.log.info(
             "Resolved %d %ss to %ss (%d skipped)",
             len(mapping),

@@ -1,16 +1,15 @@
 """AttendeeResponseSensor: wait until an event's attendees have answered the way a DAG needs.
 
-Importing this module is cheap (the scheduler does it on every DAG parse): the hook, ``requests`` and the
+Importing this module is cheap (the scheduler does it on every DAG parse): the hook, ``requests``, the
 trigger's ``httpx`` are imported only when the task runs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from airflow_dtcal import payloads
 from airflow_dtcal.compat import (
     AirflowFailException,
     AirflowSkipException,
@@ -18,12 +17,12 @@ from airflow_dtcal.compat import (
     PokeReturnValue,
     conf,
 )
-from airflow_dtcal.exceptions import invalid_arguments as _arguments
+from airflow_dtcal.operators.arguments import IDS, ONE
 from airflow_dtcal.operators.base import DEFAULT_CONN_ID, EVENT_ID_HINT, report_calls
 from airflow_dtcal.planning import budget, responses
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow.sdk import Context, XComArg
 
     from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
 
@@ -51,12 +50,12 @@ class AttendeeResponseSensor(BaseSensorOperator):
     (polling every ``poke_interval`` seconds in the triggerer, no worker slot held). Either way the XCom
     return value is the attendee statuses seen when the condition held, organizer included.
 
-    :param organizer_id: unionId of the event's organizer. (templated)
+    :param organizer_id: the event's organizer: a unionId, or see ``id_type``. (templated)
     :param event_id: the event, e.g. ``create.output``. (templated)
     :param condition: ``all_responded`` (default), ``min_accepted`` or ``accepted_by``. Named ``condition``
         because ``mode`` is the sensor's poke/reschedule mode.
     :param min_accepted: how many acceptances are enough (a number, or a template rendering to one). (templated)
-    :param attendee_ids: who must accept, for ``accepted_by``. (templated)
+    :param attendee_ids: who must accept, for ``accepted_by``: unionIds, or see ``id_type``. (templated)
     :param fail_on_decline: fail (or skip with ``soft_fail``) when a relevant attendee declines.
     :param deferrable: wait in the triggerer; default ``[operators] default_deferrable``.
     :param call_budget: most DingTalk calls the whole wait (``timeout``) may spend. Without an explicit
@@ -64,19 +63,28 @@ class AttendeeResponseSensor(BaseSensorOperator):
         to the interval that keeps the wait within the budget; in poke/reschedule mode they come at that
         interval. The wait fails (or skips with ``soft_fail``) once the budget is spent. An explicit
         ``poke_interval`` always wins. Every poll costs one call per 500 attendees.
-    :param dingtalk_conn_id: Airflow connection of type ``dingtalk_calendar``.
+    :param dingtalk_conn_id: Airflow connection of type ``dingtalk_calendar``. (templated)
     :param calendar_id: always ``primary`` today. (templated)
+    :param id_type: how ``organizer_id`` and ``attendee_ids`` name people: ``"unionId"`` (default),
+        ``"userId"`` or ``"mobile"``, or a dict per argument; resolved to unionIds once, before the first poke
+        (the trigger gets unionIds). Someone the directory does not hold fails the task without retries.
+    :param on_unknown: ``"fail"`` (default), or ``"skip"``: ``attendee_ids`` who cannot be resolved (who left,
+        say, and so can never accept) are not waited for; they are logged and pushed as the
+        ``dingtalk_unresolved`` XCom. If nobody is left to wait for, the task fails.
 
     At the start the sensor logs what the wait may cost against the monthly quota (a standard-edition org
     has 5,000 calls a month; polling every minute for a week spends 10,080), and warns above a tenth of it.
     """
 
+    #: The arguments naming people (resolved like the operators'; see :mod:`airflow_dtcal.operators.arguments`).
+    people = {"organizer_id": ONE, "attendee_ids": IDS(optional=True)}
     template_fields: Sequence[str] = (
         "organizer_id",
         "event_id",
         "min_accepted",
         "attendee_ids",
         "calendar_id",
+        "dingtalk_conn_id",
     )
     ui_color = "#3296FA"
     ui_fgcolor = "#FFFFFF"
@@ -84,8 +92,8 @@ class AttendeeResponseSensor(BaseSensorOperator):
     def __init__(
         self,
         *,
-        organizer_id: str,
-        event_id: str,
+        organizer_id: str | XComArg,
+        event_id: str | XComArg,
         condition: str = "all_responded",
         min_accepted: Any = None,
         attendee_ids: Any = None,
@@ -94,6 +102,8 @@ class AttendeeResponseSensor(BaseSensorOperator):
         call_budget: int | None = None,
         dingtalk_conn_id: str = DEFAULT_CONN_ID,
         calendar_id: str = "primary",
+        id_type: str | Mapping[str, str] = "unionId",
+        on_unknown: str = "fail",
         **kwargs: Any,
     ) -> None:
         poke_interval_given = "poke_interval" in kwargs
@@ -121,31 +131,74 @@ class AttendeeResponseSensor(BaseSensorOperator):
         self.deferrable = _default_deferrable() if deferrable is None else bool(deferrable)
         self.dingtalk_conn_id = dingtalk_conn_id
         self.calendar_id = calendar_id
+        self.id_type = id_type
+        self.on_unknown = on_unknown
         self._hook: DingTalkCalendarHook | None = None
+        self._resolved: dict[str, Any] | None = None
 
     # ---------------------------------------------------------------- shared
 
     def get_hook(self) -> DingTalkCalendarHook:
+        """The task's hook, made on first use from the rendered ``dingtalk_conn_id``."""
         if self._hook is None:
+            from airflow_dtcal.core.ids import require_id
+            from airflow_dtcal.exceptions import invalid_arguments
             from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
 
-            self._hook = DingTalkCalendarHook(dingtalk_conn_id=self.dingtalk_conn_id)
+            with invalid_arguments():
+                conn_id = require_id(self.dingtalk_conn_id, "dingtalk_conn_id")
+            self._hook = DingTalkCalendarHook(dingtalk_conn_id=conn_id)
         return self._hook
 
-    def _arguments(self) -> dict[str, Any]:
-        """The rendered arguments, validated (a bad one fails the task without a retry)."""
-        with _arguments():
-            condition, min_accepted, attendee_ids = responses.validate_condition(
+    def _arguments(self, context: Context) -> dict[str, Any]:
+        """The rendered arguments, checked (a bad one fails the task without a retry), people as unionIds:
+        resolved on the first call of a task's run, then kept."""
+        if self._resolved is not None:
+            return self._resolved
+        from airflow_dtcal.core.ids import require_id
+        from airflow_dtcal.exceptions import DingTalkPeopleNotFoundError, invalid_arguments
+        from airflow_dtcal.operators.arguments import (
+            check_people,
+            id_types,
+            push_unresolved,
+            resolve_people,
+            unknown_rule,
+        )
+
+        owner = type(self).__name__
+        with invalid_arguments():
+            require_id(self.dingtalk_conn_id, "dingtalk_conn_id")
+            condition, min_accepted, _ids = responses.validate_condition(
                 self.condition, self.min_accepted, self.attendee_ids
             )
-            return {
-                "organizer_id": payloads.require_id(self.organizer_id, "organizer_id"),
-                "event_id": payloads.require_id(self.event_id, "event_id", hint=EVENT_ID_HINT),
-                "calendar_id": payloads.require_id(self.calendar_id, "calendar_id"),
+            types = id_types(self.people, self.id_type, owner)
+            on_unknown = unknown_rule(self.people, self.on_unknown, owner)
+            args = {
+                **check_people(self.people, self),
+                "event_id": require_id(self.event_id, "event_id", hint=EVENT_ID_HINT),
+                "calendar_id": require_id(self.calendar_id, "calendar_id"),
                 "condition": condition,
                 "min_accepted": min_accepted,
-                "attendee_ids": attendee_ids,
             }
+        resolved = resolve_people(
+            self.people,
+            args,
+            types,
+            on_unknown,
+            lambda ids, id_type: self.get_hook().resolve_people(ids, id_type, on_unknown="skip"),
+            self.log,
+        )
+        args.update(resolved.values)
+        push_unresolved(context, resolved.skipped)
+        if condition == "accepted_by" and not args["attendee_ids"]:
+            raise DingTalkPeopleNotFoundError(
+                "ResolvePeople",
+                200,
+                None,
+                "attendee_ids: nobody is left to wait for once the unresolved are left out",
+            )
+        self._resolved = args
+        return args
 
     def _declined(self, message: str) -> NoReturn:
         text = f"Event {self.event_id}: {message}"
@@ -164,7 +217,7 @@ class AttendeeResponseSensor(BaseSensorOperator):
     def poke(self, context: Context) -> bool | PokeReturnValue:
         from airflow_dtcal.exceptions import DingTalkError
 
-        args = self._arguments()
+        args = self._arguments(context)
         if self.call_budget is not None and self._spent() >= self.call_budget:
             self._failed(
                 DingTalkError(f"Event {self.event_id}: the call budget of {self.call_budget} calls is spent")
@@ -222,15 +275,16 @@ class AttendeeResponseSensor(BaseSensorOperator):
 
     def execute(self, context: Context) -> Any:
         ceiling = self._plan_polls()
+        self._resolved = None
         try:
+            args = self._arguments(context)  # people resolved once, before the first poke
             if not self.deferrable:
                 return super().execute(context)
             done = self.poke(context)  # one check on the worker: no deferral when the answer is already there
-            if done:
+            if isinstance(done, PokeReturnValue):
                 return done.xcom_value
         finally:
             report_calls(self.log, context, self._hook, push=False)
-        args = self._arguments()
         from airflow_dtcal.triggers.attendees import AttendeeResponseTrigger
 
         self.defer(

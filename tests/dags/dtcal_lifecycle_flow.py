@@ -5,7 +5,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import DAG
 
-from airflow_dtcal.operators.lifecycle import (
+from airflow_dtcal.operators.events import (
     CancelEventOperator,
     EnsureEventOperator,
     TransferEventOperator,

@@ -6,16 +6,15 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import DAG, task
 
-from airflow_dtcal.operators.calendar import (
+from airflow_dtcal.operators.attendees import (
     AddAttendeesOperator,
-    CreateEventOperator,
-    DeleteEventOperator,
     ListAttendeesOperator,
     RemoveAttendeesOperator,
     RespondEventOperator,
+    SyncAttendeesOperator,
 )
+from airflow_dtcal.operators.events import CreateEventOperator, DeleteEventOperator
 from airflow_dtcal.operators.people import ResolveUsersOperator
-from airflow_dtcal.operators.sync import SyncAttendeesOperator
 
 START = pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai")
 WHEN = {"start": "2026-12-02T14:00:00+08:00", "end": "2026-12-02T15:00:00+08:00"}

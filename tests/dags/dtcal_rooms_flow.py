@@ -5,7 +5,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import DAG
 
-from airflow_dtcal.operators.lifecycle import EnsureEventOperator
+from airflow_dtcal.operators.events import EnsureEventOperator
 from airflow_dtcal.operators.rooms import AddMeetingRoomsOperator
 from airflow_dtcal.operators.slots import FindSlotOperator
 

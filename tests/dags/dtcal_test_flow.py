@@ -5,14 +5,13 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import DAG, task
 
-from airflow_dtcal.operators.calendar import (
+from airflow_dtcal.operators.attendees import (
     AddAttendeesOperator,
-    CreateEventOperator,
-    DeleteEventOperator,
     ListAttendeesOperator,
     RemoveAttendeesOperator,
     RespondEventOperator,
 )
+from airflow_dtcal.operators.events import CreateEventOperator, DeleteEventOperator
 
 START = pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_dtcal.exceptions import DingTalkInvalidArgumentError
-from airflow_dtcal.operators.sync import SyncAttendeesOperator
+from airflow_dtcal.operators.attendees import SyncAttendeesOperator
 from tests.scheduled.conftest import ORGANIZER, seed_event, statuses, task_context
 
 

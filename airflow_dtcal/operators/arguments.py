@@ -1,0 +1,274 @@
+"""The arguments that name people, declared once per operator and sensor, and resolved to unionIds in bulk.
+
+An operator (or the sensor) declares each argument that names people and of which kind it is::
+
+    people = {"organizer_id": ONE, "attendees": ATTENDEES}
+
+and :func:`check_people`, :func:`id_types`, :func:`unknown_rule` and :func:`resolve_people` do the rest:
+each value checked before any request (an error names the argument), the ``id_type`` of each argument
+(``"unionId"``, ``"userId"`` or ``"mobile"``; one for all, or a dict per argument), one bulk lookup per id
+type for every argument together (``hook.resolve_people``), and what to do with people the directory does
+not hold (``on_unknown``). Nothing here is imported at DAG parse time beyond this module: the checks and the
+hook are imported when a task runs.
+
+Kinds:
+
+* :data:`ONE`: one person (``organizer_id``, ``user_id``...); someone who cannot be resolved always fails
+  the task;
+* :data:`IDS`: a list of ids (``attendee_ids``; attendee dicts are read for their ``id``);
+* :data:`ATTENDEES`: a list of ids or ``{"id", "isOptional"}`` dicts (``attendees``);
+* :data:`EVENT_ATTENDEES`: the ``attendees`` inside each desired event of a list (``SyncEventsOperator``).
+
+With ``on_unknown="skip"``, people of the list kinds who cannot be resolved are left out of the list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow_dtcal.planning.people import Resolution
+
+UNION_ID = "unionId"
+
+
+@dataclass(frozen=True)
+class People:
+    """How one argument names people.
+
+    :ivar kind: ``"one"``, ``"ids"``, ``"attendees"`` or ``"event_attendees"`` (see the module's doc).
+    :ivar allow_empty: a list may be empty.
+    :ivar optional: ``None`` means the argument is not given (nothing to check or resolve).
+    :ivar id_type_of: resolve with the id type of that other argument (``FindSlotOperator``'s
+        ``required_attendees`` name the same people as its ``attendees``, so they take their id type).
+    :ivar check: a stricter check of the value than the kind's own, ``check(value, argument)`` returning the
+        checked list (the export's ``calendars``).
+    """
+
+    kind: str
+    allow_empty: bool = False
+    optional: bool = False
+    id_type_of: str | None = None
+    check: Callable[[Any, str], Any] | None = None
+
+    @property
+    def many(self) -> bool:
+        """A list: ``on_unknown="skip"`` may leave people out of it."""
+        return self.kind != "one"
+
+    def __call__(self, **options: Any) -> People:
+        """This kind with other options: ``IDS(allow_empty=True)``."""
+        return replace(self, **options)
+
+    def checked(self, value: Any, argument: str) -> Any:
+        """The value checked and normalised (ids stripped, attendees as ``{"id", "isOptional"}``)."""
+        from airflow_dtcal.core.ids import normalize_attendee_ids, normalize_attendees, require_id
+
+        if value is None and self.optional:
+            return None
+        if self.check is not None:
+            return list(self.check(value, argument))
+        if self.kind == "one":
+            return require_id(value, argument)
+        if self.kind == "ids":
+            return normalize_attendee_ids(value, argument, allow_empty=self.allow_empty)
+        if self.kind == "attendees":
+            return normalize_attendees(value, argument, allow_empty=self.allow_empty)
+        return _event_attendees(value, argument)
+
+    def ids(self, value: Any) -> list[str]:
+        """The ids a checked value names."""
+        if value is None:
+            return []
+        if self.kind == "one":
+            return [value]
+        if self.kind == "ids":
+            return list(value)
+        if self.kind == "attendees":
+            return [a["id"] for a in value]
+        return [a["id"] for item in value if isinstance(item, Mapping) for a in item.get("attendees") or []]
+
+    def resolved(self, value: Any, union_ids: Mapping[str, str]) -> Any:
+        """The checked value with every id replaced by its unionId; ids not in ``union_ids`` left out (one
+        person: None, and the task fails)."""
+        if value is None:
+            return None
+        if self.kind == "one":
+            return union_ids.get(value)
+        if self.kind == "ids":
+            return [union_ids[i] for i in value if i in union_ids]
+        if self.kind == "attendees":
+            return _attendees(value, union_ids)
+        return [
+            {**item, "attendees": _attendees(item["attendees"], union_ids)}
+            if isinstance(item, Mapping) and item.get("attendees") is not None
+            else item
+            for item in value
+        ]
+
+
+#: One person; someone who cannot be resolved always fails the task.
+ONE = People("one")
+#: A list of ids.
+IDS = People("ids")
+#: A list of ids or ``{"id", "isOptional"}`` dicts.
+ATTENDEES = People("attendees")
+#: The ``attendees`` of each desired event in a list of event dicts.
+EVENT_ATTENDEES = People("event_attendees")
+
+
+def _attendees(value: list[dict], union_ids: Mapping[str, str]) -> list[dict]:
+    return [{**a, "id": union_ids[a["id"]]} for a in value if a["id"] in union_ids]
+
+
+def _event_attendees(value: Any, argument: str) -> Any:
+    """Each desired event's ``attendees`` checked and normalised; the rest of the events is the operator's
+    to check (they are left as they are)."""
+    from airflow_dtcal.core.ids import normalize_attendees
+
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, (list, tuple)):
+        return value
+    return [
+        {
+            **item,
+            "attendees": normalize_attendees(
+                item["attendees"], f"{argument}[{i}].attendees", allow_empty=True
+            ),
+        }
+        if isinstance(item, Mapping) and item.get("attendees") is not None
+        else item
+        for i, item in enumerate(value)
+    ]
+
+
+def check_people(declared: Mapping[str, People], source: object) -> dict[str, Any]:
+    """Each declared argument's value (read from ``source``, the operator) checked: ``{argument: value}``."""
+    return {name: kind.checked(getattr(source, name), name) for name, kind in declared.items()}
+
+
+def id_types(declared: Mapping[str, People], id_type: Any, owner: str) -> dict[str, str]:
+    """The id type of each declared argument (``id_type``: one for all, or a dict per argument), checked.
+
+    A dict naming an argument that does not name people here is refused, and so is any id type but unionIds
+    for an operator that names nobody (``owner`` is the class name, for the message).
+    """
+    from airflow_dtcal.core.errors import InvalidArgumentError
+    from airflow_dtcal.planning.people import check_id_type
+
+    own = [name for name, kind in declared.items() if kind.id_type_of is None]
+    if not declared and id_type != UNION_ID:
+        raise InvalidArgumentError(
+            "id_type", f"does not apply: {owner} takes no argument naming people", id_type
+        )
+    if isinstance(id_type, Mapping):
+        for name in id_type:
+            if name not in own:
+                follows = declared[name].id_type_of if name in declared else None
+                rule = (
+                    f"names {name!r}, which takes the id type of {follows!r}"
+                    if follows
+                    else f"names {name!r}, which is not an argument of {owner} naming people "
+                    f"(those are {', '.join(own)})"
+                )
+                raise InvalidArgumentError("id_type", rule)
+        types = {name: check_id_type(id_type.get(name, UNION_ID), f"id_type[{name!r}]") for name in own}
+    else:
+        types = dict.fromkeys(own, check_id_type(id_type))
+    for name, kind in declared.items():
+        if kind.id_type_of is not None:
+            types[name] = types[kind.id_type_of]
+    return types
+
+
+def unknown_rule(declared: Mapping[str, People], on_unknown: Any, owner: str) -> str:
+    """``on_unknown`` checked: ``"fail"``, or ``"skip"`` where some argument is a list to leave people out of."""
+    from airflow_dtcal.core.errors import InvalidArgumentError
+    from airflow_dtcal.planning.people import check_on_unknown
+
+    rule = check_on_unknown(on_unknown)
+    if rule == "skip" and not any(kind.many for kind in declared.values()):
+        single = ", ".join(declared) or "none"
+        raise InvalidArgumentError(
+            "on_unknown",
+            f"'skip' leaves people out of lists, and {owner} takes no list of people (its people "
+            f"arguments, {single}, name one person each, who must resolve)",
+            on_unknown,
+        )
+    return rule
+
+
+@dataclass
+class Resolved:
+    """The outcome of :func:`resolve_people`: each argument's value by unionId, and who was left out
+    (``{argument: {"unknown": [...], "departed": [...]}}``, for the ``dingtalk_unresolved`` XCom)."""
+
+    values: dict[str, Any]
+    skipped: dict[str, dict[str, list[str]]]
+
+
+def resolve_people(
+    declared: Mapping[str, People],
+    checked: Mapping[str, Any],
+    types: Mapping[str, str],
+    on_unknown: str,
+    lookup: Callable[[list[str], str], Resolution],
+    log: Any,
+) -> Resolved:
+    """Resolve every declared argument's people to unionIds, one bulk ``lookup(ids, id_type)`` per id type
+    (the hook's ``resolve_people(ids, id_type, on_unknown="skip")``); unionIds map to themselves without a
+    call.
+
+    People who cannot be resolved fail the task with
+    :class:`~airflow_dtcal.exceptions.DingTalkPeopleNotFoundError` (no retry: a retry would repeat every
+    lookup and find the same), naming them per argument, unless ``on_unknown="skip"`` and the argument is
+    a list: then they are left out and logged.
+    """
+    from airflow_dtcal.planning.people import Resolution
+
+    wanted: dict[str, dict[str, None]] = {}
+    for name, kind in declared.items():
+        if types[name] != UNION_ID:
+            wanted.setdefault(types[name], {}).update(dict.fromkeys(kind.ids(checked[name])))
+    found = {id_type: lookup(list(ids), id_type) for id_type, ids in wanted.items() if ids}
+    values: dict[str, Any] = {}
+    failures: dict[str, str] = {}
+    skipped: dict[str, dict[str, list[str]]] = {}
+    for name, kind in declared.items():
+        ids = kind.ids(checked[name])
+        if types[name] == UNION_ID or not ids:
+            values[name] = checked[name]
+            continue
+        resolution = found[types[name]]
+        values[name] = kind.resolved(checked[name], resolution.union_ids)
+        missing = Resolution(
+            types[name],
+            unknown=[i for i in ids if i in resolution.unknown],
+            departed=[i for i in ids if i in resolution.departed],
+        )
+        if not missing.missing:
+            continue
+        if on_unknown == "fail" or not kind.many:
+            failures[name] = missing.describe_missing(name)
+        else:
+            skipped[name] = {"unknown": missing.unknown, "departed": missing.departed}
+            log.warning("Skipping %s", missing.describe_missing(name))
+    if failures:
+        from airflow_dtcal.exceptions import DingTalkPeopleNotFoundError
+
+        lists = any(declared[name].many for name in failures)
+        hint = "; on_unknown='skip' leaves them out of lists" if lists and on_unknown == "fail" else ""
+        raise DingTalkPeopleNotFoundError("ResolvePeople", 200, None, "; ".join(failures.values()) + hint)
+    return Resolved(values, skipped)
+
+
+#: The XCom key under which a task with ``on_unknown="skip"`` pushes the people it left out.
+UNRESOLVED_XCOM_KEY = "dingtalk_unresolved"
+
+
+def push_unresolved(context: Any, skipped: Mapping[str, Any]) -> None:
+    """Push who was left out as the ``dingtalk_unresolved`` XCom (nothing when nobody was)."""
+    ti = context.get("ti") if hasattr(context, "get") else None
+    if skipped and callable(getattr(ti, "xcom_push", None)):
+        ti.xcom_push(key=UNRESOLVED_XCOM_KEY, value=dict(skipped))

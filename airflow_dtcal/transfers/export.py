@@ -1,0 +1,392 @@
+"""Calendar data out: the events of one or more calendars, with attendees' responses and check-ins, written
+to any ``ObjectStoragePath`` as JSON Lines (and Parquet), one partition per data interval.
+
+Importing this module is cheap (the scheduler does it on every DAG parse): the hook, the storage layer and
+pyarrow are imported only when a task runs. Arguments are template fields stored unchanged and validated in
+``execute()``, before any request.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow_dtcal.operators.arguments import IDS
+from airflow_dtcal.operators.base import DingTalkCalendarBaseOperator, Execution
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context, ObjectStoragePath, XComArg
+
+    from airflow_dtcal.export.partition import PartitionRun
+    from airflow_dtcal.export.plan import ExportPlan
+
+__all__ = ["ExportEventsOperator"]
+
+#: ListEvents lists at most this many attendees inside each event; a full inline list may be cut short.
+INLINE_ATTENDEES = 100
+
+
+class _Resync(Exception):
+    """A calendar's sync token expired after some of its changes were written: start the run's files again."""
+
+    def __init__(self, owner: str) -> None:
+        super().__init__(owner)
+        self.owner = owner
+
+
+def _calendars(value: Any, argument: str) -> tuple[str, ...]:
+    from airflow_dtcal.export.plan import check_calendars
+
+    return check_calendars(value)
+
+
+class ExportEventsOperator(DingTalkCalendarBaseOperator):
+    """Write the events of calendars (and their attendees' responses, and check-ins) to a storage path.
+
+    One partition per table and data interval,
+    ``<destination>/<table>/interval_start=<UTC start>/part-0.jsonl`` (and ``part-0.parquet``), then
+    ``_SUCCESS``; a re-run of the interval replaces its partitions (see ``docs/export.md``). Pages are
+    streamed into the files, so memory stays flat however many events there are.
+
+    Returns ``{"path", "partition", "rows": {"events", "attendees", "check_ins"}, "mode", "calendars",
+    "files"}``: the destination, the partition name, the rows written per table (``None`` for a table not
+    exported), the run's mode (``full``, ``incremental`` or ``resync``), each calendar's mode and the data
+    files written.
+
+    :param calendars: the calendar owners whose (primary) calendars are exported, unionIds by default (see
+        ``id_type``, argument ``"calendars"``). (templated)
+    :param destination: where the tables go: an ``ObjectStoragePath`` or a URL/path string
+        (``s3://bucket/dingtalk``, ``file:///data/dingtalk``). (templated)
+    :param mode: ``"full"`` (default): the events of a window, the data interval unless ``time_min`` /
+        ``time_max`` are given, each row with change ``snapshot``. ``"incremental"``: what changed since the
+        previous run (ListEvents' ``syncToken``), rows with change ``upsert`` or ``delete``; the first run,
+        and a run whose token expired (``resync``), list every event from ``time_min`` (``snapshot`` rows).
+    :param attendees: also write the ``attendees`` table, each attendee with their response (default True).
+        Attendees come inside the listed events; an event whose inline list is full (100) costs one
+        ListAttendees call per 500 attendees.
+    :param check_ins: also write the ``check_ins`` table (default False): who checked in to the events the
+        calendar's owner organizes; one GetSignInList call per such event (cancelled ones excepted).
+    :param formats: ``("jsonl",)`` (default) or ``("jsonl", "parquet")``; Parquet needs ``pyarrow``
+        (``pip install 'airflow-dtcal[parquet]'``).
+    :param time_min: full mode: the window's start; incremental mode: where a full listing starts (default:
+        the data interval's start). (templated)
+    :param time_max: full mode only: the window's end (default: the data interval's end). (templated)
+    :param state_key: the Airflow Variable holding the incremental watermark (default: derived from the
+        connection, calendar id, calendars and destination). (templated)
+    :param page_size: events per ListEvents page, and per batch written (1 to 100, default 100).
+    :param id_type: for ``calendars``. :param on_unknown: ``"skip"`` leaves out the calendars of people who
+        cannot be resolved.
+    """
+
+    people = {"calendars": IDS(check=_calendars)}
+    template_fields: Sequence[str] = (
+        "calendars",
+        "destination",
+        "time_min",
+        "time_max",
+        "state_key",
+        "calendar_id",
+        "dingtalk_conn_id",
+    )
+
+    def __init__(
+        self,
+        *,
+        calendars: list[str] | XComArg,
+        destination: str | ObjectStoragePath | XComArg,
+        mode: str = "full",
+        attendees: bool = True,
+        check_ins: bool = False,
+        formats: Sequence[str] = ("jsonl",),
+        time_min: Any = None,
+        time_max: Any = None,
+        state_key: str | XComArg | None = None,
+        page_size: int = 100,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.calendars = calendars
+        self.destination = destination
+        self.mode = mode
+        self.attendees = attendees
+        self.check_ins = check_ins
+        self.formats = formats
+        self.time_min = time_min
+        self.time_max = time_max
+        self.state_key = state_key
+        self.page_size = page_size
+
+    # ------------------------------------------------------------------ arguments
+
+    def _plan(self, context: Context) -> ExportPlan:
+        from airflow_dtcal.export.plan import make_plan
+
+        get = context.get if hasattr(context, "get") else (lambda _key: None)
+        return make_plan(
+            calendars=self.calendars,
+            mode=self.mode,
+            attendees=self.attendees,
+            check_ins=self.check_ins,
+            formats=self.formats,
+            interval_start=get("data_interval_start"),
+            interval_end=get("data_interval_end"),
+            time_min=self.time_min,
+            time_max=self.time_max,
+            page_size=self.page_size,
+        )
+
+    def _destination(self) -> Any:
+        from airflow.sdk import ObjectStoragePath
+
+        from airflow_dtcal.core.errors import InvalidArgumentError
+
+        value = self.destination
+        if isinstance(value, ObjectStoragePath):
+            return value
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidArgumentError(
+                "destination", "must be an ObjectStoragePath or a non-empty URL or path", value
+            )
+        try:
+            path = ObjectStoragePath(value.strip())
+            path.fs  # noqa: B018 - resolves the filesystem: an unknown scheme or a missing package fails here
+            return path
+        except (TypeError, ValueError, ImportError) as err:
+            raise InvalidArgumentError(
+                "destination", f"is not a storage path Airflow can open: {err}"
+            ) from None
+
+    def _state_key(self, calendar: str, owners: Sequence[str], destination: Any) -> str:
+        from airflow_dtcal.state.watermarks import state_key
+
+        if self.state_key is None:
+            return state_key(self.dingtalk_conn_id, calendar, owners, str(destination))
+        return self._check_state_key(self.state_key)
+
+    @staticmethod
+    def _check_state_key(value: Any) -> str:
+        from airflow_dtcal.core.errors import InvalidArgumentError
+        from airflow_dtcal.state.variables import KEY_PATTERN
+
+        if not isinstance(value, str) or not KEY_PATTERN.match(value):
+            raise InvalidArgumentError(
+                "state_key", "must be 1-250 characters of letters, digits, '_', '.', ':' or '-'", value
+            )
+        return value
+
+    # ------------------------------------------------------------------ the run
+
+    def check(self, ex: Execution) -> dict[str, Any]:
+        if self.state_key is not None:
+            self._check_state_key(self.state_key)
+        return {"plan": self._plan(ex.context), "destination": self._destination()}
+
+    def run(self, ex: Execution) -> dict:
+        from airflow_dtcal.export.partition import PartitionRun, partition_name
+        from airflow_dtcal.export.plan import overall_mode
+        from airflow_dtcal.state import watermarks
+
+        plan, calendar, destination, owners = ex.plan, ex.calendar_id, ex.destination, ex.calendars
+        interval = watermarks.interval_key(plan.interval_start)
+        partition = partition_name(plan.interval_start)
+
+        state, key = None, None
+        starts: dict[str, str | None] = dict.fromkeys(owners)
+        if plan.mode == "incremental":
+            from airflow_dtcal.exceptions import DingTalkConfigurationError
+            from airflow_dtcal.state.variables import load_state
+
+            key = self._state_key(calendar, owners, destination)
+            try:
+                state = watermarks.check_state(load_state(key), f"Variable {key!r}")
+            except ValueError as err:
+                raise DingTalkConfigurationError(str(err)) from None
+            starts = watermarks.start_tokens(state, interval, owners)
+        self.log.info(
+            "Exporting %s of %d calendars (%s mode) for the interval from %s into %s/<table>/%s",
+            ", ".join(plan.tables),
+            len(owners),
+            plan.mode,
+            interval,
+            destination,
+            partition,
+        )
+
+        resync: set[str] = set()
+        while True:
+            files = PartitionRun(destination, plan.tables, plan.formats, partition, uuid.uuid4().hex[:12])
+            try:
+                files.open()
+                outcome = {
+                    owner: self._export_calendar(
+                        files, plan, interval, calendar, owner, starts[owner], resync
+                    )
+                    for owner in owners
+                }
+                written = files.commit()
+                break
+            except _Resync as restart:
+                files.abort()
+                resync.add(restart.owner)
+                self.log.warning(
+                    "The sync token of %s expired after some of its changes were written; writing the "
+                    "partitions again, with a full listing of that calendar",
+                    restart.owner,
+                )
+            except BaseException:
+                files.abort()
+                raise
+
+        modes = {owner: mode for owner, (mode, _end) in outcome.items()}
+        if plan.mode == "incremental":
+            from airflow_dtcal.state.variables import save_state
+
+            started_from = {o: None if modes[o] == "resync" else starts[o] for o in owners}
+            ended_at = {owner: end for owner, (_mode, end) in outcome.items()}
+            save_state(
+                key,
+                watermarks.record(state, interval, started_from, ended_at),
+                description=f"airflow-dtcal export watermark: sync tokens per calendar and data interval "
+                f"({self.dag_id}.{self.task_id})",
+            )
+        rows = {table: files.rows.get(table) for table in ("events", "attendees", "check_ins")}
+        self.log.info(
+            "Wrote %s into %s (%s)",
+            ", ".join(f"{n:,} {t}" for t, n in rows.items() if n is not None),
+            partition,
+            ", ".join(f"{o}: {m}" for o, m in modes.items()) or "no calendars",
+        )
+        return {
+            "path": str(destination),
+            "partition": partition,
+            "rows": rows,
+            "mode": overall_mode(list(modes.values())),
+            "calendars": modes,
+            "files": written,
+        }
+
+    def _export_calendar(
+        self,
+        files: PartitionRun,
+        plan: ExportPlan,
+        interval: str,
+        calendar: str,
+        owner: str,
+        token: str | None,
+        resync: set[str],
+    ) -> tuple[str, str | None]:
+        """Write one calendar's rows; its mode (``full``, ``incremental``, ``resync``) and the sync token it
+        ended at (incremental mode)."""
+        from airflow_dtcal.export.rows import RowContext
+        from airflow_dtcal.state.watermarks import interval_key
+
+        context = RowContext(interval, interval_key(plan.interval_end), owner, calendar)
+        if plan.mode == "full":
+            return "full", self._write_pages(files, plan, context, None)
+        if owner in resync or token is None:
+            mode = "resync" if owner in resync else "full"
+            return mode, self._write_pages(files, plan, context, None)
+
+        from airflow_dtcal.exceptions import DingTalkSyncTokenExpiredError
+
+        before = files.rows["events"]
+        try:
+            return "incremental", self._write_pages(files, plan, context, token)
+        except DingTalkSyncTokenExpiredError:
+            if files.rows["events"] != before:
+                raise _Resync(owner) from None
+        self.log.warning("The sync token of %s expired; listing its calendar again in full", owner)
+        resync.add(owner)
+        return "resync", self._write_pages(files, plan, context, None)
+
+    def _pages(self, plan: ExportPlan, owner: str, calendar: str, token: str | None) -> Iterator[tuple]:
+        """``(events, full listing?, sync token)`` page by page."""
+        hook = self.get_hook()
+        if plan.mode == "full":
+            events = hook.iter_events(
+                owner,
+                time_min=plan.time_min,
+                time_max=plan.time_max,
+                show_deleted=True,
+                page_size=plan.page_size,
+                calendar_id=calendar,
+            )
+            for batch in _batches(events, plan.page_size):
+                yield batch, True, None
+            return
+        for page in hook.iter_event_changes(
+            owner,
+            calendar_id=calendar,
+            sync_token=token,
+            time_min=plan.time_min if token is None else None,
+            page_size=plan.page_size,
+            max_attendees=INLINE_ATTENDEES,
+        ):
+            yield page.events, page.full, page.sync_token
+
+    def _write_pages(
+        self, files: PartitionRun, plan: ExportPlan, context: Any, token: str | None
+    ) -> str | None:
+        """Stream one calendar's events (and their attendees and check-ins) into the files, page by page;
+        the sync token of the last page."""
+        from airflow_dtcal.export.rows import change_kind, event_row
+
+        end = None
+        owner, calendar = context.calendar_owner, context.calendar_id
+        for events, full, sync_token in self._pages(plan, owner, calendar, token):
+            changes = [change_kind(event, full=full) for event in events]
+            files.write("events", [event_row(context, e, c) for e, c in zip(events, changes, strict=True)])
+            if "attendees" in plan.tables:
+                self._write_attendees(files, context, events, changes)
+            if "check_ins" in plan.tables:
+                self._write_check_ins(files, context, events, changes)
+            end = sync_token or end
+        if plan.mode == "incremental" and end is None:
+            from airflow_dtcal.exceptions import DingTalkAnswerError
+
+            raise DingTalkAnswerError(
+                "ListEvents", 200, None, "the last page carried no syncToken; the watermark cannot advance"
+            )
+        return end
+
+    def _write_attendees(self, files: PartitionRun, context: Any, events: list, changes: list) -> None:
+        from airflow_dtcal.export.rows import attendee_rows, inline_attendees, is_cancelled
+
+        batch: list[dict] = []
+        for event, change in zip(events, changes, strict=True):
+            inline = inline_attendees(event)
+            if len(inline) < INLINE_ATTENDEES or is_cancelled(event) or not event.get("id"):
+                batch.extend(attendee_rows(context, event, change, inline))
+                continue
+            # The inline list is full, so it may be cut short: every attendee, page by page.
+            listed = self.get_hook().iter_attendees(
+                context.calendar_owner, event["id"], calendar_id=context.calendar_id
+            )
+            for people in _batches(listed, 500):
+                files.write("attendees", attendee_rows(context, event, change, people))
+        files.write("attendees", batch)
+
+    def _write_check_ins(self, files: PartitionRun, context: Any, events: list, changes: list) -> None:
+        from airflow_dtcal.export.rows import check_in_rows, is_cancelled
+
+        for event, change in zip(events, changes, strict=True):
+            organizer = event.get("organizer") if isinstance(event.get("organizer"), dict) else {}
+            if is_cancelled(event) or not event.get("id") or organizer.get("id") != context.calendar_owner:
+                continue
+            users = self.get_hook().iter_sign_ins(
+                context.calendar_owner, event["id"], calendar_id=context.calendar_id, status="sign_in"
+            )
+            for people in _batches(users, 500):
+                files.write("check_ins", check_in_rows(context, event, change, people))
+
+
+def _batches(items: Any, size: int) -> Iterator[list]:
+    batch: list = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
