@@ -81,6 +81,15 @@ def test_plan_reads_listed_times_by_instant_in_both_stored_forms():
     assert changes["start"] == {"dateTime": "2026-04-06T10:00:00+08:00", "timeZone": TZ}
 
 
+def test_plan_leaves_alone_a_listed_event_without_an_id():
+    """An answer without an id cannot be updated or cancelled: it is neither, and its key is created."""
+    desired = desired_events([session("a", 6)], scope=SCOPE)
+    existing = [dict(desired[0].body, status="confirmed"), dict(desired[0].body, id="", status="confirmed")]
+    plan = plan_sync(desired, existing, scope=SCOPE)
+    assert plan.cancel == [] and plan.update == [] and plan.unchanged == []
+    assert [d.key for d in plan.create] == ["a"]
+
+
 @pytest.mark.parametrize(
     ("items", "field"),
     [

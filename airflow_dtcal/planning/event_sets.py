@@ -155,8 +155,8 @@ def plan_sync(
             or marker not in description
         ):
             continue
-        if event_id in seen_ids:  # several occurrences of one series
-            continue
+        if not isinstance(event_id, str) or not event_id or event_id in seen_ids:
+            continue  # an answer without an id cannot be written to; several occurrences of one series
         seen_ids.add(event_id)
         wanted = next((d for m, d in by_marker.items() if m in description), None)
         if wanted is None or wanted.key in matched:

@@ -123,14 +123,15 @@ def evaluate_responses(
 ) -> ResponseCheck:
     """Decide whether ``condition`` holds for ``attendees`` (a DingTalk attendee list or ``{id: status}``)."""
     organizer = require_id(organizer_id, "organizer_id")
-    condition, min_accepted, attendee_ids = validate_condition(condition, min_accepted, attendee_ids)
+    condition, wanted_count, wanted_ids = validate_condition(condition, min_accepted, attendee_ids)
+    named = wanted_ids or []  # accepted_by: validated non-empty
     statuses = dict(attendees) if isinstance(attendees, Mapping) else attendee_statuses(attendees)
     others = {i: s for i, s in statuses.items() if i != organizer}
 
     missing: list[str] = []
     if condition == "accepted_by":
-        relevant = {i: statuses[i] for i in attendee_ids if i in statuses}
-        missing = [i for i in attendee_ids if i not in statuses]
+        relevant = {i: statuses[i] for i in named if i in statuses}
+        missing = [i for i in named if i not in statuses]
     else:
         relevant = others
     declined = [i for i, s in relevant.items() if s == "declined"]
@@ -149,15 +150,15 @@ def evaluate_responses(
         )
     elif condition == "min_accepted":
         accepted = sum(1 for s in others.values() if s == "accepted")
-        met = accepted >= min_accepted
-        reason = f"{accepted} of {len(others)} attendees accepted; {min_accepted} wanted"
+        met = wanted_count is not None and accepted >= wanted_count
+        reason = f"{accepted} of {len(others)} attendees accepted; {wanted_count} wanted"
     else:
-        waiting_for = [i for i in attendee_ids if statuses.get(i) != "accepted"]
+        waiting_for = [i for i in named if statuses.get(i) != "accepted"]
         met = not waiting_for
         reason = (
-            f"all {len(attendee_ids)} named attendees accepted"
+            f"all {len(named)} named attendees accepted"
             if met
-            else f"waiting for {len(waiting_for)} of {len(attendee_ids)} named attendees to accept"
+            else f"waiting for {len(waiting_for)} of {len(named)} named attendees to accept"
         )
         if missing:
             reason += f" ({len(missing)} not invited: {', '.join(missing[:10])})"
