@@ -79,6 +79,8 @@ with DAG(
             f"changed {change['changed_fields']}; now {change['event']['start']} - {change['event']['end']}"
         )
         start = pendulum.parse(change["event"]["start"]["dateTime"])
+        if not isinstance(start, pendulum.DateTime):
+            raise ValueError(f"the all-hands' start is not a date-time: {start!r}")
         zone = change["event"]["start"].get("timeZone") or "Asia/Shanghai"
         prep = start.in_timezone(zone).subtract(days=1)
         while prep.day_of_week in (pendulum.SATURDAY, pendulum.SUNDAY):
@@ -98,7 +100,8 @@ with DAG(
         organizer_id=ORGANIZER,
         dedup_key="all-hands prep {{ ti.xcom_pull(task_ids='read_change')['date'] }}",
         summary="All-hands prep ({{ ti.xcom_pull(task_ids='read_change')['date'] }})",
-        start=change["prep_start"],
-        end=change["prep_end"],
-        timezone=change["timezone"],
+        start="{{ ti.xcom_pull(task_ids='read_change')['prep_start'] }}",
+        end="{{ ti.xcom_pull(task_ids='read_change')['prep_end'] }}",
+        timezone="{{ ti.xcom_pull(task_ids='read_change')['timezone'] }}",
     )
+    change >> book_prep

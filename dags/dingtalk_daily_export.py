@@ -31,6 +31,7 @@ data interval is the day before it.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pendulum
 from airflow.sdk import DAG, Param, task
@@ -71,7 +72,7 @@ with DAG(
     )
 
     @task
-    def summarize(export: dict) -> str:
+    def summarize(export: Any) -> str:  # the export's return value (an XComArg when called)
         """One line about the export; load ``export["files"]`` into your warehouse here."""
         rows = export["rows"]
         return (

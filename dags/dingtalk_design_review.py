@@ -18,7 +18,7 @@ triggered for). The ids are DingTalk unionIds; change the params to use your own
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import DAG, Param
+from airflow.sdk import DAG, Param, XComArg
 
 from airflow_dtcal.operators.events import EnsureEventOperator, UpdateEventOperator
 from airflow_dtcal.operators.slots import FindSlotOperator
@@ -65,8 +65,8 @@ with DAG(
         organizer_id="{{ params.author }}",
         dedup_key="design review {{ params.doc }}",
         summary="Design review: {{ params.doc }}",
-        start=find_slot.output["start"],
-        end=find_slot.output["end"],
+        start=XComArg(find_slot, key="start"),  # the slot's start, pushed under its own key
+        end=XComArg(find_slot, key="end"),
         timezone="Asia/Shanghai",
         attendees="{{ params.reviewers }}",
         online_meeting=True,

@@ -27,6 +27,7 @@ was triggered for).
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pendulum
 from airflow.sdk import DAG, Param, task
@@ -80,7 +81,7 @@ with DAG(
     )
 
     @task
-    def report(statuses: dict[str, str], params=None) -> dict:
+    def report(statuses: Any, params=None) -> dict:  # {attendee id: responseStatus} (an XComArg when called)
         """Who accepted, declined, is unsure, or has not answered yet (the organizer left out)."""
         answers: dict[str, list[str]] = {"accepted": [], "declined": [], "tentative": [], "needsAction": []}
         for attendee, status in statuses.items():

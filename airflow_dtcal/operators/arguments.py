@@ -270,5 +270,6 @@ UNRESOLVED_XCOM_KEY = "dingtalk_unresolved"
 def push_unresolved(context: Any, skipped: Mapping[str, Any]) -> None:
     """Push who was left out as the ``dingtalk_unresolved`` XCom (nothing when nobody was)."""
     ti = context.get("ti") if hasattr(context, "get") else None
-    if skipped and callable(getattr(ti, "xcom_push", None)):
-        ti.xcom_push(key=UNRESOLVED_XCOM_KEY, value=dict(skipped))
+    push = getattr(ti, "xcom_push", None)
+    if skipped and callable(push):
+        push(key=UNRESOLVED_XCOM_KEY, value=dict(skipped))

@@ -7,7 +7,7 @@ are imported only when a task runs. Arguments are template fields stored unchang
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_dtcal.operators.arguments import EVENT_ATTENDEES, ONE
@@ -76,7 +76,7 @@ class SyncEventsOperator(DingTalkCalendarBaseOperator):
         super().__init__(**kwargs)
         self.organizer_id = organizer_id
         self.events = events
-        self.scope = scope
+        self.scope: Any = scope  # rendered in place before execute(), checked there
         self.time_min = time_min
         self.time_max = time_max
         self.max_in_flight = max_in_flight
@@ -104,7 +104,7 @@ class SyncEventsOperator(DingTalkCalendarBaseOperator):
         desired = desired_events(ex.events, scope=self.scope, default_timezone=zone)  # attendees resolved
         time_min, time_max = ex.window
         hook = ex.hook
-        existing = list(
+        existing: list[Mapping[str, Any]] = list(
             hook.iter_events(organizer, time_min=time_min, time_max=time_max, calendar_id=calendar)
         )
         with invalid_arguments():

@@ -85,13 +85,13 @@ class UpdateEventOperator(DingTalkCalendarBaseOperator):
         self.start = start
         self.end = end
         self.all_day = all_day
-        self.timezone = timezone
+        self.timezone: Any = timezone  # rendered in place before execute(), checked there
         self.description = description
         self.location = location
         self.reminders = reminders
         self.recurrence = recurrence
         self.online_meeting = online_meeting
-        self.extra_fields = extra_fields
+        self.extra_fields: Any = extra_fields  # rendered in place before execute(), checked there
 
     def changes(self, current: dict, context: Context) -> dict:
         """The PatchEvent fields that differ from ``current`` (raises on a bad argument)."""

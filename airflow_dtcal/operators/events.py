@@ -123,7 +123,7 @@ class CreateEventOperator(DingTalkCalendarBaseOperator):
         self.start = start
         self.end = end
         self.all_day = all_day
-        self.timezone = timezone
+        self.timezone: Any = timezone  # rendered in place before execute(), checked there
         self.description = description
         self.attendees = attendees
         self.location = location
@@ -132,7 +132,7 @@ class CreateEventOperator(DingTalkCalendarBaseOperator):
         self.online_meeting = online_meeting
         self.chat_notification = chat_notification
         self.push_notification = push_notification
-        self.extra_fields = extra_fields
+        self.extra_fields: Any = extra_fields  # rendered in place before execute(), checked there
 
     def build_event(self, ex: Execution) -> dict:
         """The CreateEvent body from the checked arguments (raises before any request on a bad value)."""
@@ -216,7 +216,7 @@ class EnsureEventOperator(CreateEventOperator):
 
     def __init__(self, *, dedup_key: str | XComArg, dedup_window_days: int = 7, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.dedup_key = dedup_key
+        self.dedup_key: Any = dedup_key  # rendered in place before execute(), checked there
         self.dedup_window_days = dedup_window_days
 
     def build_event(self, ex: Execution) -> dict:

@@ -40,7 +40,7 @@ class ResolveUsersOperator(DingTalkBaseOperator):
     def __init__(
         self,
         *,
-        ids: list[str] | XComArg,
+        ids: list[str] | str | XComArg,
         id_type: str = "userId",
         to: str = "unionId",
         returns: str = "mapping",

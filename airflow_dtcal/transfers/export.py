@@ -93,7 +93,7 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
     def __init__(
         self,
         *,
-        calendars: list[str] | XComArg,
+        calendars: list[str] | str | XComArg,
         destination: str | ObjectStoragePath | XComArg,
         mode: str = "full",
         attendees: bool = True,
@@ -239,7 +239,7 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
                 raise
 
         modes = {owner: mode for owner, (mode, _end) in outcome.items()}
-        if plan.mode == "incremental":
+        if key is not None:  # incremental mode
             from airflow_dtcal.state.variables import save_state
 
             started_from = {o: None if modes[o] == "resync" else starts[o] for o in owners}
