@@ -25,7 +25,6 @@ With ``on_unknown="skip"``, people of the list kinds who cannot be resolved are 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -34,9 +33,8 @@ if TYPE_CHECKING:
 UNION_ID = "unionId"
 
 
-@dataclass(frozen=True)
 class People:
-    """How one argument names people.
+    """How one argument names people (a plain class: this module is imported at every DAG parse).
 
     :ivar kind: ``"one"``, ``"ids"``, ``"attendees"`` or ``"event_attendees"`` (see the module's doc).
     :ivar allow_empty: a list may be empty.
@@ -47,11 +45,28 @@ class People:
         checked list (the export's ``calendars``).
     """
 
-    kind: str
-    allow_empty: bool = False
-    optional: bool = False
-    id_type_of: str | None = None
-    check: Callable[[Any, str], Any] | None = None
+    __slots__ = ("allow_empty", "check", "id_type_of", "kind", "optional")
+
+    def __init__(
+        self,
+        kind: str,
+        *,
+        allow_empty: bool = False,
+        optional: bool = False,
+        id_type_of: str | None = None,
+        check: Callable[[Any, str], Any] | None = None,
+    ) -> None:
+        self.kind = kind
+        self.allow_empty = allow_empty
+        self.optional = optional
+        self.id_type_of = id_type_of
+        self.check = check
+
+    def __repr__(self) -> str:
+        options = {
+            name: getattr(self, name) for name in self.__slots__ if name != "kind" and getattr(self, name)
+        }
+        return f"People({self.kind!r}{''.join(f', {k}={v!r}' for k, v in options.items())})"
 
     @property
     def many(self) -> bool:
@@ -60,7 +75,8 @@ class People:
 
     def __call__(self, **options: Any) -> People:
         """This kind with other options: ``IDS(allow_empty=True)``."""
-        return replace(self, **options)
+        current = {name: getattr(self, name) for name in self.__slots__ if name != "kind"}
+        return People(self.kind, **{**current, **options})
 
     def checked(self, value: Any, argument: str) -> Any:
         """The value checked and normalised (ids stripped, attendees as ``{"id", "isOptional"}``)."""
@@ -199,13 +215,13 @@ def unknown_rule(declared: Mapping[str, People], on_unknown: Any, owner: str) ->
     return rule
 
 
-@dataclass
 class Resolved:
     """The outcome of :func:`resolve_people`: each argument's value by unionId, and who was left out
     (``{argument: {"unknown": [...], "departed": [...]}}``, for the ``dingtalk_unresolved`` XCom)."""
 
-    values: dict[str, Any]
-    skipped: dict[str, dict[str, list[str]]]
+    def __init__(self, values: dict[str, Any], skipped: dict[str, dict[str, list[str]]]) -> None:
+        self.values = values
+        self.skipped = skipped
 
 
 def resolve_people(

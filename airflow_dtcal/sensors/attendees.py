@@ -19,7 +19,6 @@ from airflow_dtcal.compat import (
 )
 from airflow_dtcal.operators.arguments import IDS, ONE
 from airflow_dtcal.operators.base import DEFAULT_CONN_ID, EVENT_ID_HINT, report_calls
-from airflow_dtcal.planning import budget, responses
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, XComArg
@@ -106,6 +105,8 @@ class AttendeeResponseSensor(BaseSensorOperator):
         on_unknown: str = "fail",
         **kwargs: Any,
     ) -> None:
+        from airflow_dtcal.planning import responses
+
         poke_interval_given = "poke_interval" in kwargs
         super().__init__(**kwargs)
         if call_budget is not None and (
@@ -164,6 +165,7 @@ class AttendeeResponseSensor(BaseSensorOperator):
             resolve_people,
             unknown_rule,
         )
+        from airflow_dtcal.planning import responses
 
         owner = type(self).__name__
         with invalid_arguments():
@@ -216,6 +218,7 @@ class AttendeeResponseSensor(BaseSensorOperator):
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
         from airflow_dtcal.exceptions import DingTalkError
+        from airflow_dtcal.planning import responses
 
         args = self._arguments(context)
         if self.call_budget is not None and self._spent() >= self.call_budget:
@@ -254,6 +257,8 @@ class AttendeeResponseSensor(BaseSensorOperator):
 
     def _plan_polls(self) -> float | None:
         """Log what the wait may cost; in poke mode space the pokes from the budget. The budget's ceiling."""
+        from airflow_dtcal.planning import budget
+
         ceiling = None
         if self.call_budget is not None and not self._poke_interval_given:
             ceiling = budget.poll_ceiling(float(self.timeout), self.call_budget)
@@ -306,6 +311,7 @@ class AttendeeResponseSensor(BaseSensorOperator):
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, str]:
         """Resume after the trigger fired: return the statuses, or fail / skip on a decline or an error."""
         from airflow_dtcal.exceptions import DingTalkError
+        from airflow_dtcal.planning import responses
 
         if not event:
             raise DingTalkError(f"Event {self.event_id}: the trigger ended without an event")
