@@ -279,6 +279,38 @@ def resolve_people(
     return Resolved(values, skipped)
 
 
+class DeclaredPeople:
+    r"""The people of one run of an operator or sensor that declares them (``source.people``), read from its
+    ``id_type`` and ``on_unknown``: checked when made (before any request; a bad value raises
+    :class:`~airflow_dtcal.core.errors.InvalidArgumentError` naming it), then :meth:`resolve`\ d through
+    ``source.get_hook()``. The operator base and the sensor both use it.
+    """
+
+    def __init__(self, source: Any) -> None:
+        owner = type(source).__name__
+        self.source = source
+        self.types = id_types(source.people, source.id_type, owner)
+        self.on_unknown = unknown_rule(source.people, source.on_unknown, owner)
+        #: ``{argument: checked value}``, people as given.
+        self.values = check_people(source.people, source)
+
+    def resolve(self, context: Any) -> dict[str, Any]:
+        """``{argument: value}`` with people as unionIds; who was left out is pushed as the
+        ``dingtalk_unresolved`` XCom."""
+        if not self.values:
+            return {}
+        resolved = resolve_people(
+            self.source.people,
+            self.values,
+            self.types,
+            self.on_unknown,
+            lambda ids, id_type: self.source.get_hook().resolve_people(ids, id_type, on_unknown="skip"),
+            self.source.log,
+        )
+        push_unresolved(context, resolved.skipped)
+        return resolved.values
+
+
 #: The XCom key under which a task with ``on_unknown="skip"`` pushes the people it left out.
 UNRESOLVED_XCOM_KEY = "dingtalk_unresolved"
 

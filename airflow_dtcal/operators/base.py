@@ -41,6 +41,7 @@ __all__ = [
     "DingTalkBaseOperator",
     "DingTalkCalendarBaseOperator",
     "Execution",
+    "calendar_hook",
     "check_flags",
     "dag_timezone",
     "report_calls",
@@ -78,6 +79,17 @@ def report_calls(log: Any, context: Context | None, hook: DingTalkCalendarHook |
     if push and ti is not None and callable(getattr(ti, "xcom_push", None)):
         ti.xcom_push(key=CALLS_XCOM_KEY, value=report)
     return report
+
+
+def calendar_hook(dingtalk_conn_id: Any) -> DingTalkCalendarHook:
+    """The hook of a task (made in ``execute()``, never at parse time) from its rendered connection id."""
+    from airflow_dtcal.core.ids import require_id
+    from airflow_dtcal.exceptions import invalid_arguments
+    from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
+
+    with invalid_arguments():
+        conn_id = require_id(dingtalk_conn_id, "dingtalk_conn_id")
+    return DingTalkCalendarHook(dingtalk_conn_id=conn_id)
 
 
 def dag_timezone(context: Any) -> str | None:
@@ -129,13 +141,7 @@ class DingTalkBaseOperator(BaseOperator):
         """The task's hook, made on first use in ``execute()`` (never at parse time), from the rendered
         ``dingtalk_conn_id``."""
         if self._hook is None:
-            from airflow_dtcal.core.ids import require_id
-            from airflow_dtcal.exceptions import invalid_arguments
-            from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
-
-            with invalid_arguments():
-                conn_id = require_id(self.dingtalk_conn_id, "dingtalk_conn_id")
-            self._hook = DingTalkCalendarHook(dingtalk_conn_id=conn_id)
+            self._hook = calendar_hook(self.dingtalk_conn_id)
         return self._hook
 
     def execute(self, context: Context) -> Any:
@@ -255,13 +261,7 @@ class DingTalkCalendarBaseOperator(DingTalkBaseOperator):
         from airflow_dtcal.core.errors import InvalidArgumentError
         from airflow_dtcal.core.ids import require_id
         from airflow_dtcal.exceptions import invalid_arguments
-        from airflow_dtcal.operators.arguments import (
-            check_people,
-            id_types,
-            push_unresolved,
-            resolve_people,
-            unknown_rule,
-        )
+        from airflow_dtcal.operators.arguments import DeclaredPeople
 
         owner = type(self).__name__
         with invalid_arguments():
@@ -279,24 +279,13 @@ class DingTalkCalendarBaseOperator(DingTalkBaseOperator):
                         "client_token", f"does not apply: {owner} only reads, it sends no write to key"
                     )
                 client_token(self.client_token)
-            types = id_types(self.people, self.id_type, owner)
-            on_unknown = unknown_rule(self.people, self.on_unknown, owner)
-            values.update(check_people(self.people, self))
+            people = DeclaredPeople(self)
+            values.update(people.values)
             for name in self.event_ids:
                 values[name] = require_id(getattr(self, name), name, hint=EVENT_ID_HINT)
             ex = Execution(self, context, values)
             values.update(self.check(ex) or {})
-        if self.people:
-            resolved = resolve_people(
-                self.people,
-                values,
-                types,
-                on_unknown,
-                lambda ids, id_type: self.get_hook().resolve_people(ids, id_type, on_unknown="skip"),
-                self.log,
-            )
-            values.update(resolved.values)
-            push_unresolved(context, resolved.skipped)
+        values.update(people.resolve(context))
         return ex
 
     def client_token_for(self, context: Context, operation: str, payload: Any) -> str:

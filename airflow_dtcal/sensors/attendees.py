@@ -18,7 +18,7 @@ from airflow_dtcal.compat import (
     conf,
 )
 from airflow_dtcal.operators.arguments import IDS, ONE
-from airflow_dtcal.operators.base import DEFAULT_CONN_ID, EVENT_ID_HINT, report_calls
+from airflow_dtcal.operators.base import DEFAULT_CONN_ID, EVENT_ID_HINT, calendar_hook, report_calls
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, XComArg
@@ -142,13 +142,7 @@ class AttendeeResponseSensor(BaseSensorOperator):
     def get_hook(self) -> DingTalkCalendarHook:
         """The task's hook, made on first use from the rendered ``dingtalk_conn_id``."""
         if self._hook is None:
-            from airflow_dtcal.core.ids import require_id
-            from airflow_dtcal.exceptions import invalid_arguments
-            from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
-
-            with invalid_arguments():
-                conn_id = require_id(self.dingtalk_conn_id, "dingtalk_conn_id")
-            self._hook = DingTalkCalendarHook(dingtalk_conn_id=conn_id)
+            self._hook = calendar_hook(self.dingtalk_conn_id)
         return self._hook
 
     def _arguments(self, context: Context) -> dict[str, Any]:
@@ -158,40 +152,23 @@ class AttendeeResponseSensor(BaseSensorOperator):
             return self._resolved
         from airflow_dtcal.core.ids import require_id
         from airflow_dtcal.exceptions import DingTalkPeopleNotFoundError, invalid_arguments
-        from airflow_dtcal.operators.arguments import (
-            check_people,
-            id_types,
-            push_unresolved,
-            resolve_people,
-            unknown_rule,
-        )
+        from airflow_dtcal.operators.arguments import DeclaredPeople
         from airflow_dtcal.planning import responses
 
-        owner = type(self).__name__
         with invalid_arguments():
             require_id(self.dingtalk_conn_id, "dingtalk_conn_id")
             condition, min_accepted, _ids = responses.validate_condition(
                 self.condition, self.min_accepted, self.attendee_ids
             )
-            types = id_types(self.people, self.id_type, owner)
-            on_unknown = unknown_rule(self.people, self.on_unknown, owner)
+            people = DeclaredPeople(self)
             args = {
-                **check_people(self.people, self),
+                **people.values,
                 "event_id": require_id(self.event_id, "event_id", hint=EVENT_ID_HINT),
                 "calendar_id": require_id(self.calendar_id, "calendar_id"),
                 "condition": condition,
                 "min_accepted": min_accepted,
             }
-        resolved = resolve_people(
-            self.people,
-            args,
-            types,
-            on_unknown,
-            lambda ids, id_type: self.get_hook().resolve_people(ids, id_type, on_unknown="skip"),
-            self.log,
-        )
-        args.update(resolved.values)
-        push_unresolved(context, resolved.skipped)
+        args.update(people.resolve(context))
         if condition == "accepted_by" and not args["attendee_ids"]:
             raise DingTalkPeopleNotFoundError(
                 "ResolvePeople",
