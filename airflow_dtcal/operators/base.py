@@ -44,6 +44,7 @@ __all__ = [
     "calendar_hook",
     "check_flags",
     "dag_timezone",
+    "event_fields",
     "report_calls",
 ]
 
@@ -97,6 +98,29 @@ def dag_timezone(context: Any) -> str | None:
     dag = context.get("dag") if hasattr(context, "get") else None
     name = getattr(getattr(dag, "timezone", None), "name", None)
     return name if isinstance(name, str) and name[:1] not in "+-" else None
+
+
+#: The pythonic event arguments of CreateEventOperator and UpdateEventOperator (``None``: not given).
+EVENT_FIELDS = (
+    "summary",
+    "start",
+    "end",
+    "all_day",
+    "timezone",
+    "description",
+    "location",
+    "reminders",
+    "recurrence",
+    "online_meeting",
+    "extra_fields",
+)
+
+
+def event_fields(source: object) -> dict[str, Any]:
+    """The rendered event arguments of an operator (an empty ``timezone`` is none: the default applies)."""
+    fields = {name: getattr(source, name) for name in EVENT_FIELDS}
+    fields["timezone"] = fields["timezone"] or None
+    return fields
 
 
 def check_flags(source: object, *names: str) -> None:

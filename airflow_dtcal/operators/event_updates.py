@@ -13,7 +13,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_dtcal.operators.arguments import ONE
-from airflow_dtcal.operators.base import DingTalkCalendarBaseOperator, Execution, check_flags, dag_timezone
+from airflow_dtcal.operators.base import (
+    DingTalkCalendarBaseOperator,
+    Execution,
+    check_flags,
+    dag_timezone,
+    event_fields,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, XComArg
@@ -97,37 +103,15 @@ class UpdateEventOperator(DingTalkCalendarBaseOperator):
         """The PatchEvent fields that differ from ``current`` (raises on a bad argument)."""
         from airflow_dtcal.planning.update import event_changes
 
-        return event_changes(
-            current,
-            summary=self.summary,
-            start=self.start,
-            end=self.end,
-            all_day=self.all_day,
-            timezone=self.timezone or None,
-            default_timezone=dag_timezone(context),
-            description=self.description,
-            location=self.location,
-            reminders=self.reminders,
-            recurrence=self.recurrence,
-            online_meeting=self.online_meeting,
-            extra_fields=self.extra_fields,
-        )
+        return event_changes(current, **event_fields(self), default_timezone=dag_timezone(context))
 
     def check(self, ex: Execution) -> None:
         """What can be checked without the event: every field but the times' relation to the event's own."""
         from airflow_dtcal.core.times import parse_time, zone
         from airflow_dtcal.planning.update import event_changes
 
-        event_changes(
-            {},
-            summary=self.summary,
-            description=self.description,
-            location=self.location,
-            reminders=self.reminders,
-            recurrence=self.recurrence,
-            online_meeting=self.online_meeting,
-            extra_fields=self.extra_fields,
-        )
+        times = {"start": None, "end": None, "all_day": None, "timezone": None}  # they need the event
+        event_changes({}, **{**event_fields(self), **times})
         for name in ("start", "end"):
             if getattr(self, name) is not None:
                 parse_time(getattr(self, name), name)

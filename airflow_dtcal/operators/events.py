@@ -26,7 +26,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_dtcal.operators.arguments import ATTENDEES, ONE
-from airflow_dtcal.operators.base import DingTalkCalendarBaseOperator, Execution, check_flags, dag_timezone
+from airflow_dtcal.operators.base import (
+    DingTalkCalendarBaseOperator,
+    Execution,
+    check_flags,
+    dag_timezone,
+    event_fields,
+)
 from airflow_dtcal.operators.event_sets import SyncEventsOperator
 from airflow_dtcal.operators.event_updates import (
     CancelEventOperator,
@@ -139,21 +145,11 @@ class CreateEventOperator(DingTalkCalendarBaseOperator):
         from airflow_dtcal.planning.events import build_event
 
         return build_event(
-            summary=self.summary,
-            start=self.start,
-            end=self.end,
-            all_day=self.all_day,
-            timezone=self.timezone or None,
+            **event_fields(self),
             default_timezone=dag_timezone(ex.context),
-            description=self.description,
             attendees=ex.attendees,
-            location=self.location,
-            reminders=self.reminders,
-            recurrence=self.recurrence,
-            online_meeting=self.online_meeting,
             chat_notification=self.chat_notification,
             push_notification=self.push_notification,
-            extra_fields=self.extra_fields,
         )
 
     def check(self, ex: Execution) -> dict[str, Any]:
