@@ -132,9 +132,9 @@ def _flag(value: Any) -> bool | None:
 
 def event_row(context: RowContext, event: Mapping[str, Any], change: str) -> dict[str, Any]:
     """One row of the ``events`` table."""
-    start = event.get("start") if isinstance(event.get("start"), Mapping) else {}
-    organizer = event.get("organizer") if isinstance(event.get("organizer"), Mapping) else {}
-    location = event.get("location") if isinstance(event.get("location"), Mapping) else {}
+    start = _object(event, "start")
+    organizer = _object(event, "organizer")
+    location = _object(event, "location")
     row = context.key(event, change)
     row.update(
         status=_text(event.get("status")),
@@ -156,17 +156,23 @@ def event_row(context: RowContext, event: Mapping[str, Any], change: str) -> dic
     return row
 
 
+def _object(event: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """A nested object of the event, or an empty one when it is missing or not an object."""
+    value = event.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
 def inline_attendees(event: Mapping[str, Any]) -> list[dict]:
     """The attendees listed inside the event (ListEvents lists at most ``maxAttendees`` of them)."""
     attendees = event.get("attendees")
-    return [a for a in attendees if isinstance(a, Mapping)] if isinstance(attendees, list) else []
+    return [dict(a) for a in attendees if isinstance(a, Mapping)] if isinstance(attendees, list) else []
 
 
 def attendee_rows(
     context: RowContext, event: Mapping[str, Any], change: str, attendees: Iterable[Mapping[str, Any]]
 ) -> list[dict[str, Any]]:
     """The ``attendees`` rows of one event: each attendee with their response."""
-    organizer = event.get("organizer") if isinstance(event.get("organizer"), Mapping) else {}
+    organizer = _object(event, "organizer")
     rows = []
     for attendee in attendees:
         row = context.key(event, change)

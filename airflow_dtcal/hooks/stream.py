@@ -92,7 +92,7 @@ class ChangeStream:
         open_timeout: float = 30.0,
         ping_interval: float = 30.0,
         max_backoff: float = 60.0,
-        logger: logging.Logger | logging.LoggerAdapter | None = None,
+        logger: Any = None,  # a logging.Logger, or Airflow's structured logger (a trigger's self.log)
     ) -> None:
         self.hook = hook
         self.topics = tuple(topics)

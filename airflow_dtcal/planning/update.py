@@ -87,13 +87,13 @@ def event_changes(
         if location != (current.get("location") or {}).get("displayName"):
             changes["location"] = {"displayName": location}
     if reminders is not None:
-        wanted = normalize_reminders(reminders)
-        if _reminder_set(wanted) != _reminder_set(current.get("reminders") or []):
-            changes["reminders"] = wanted
+        reminder_list = normalize_reminders(reminders) or []
+        if _reminder_set(reminder_list) != _reminder_set(current.get("reminders") or []):
+            changes["reminders"] = reminder_list
     if recurrence is not None:
-        wanted = validate_recurrence(recurrence)
-        if wanted != _current_recurrence(current.get("recurrence")):
-            changes["recurrence"] = wanted
+        rule = validate_recurrence(recurrence)
+        if rule != _current_recurrence(current.get("recurrence")):
+            changes["recurrence"] = rule
     if online_meeting is not None:
         if online_meeting is not True:
             raise InvalidArgumentError(
@@ -180,14 +180,14 @@ def _same_time(wanted: Mapping[str, Any], current: WireTime | None) -> bool:
     return (mine.day, mine.instant, mine.zone) == (current.day, current.instant, current.zone)
 
 
-def _reminder_set(items: list) -> list[tuple[str, int]]:
+def _reminder_set(items: Any) -> list[tuple[str, int]]:
     out = []
     for item in items:
         if not isinstance(item, Mapping):
             return [("unreadable", -1)]
         try:
-            out.append((str(item.get("method", "dingtalk")), int(item.get("minutes"))))
-        except (TypeError, ValueError):
+            out.append((str(item.get("method", "dingtalk")), int(item["minutes"])))
+        except (KeyError, TypeError, ValueError):
             return [("unreadable", -1)]
     return sorted(out)
 

@@ -135,9 +135,10 @@ class CalendarChangeTrigger(BaseEventTrigger):
             raise InvalidArgumentError("source", f"must be one of {', '.join(SOURCES)}", source)
         if id_type not in ID_TYPES:
             raise InvalidArgumentError("id_type", f"must be one of {', '.join(ID_TYPES)}", id_type)
-        self.calendars = _list(calendars, "calendars")
-        if self.calendars is None:
+        watched = _list(calendars, "calendars")
+        if watched is None:
             raise InvalidArgumentError("calendars", "is required: the unionIds whose calendars to watch")
+        self.calendars: list[str] = watched
         self.source = source
         self.id_type = id_type
         self.event_ids = _list(event_ids, "event_ids")
@@ -528,9 +529,10 @@ class CalendarChangeTrigger(BaseEventTrigger):
             if payload["change_type"] == "delete":
                 cursor.forget(event_id)
             else:
-                payload = self._changed(cursor, event_id, event, payload)
-                if payload is None:
+                changed = self._changed(cursor, event_id, event, payload)
+                if changed is None:
                     return None
+                payload = changed
         # A delta read again from the same token (after a restart) gives the same key; a later change of
         # the same event a different one.
         payload["dedup_key"] = f"poll:{union_id}:{start}:{event_id}:{payload_hash(event)}"

@@ -96,7 +96,7 @@ def _answer(
             client_token = request.headers.get(CLIENT_TOKEN_HEADER)
             key = (app, op, client_token) if client_token and op in WRITE_OPERATIONS else None
             stored = state.idempotency.get(key) if key else None
-            if stored is not None:
+            if key is not None and stored is not None:
                 if stored[0] > time.monotonic():
                     state.counters["replayed"][op] += 1
                     return Reply(stored[1], stored[2])

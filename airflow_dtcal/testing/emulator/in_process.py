@@ -58,6 +58,7 @@ class DingTalkEmulator(EmulatorControls):
         )
         self.host = host
         self.port = self._server.server_address[1]
+        self.base_url = f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.1},
@@ -66,11 +67,6 @@ class DingTalkEmulator(EmulatorControls):
         )
         self._thread.start()
         self._closed = False
-
-    @property
-    def base_url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
 
     def close(self) -> None:
         if self._closed:

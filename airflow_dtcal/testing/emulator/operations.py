@@ -173,7 +173,7 @@ def list_events_view(state: State, p: dict, q: dict, body: Any) -> Result:
         if payload.get("k") != "view" or payload.get("u") != user or not is_int(payload.get("o")):
             raise invalid("nextToken is not a token this server issued for this view")
         offset = payload["o"]
-    found = []
+    found: list[tuple[Any, Any, dict]] = []
     for ev in state.events.values():
         if user in ev["attendees"] and ev["status"] != "cancelled":
             found.extend((start, end, ev) for start, end in recurrence.occurrences(ev, tmin, tmax))
@@ -373,7 +373,7 @@ def get_schedule(state: State, p: dict, q: dict, body: Any) -> Result:
                 continue
             busy = ev["organizer"] == user or att["responseStatus"] == "accepted"
             for s, e in recurrence.occurrences(ev, start, end):
-                item = {"status": "BUSY" if busy else "TENTATIVE"}
+                item: dict[str, Any] = {"status": "BUSY" if busy else "TENTATIVE"}
                 item["start"], item["end"] = events.wire_time(ev, s), events.wire_time(ev, e)
                 items.append((s, item))
         items.sort(key=lambda pair: pair[0])

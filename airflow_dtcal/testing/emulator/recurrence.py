@@ -71,10 +71,10 @@ def _candidates(pattern: dict, first: dt.datetime) -> Iterator[dt.datetime | Non
         step = 0
         while True:
             year, month = _add_months(first.date(), step)
-            days = _month_days(pattern, year, month)
-            for day in days:
-                yield dt.datetime.combine(day, clock)
-            if not days:
+            month_days = _month_days(pattern, year, month)
+            for month_day in month_days:
+                yield dt.datetime.combine(month_day, clock)
+            if not month_days:
                 yield None
             step += every
     elif kind == "absoluteYearly":

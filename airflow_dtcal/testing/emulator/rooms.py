@@ -124,7 +124,7 @@ def get_meeting_rooms_schedule(state: State, p: dict, q: dict, body: Any) -> Res
     start, end = schedule_window(body)
     if end - start > MAX_ROOM_SCHEDULE_SPAN:
         raise invalid("The span between startTime and endTime must not exceed 90 days")
-    info = []
+    info: list[dict[str, Any]] = []
     for room in room_ids:
         if room not in state.rooms:
             info.append({"roomId": room, "error": "roomNotExist", "scheduleItems": []})

@@ -244,7 +244,7 @@ def check_reminders(value: Any) -> list[dict]:
             raise invalid(f"reminders[{i}] must be an object")
         if item.get("method") != "dingtalk":
             raise invalid(f"reminders[{i}].method must be 'dingtalk', got {item.get('method')!r}")
-        minutes = item.get("minutes")
+        minutes: Any = item.get("minutes")
         if not is_int(minutes) or minutes < 0:
             raise invalid(
                 f"reminders[{i}].minutes must be an integer >= 0 (a number, not a string), got {minutes!r}"
@@ -259,8 +259,9 @@ def _check_times(body: dict, existing: dict | None) -> dict:
         raise invalid("start is required")
     if creating and body.get("end") is None:
         raise invalid("end is required")
-    start_obj = body["start"] if body.get("start") is not None else existing["start"]
-    end_obj = body["end"] if body.get("end") is not None else existing["end"]
+    stored = existing or {}
+    start_obj = body["start"] if body.get("start") is not None else stored["start"]
+    end_obj = body["end"] if body.get("end") is not None else stored["end"]
     s_form, s_value, s_tz, s_wire = check_time(start_obj, "start")
     e_form, e_value, e_tz, e_wire = check_time(end_obj, "end")
     if s_form != e_form:
