@@ -40,6 +40,14 @@ os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(
 os.environ.pop("AIRFLOW_CONN_DINGTALK_CALENDAR_DEFAULT", None)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that run a real Airflow (a migrated metadata database, ``dag.test()``, ``airflow dags test``)
+    are marked ``airflow``: ``pytest -m "not airflow"`` runs the fast ones alone."""
+    for item in items:
+        if "airflow_db" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.airflow)
+
+
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
     """Migrate the sqlite metadata database once (about 4 s); tests that run DAGs depend on it."""
@@ -58,3 +66,10 @@ def _fresh_token_cache():
     if "airflow_dtcal.hooks.calendar" in sys.modules:
         sys.modules["airflow_dtcal.hooks.calendar"].clear_token_cache()
     yield
+
+
+@pytest.fixture
+def hook(dtcal_emulator):
+    from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
+
+    return DingTalkCalendarHook()

@@ -10,6 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +52,7 @@ def connection_fetches(lines: list[str]) -> int:
     return sum("Connection Retrieved 'dingtalk_calendar_default'" in line for line in lines)
 
 
+@pytest.mark.airflow
 def test_example_dag_run_leaks_neither_secret_nor_token(dtcal_emulator):
     """Debug logging on. The token appears nowhere. The app secret appears only where Airflow itself prints
     it: under ``dags test`` Airflow logs each MaskSecret message it sends, value included (every 3.x line at

@@ -1,0 +1,235 @@
+"""The quota shared by workers and the monthly budget, against the emulator over real HTTP.
+
+* the adaptive pacer: a throttling answer slows this app down, successes grow it back;
+* processes of one machine pace together (pacing="host") and stay under the quota; alone they collide;
+* every task reports the calls it spent; the monthly quota fails fast with a message naming it;
+* a budgeted sensor spaces its polls so the wait spends at most its budget.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from airflow_dtcal.core.pacing import PACER
+from airflow_dtcal.exceptions import DingTalkQuotaExceededError
+from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
+from airflow_dtcal.operators.base import CALLS_XCOM_KEY
+from airflow_dtcal.operators.events import CreateEventOperator
+from airflow_dtcal.planning import budget
+from tests.helpers import task_context
+
+EVENT = {"summary": "s", "start": {"date": "2026-12-07"}, "end": {"date": "2026-12-08"}, "isAllDay": True}
+
+
+@pytest.mark.dtcal_emulator(qps_limit=4)
+def test_throttling_slows_the_app_down_and_surfaces_no_error(dtcal_emulator, monkeypatch):
+    hook = DingTalkCalendarHook(rate_limit=20, max_attempts=10, backoff_initial=0.05, backoff_max=1.5)
+    key = (*hook.settings.app, "CreateEvent")
+    shared = hook.settings.pacing == "host"
+    after_cuts: list[float] = []
+    throttled = PACER.throttled
+
+    def spy(k, *, shared=False):  # the share the app allows itself right after each throttling answer
+        throttled(k, shared=shared)
+        after_cuts.append(PACER.factor(k, shared=shared))
+
+    monkeypatch.setattr(PACER, "throttled", spy)
+    hook.run_many(lambda _: hook.create_event("org", EVENT), range(24), max_in_flight=8)
+    stats = dtcal_emulator.stats()
+    assert stats["throttled"]["CreateEvent"] > 0  # the server allows 4/s, the hook started at 20/s
+    assert stats["applied"]["CreateEvent"] == 24  # every create went through, no error surfaced
+    assert after_cuts and after_cuts[0] == 0.5  # the first throttle halved the rate
+    assert PACER.factor(key, shared=shared) <= 1.0
+    # (that successes grow the rate back, step by step, is checked on the pacer itself in test_core)
+
+
+WORKER = textwrap.dedent(
+    """
+    import json, sys, time
+    from airflow_dtcal.core import pacing
+    from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
+
+    starts = []
+    reserve = pacing.PACER.reserve
+
+    def recording(key, rate, shared=False):  # note when the pacer lets each create start
+        delay = reserve(key, rate, shared=shared)
+        if key[-1] == "CreateEvent":
+            starts.append(time.monotonic() + delay)
+        return delay
+
+    pacing.PACER.reserve = recording
+    hook = DingTalkCalendarHook(pacing=sys.argv[1], rate_limit=10, max_attempts=10, backoff_initial=0.2)
+    event = {"summary": "s", "start": {"date": "2026-12-07"}, "end": {"date": "2026-12-08"}, "isAllDay": True}
+    hook.run_many(lambda _: hook.create_event("org", event), range(int(sys.argv[2])), max_in_flight=4)
+    print(json.dumps({"spent": hook.calls_spent, "starts": starts}))
+    """
+)
+
+
+def _workers(emulator, pacing: str, processes: int, creates: int) -> list[dict]:
+    env = {**os.environ, "AIRFLOW_CONN_DINGTALK_CALENDAR_DEFAULT": emulator.connection_json()}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, pacing, str(creates)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(processes)
+    ]
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err[-2000:]
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    return results
+
+
+def _busiest_window(results: list[dict], seconds: float) -> int:
+    """The most create starts, across all workers, within any ``seconds`` (monotonic time is machine-wide)."""
+    starts = sorted(t for r in results for t in r["starts"])
+    return max(sum(1 for u in starts if t <= u < t + seconds) for t in starts)
+
+
+@pytest.mark.dtcal_emulator(qps_limit=10)
+def test_processes_of_one_machine_pace_together_and_surface_no_error(dtcal_emulator):
+    """Four worker processes, 15 creates each, 10 calls/s allowed: first each pacing alone, then together.
+
+    What is checked is the pacer's own decisions across processes (when each create was let start), which
+    no scheduling jitter of a loaded machine can change; the emulator's throttling counts are reported by
+    ``make bench``. Either way no error reaches the caller and every create is applied once."""
+    PACER.clear()
+    alone = _workers(dtcal_emulator, "process", processes=4, creates=15)
+    assert dtcal_emulator.stats()["applied"]["CreateEvent"] == 60
+    assert _busiest_window(alone, 1.0) > 10  # each process allows itself 10/s: together they exceed it
+
+    dtcal_emulator.reset()
+    PACER.clear()
+    together = _workers(dtcal_emulator, "host", processes=4, creates=15)
+    assert dtcal_emulator.stats()["applied"]["CreateEvent"] == 60
+    assert _busiest_window(together, 1.0) <= 10  # one window for the whole machine
+    throttled = dtcal_emulator.stats()["throttled"].get("CreateEvent", 0)
+    assert sum(r["spent"]["CreateEvent"] for r in together) == 60 + throttled
+
+
+def test_every_task_reports_the_calls_it_spent(dtcal_emulator):
+    pushed = {}
+    context = task_context("create")
+    context["ti"].xcom_push = lambda key, value: pushed.update({key: value})
+    operator = CreateEventOperator(
+        task_id="create", organizer_id="org", summary="s", start="2026-12-07", end="2026-12-07"
+    )
+    operator.execute(context)
+    report = pushed[CALLS_XCOM_KEY]
+    assert report == {"by_operation": {"GetAccessToken": 1, "CreateEvent": 1}, "requests": 2, "counted": 1}
+    assert dtcal_emulator.stats()["counted_total"] == report["counted"]
+
+
+@pytest.mark.dtcal_emulator(monthly_quota=2)
+def test_the_monthly_quota_fails_fast_and_says_so(dtcal_emulator):
+    hook = DingTalkCalendarHook(backoff_initial=0.01)
+    hook.create_event("org", EVENT)
+    hook.list_events("org")
+    with pytest.raises(
+        DingTalkQuotaExceededError, match="monthly API call quota is spent .5,000 calls a month"
+    ):
+        hook.create_event("org", EVENT)
+    assert hook.calls_spent["CreateEvent"] == 2  # one create, then one refused: not retried
+    assert hook.quota_calls_spent == 3
+
+
+@pytest.mark.parametrize("timeout_days, calls", [(1, 20), (7, 50), (7, 500), (30, 100)])
+def test_budgeted_polls_fit_the_budget(timeout_days, calls):
+    timeout = timeout_days * 86400.0
+    ceiling = budget.poll_ceiling(timeout, calls)
+    elapsed, polls = 0.0, 1  # the first check at the start
+    while True:
+        elapsed += budget.next_poll(polls - 1, ceiling)
+        if elapsed > timeout:
+            break
+        polls += 1
+    assert polls <= calls
+    assert polls >= calls * 0.8  # and the budget is used, not wasted on needlessly long waits
+    assert budget.next_poll(0, ceiling) == budget.FIRST_POLL  # the first polls come fast
+
+
+def test_what_a_week_of_polling_costs():
+    assert budget.calls_for(7 * 86400, 60) == 10_081
+    assert budget.share_of_month(10_081) > 2  # twice a standard org's monthly budget
+
+
+def test_a_budgeted_trigger_stops_when_its_calls_are_spent(dtcal_emulator):
+    from airflow_dtcal.triggers.attendees import AttendeeResponseTrigger
+    from tests.helpers import first_event, seed_event
+
+    event_id = seed_event(dtcal_emulator, ["a"])
+    trigger = AttendeeResponseTrigger(
+        organizer_id="org-1", event_id=event_id, call_budget=3, budget_ceiling=0.05
+    )
+    event = first_event(trigger)
+    assert (
+        event.payload["status"] == "error" and "call budget of 3 calls is spent" in event.payload["message"]
+    )
+    assert dtcal_emulator.stats()["calls"]["ListAttendees"] == 3
+
+
+def test_the_sensor_says_what_the_wait_may_cost(dtcal_emulator, caplog, capfd):
+    from airflow_dtcal.sensors.attendees import AttendeeResponseSensor
+    from tests.helpers import seed_event
+
+    event_id = seed_event(dtcal_emulator, {"a": "accepted"})
+    sensor = AttendeeResponseSensor(
+        task_id="wait", organizer_id="org-1", event_id=event_id, timeout=7 * 86400, poke_interval=60
+    )
+    sensor.execute(task_context("wait"))
+    logs = caplog.text + "".join(capfd.readouterr())  # Airflow logs to stdout until its logging is set up
+    assert "may spend up to 10,081 DingTalk calls (202% of a standard-edition org's 5,000" in logs
+    budgeted = AttendeeResponseSensor(
+        task_id="wait", organizer_id="org-1", event_id=event_id, timeout=7 * 86400, call_budget=200
+    )
+    budgeted.execute(task_context("wait"))
+    assert budgeted.poke_interval == pytest.approx(budget.poll_ceiling(7 * 86400.0, 200))
+
+
+@pytest.mark.dtcal_emulator(qps_limit=20)
+def test_many_triggers_in_one_triggerer_share_one_token_and_one_pacer(dtcal_emulator, monkeypatch):
+    """200 deferred sensors used to mean 200 token fetches and most reads throttled."""
+    import asyncio
+    import time
+
+    from airflow_dtcal.core import pacing
+    from airflow_dtcal.triggers.attendees import AttendeeResponseTrigger
+    from tests.helpers import seed_event
+
+    event_ids = [seed_event(dtcal_emulator, {"a": "accepted"}) for _ in range(60)]
+    starts: list[float] = []
+    reserve = pacing.PACER.reserve
+
+    def recording(key, rate, shared=False):
+        delay = reserve(key, rate, shared=shared)
+        starts.append(time.monotonic() + delay)
+        return delay
+
+    monkeypatch.setattr(pacing.PACER, "reserve", recording)
+
+    async def first(trigger):
+        async for event in trigger.run():
+            return event
+
+    async def all_triggers():
+        triggers = [AttendeeResponseTrigger(organizer_id="org-1", event_id=e) for e in event_ids]
+        return await asyncio.gather(*(first(t) for t in triggers))
+
+    events = asyncio.run(asyncio.wait_for(all_triggers(), 60))
+    assert [e.payload["status"] for e in events] == ["met"] * 60
+    assert dtcal_emulator.stats()["token_fetches"] == 1
+    starts.sort()
+    assert max(sum(1 for u in starts if t <= u < t + 1.0) for t in starts) <= 20
