@@ -5,7 +5,7 @@ Servers and proxies misbehave, so every answer is bounded and checked before any
 * :class:`BodyReader` collects the raw bytes a transport streams, decompresses gzip/deflate itself
   with a bound on the output, and stops at ``max_answer_bytes`` (a 1 MB gzip that inflates to 1 GiB is
   refused after the cap, not read whole);
-* :func:`interpret` parses JSON (no NaN, no runaway nesting), maps DingTalk errors
+* :func:`interpret` parses JSON (linear time, no NaN, no runaway nesting), maps DingTalk errors
   (``{code, message, requestid}``, read in the body as well as the status) to the exception hierarchy, and
   checks the answer has the shape the call expects;
 * :func:`access_token` checks a token is a header-safe string and its lifetime is sane.
@@ -20,6 +20,7 @@ import zlib
 from collections.abc import Mapping
 from typing import Any
 
+from airflow_dtcal.core import jsontext
 from airflow_dtcal.core.errors import (
     DingTalkAnswerError,
     DingTalkAPIError,
@@ -124,19 +125,19 @@ class BodyReader:
 # --------------------------------------------------------------------------------------------- JSON
 
 
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def parse_json(operation: str, status: int, content: bytes, content_type: str | None) -> Any:
-    """The JSON value of ``content`` (None for an empty body); a non-JSON body is a typed error."""
+    """The JSON value of ``content`` (None for an empty body); a non-JSON body is a typed error.
+
+    Linear in the size of ``content`` (which the transports cap at ``max_answer_bytes``) whatever it holds,
+    and never deeper than :data:`MAX_DEPTH` (see :mod:`airflow_dtcal.core.jsontext`); safe in any thread.
+    """
     if not content or not content.strip():
         return None
-    if _nesting(content) > MAX_DEPTH:  # refused before parsing: no parser recursion on hostile input
-        raise _bad(operation, status, f"answer nests deeper than {MAX_DEPTH} levels")
     try:
-        value = json.loads(content, parse_constant=_no_constants)
-    except (ValueError, RecursionError):
+        return jsontext.loads(content, MAX_DEPTH)
+    except jsontext.TooDeep:
+        raise _bad(operation, status, f"answer nests deeper than {MAX_DEPTH} levels") from None
+    except jsontext.NotJSON:
         kind = (content_type or "unknown type").split(";")[0].strip()[:60]
         raise DingTalkBannedError(
             operation,
@@ -144,37 +145,6 @@ def parse_json(operation: str, status: int, content: bytes, content_type: str | 
             None,
             f"answered {kind} ({len(content):,} bytes) instead of JSON; a gateway error or an IP ban page",
         ) from None
-    if _depth(value) > MAX_DEPTH:
-        raise _bad(operation, status, f"answer nests deeper than {MAX_DEPTH} levels")
-    return value
-
-
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
-_BRACKETS = re.compile(rb"[\[\]{}]")
-
-
-def _nesting(content: bytes) -> int:
-    """How deep the brackets of a JSON text nest, strings left out (a regex pass: no recursion, C speed)."""
-    deepest = depth = 0
-    for bracket in _BRACKETS.findall(_JSON_STRING.sub(b'""', content)):
-        depth += 1 if bracket in (b"[", b"{") else -1
-        deepest = max(deepest, depth)
-    return deepest
-
-
-def _depth(value: Any) -> int:
-    """Nesting depth, without recursion (a hostile answer cannot exhaust the stack)."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        deepest = max(deepest, depth)
-        if deepest > MAX_DEPTH:
-            return deepest
-        if isinstance(item, dict):
-            stack.extend((child, depth + 1) for child in item.values())
-        elif isinstance(item, list):
-            stack.extend((child, depth + 1) for child in item)
-    return deepest
 
 
 def _text(value: Any) -> str | None:

@@ -53,13 +53,15 @@ def bad_frame(detail: str) -> DingTalkAnswerError:
 
 
 def parse_frame(raw: str | bytes) -> Frame:
-    """The envelope of one frame; anything that is not a Stream frame raises DingTalkAnswerError."""
-    if isinstance(raw, bytes):
-        if len(raw) > MAX_FRAME_BYTES:
-            raise bad_frame(f"frame of {len(raw):,} bytes is larger than {MAX_FRAME_BYTES:,}")
-        content = raw
-    else:
-        content = raw.encode("utf-8", "replace")
+    """The envelope of one frame; anything that is not a Stream frame raises DingTalkAnswerError.
+
+    Linear in the frame's size (at most :data:`MAX_FRAME_BYTES`) whatever it holds, pure and safe to call
+    from a thread (the watch parses frames off its event loop).
+    """
+    if len(raw) > MAX_FRAME_BYTES:  # a text frame has at least as many bytes as characters: not encoded
+        unit = "bytes" if isinstance(raw, bytes) else "characters"
+        raise bad_frame(f"frame of {len(raw):,} {unit} is larger than {MAX_FRAME_BYTES:,} bytes")
+    content = raw if isinstance(raw, bytes) else raw.encode("utf-8", "replace")
     if len(content) > MAX_FRAME_BYTES:
         raise bad_frame(f"frame of {len(content):,} bytes is larger than {MAX_FRAME_BYTES:,}")
     try:

@@ -30,13 +30,18 @@ def interval_key(start: dt.datetime) -> str:
 def state_key(conn_id: str, calendar_id: str, owners: Iterable[str], destination: str) -> str:
     """The default Variable key of an export: the connection, then a digest of the calendars and destination.
 
-    Two exports of the same calendars into different destinations keep separate watermarks.
+    Two exports of the same calendars into different destinations keep separate watermarks. A word that
+    makes Airflow mask a Variable (``token`` in ``my_token_conn``...) is left out of the readable part (see
+    :func:`~airflow_dtcal.state.variables.key_part`), and the whole connection id then joins the digest.
     """
-    digest = hashlib.sha256(
-        json.dumps([calendar_id, sorted(set(owners)), destination], separators=(",", ":")).encode()
-    ).hexdigest()[:16]
-    safe = re.sub(r"[^A-Za-z0-9_.:-]", "_", conn_id)[:200]
-    return f"dtcal_export__{safe}__{digest}"
+    from airflow_dtcal.state.variables import key_part
+
+    identity: list[Any] = [calendar_id, sorted(set(owners)), destination]
+    readable = key_part(conn_id)
+    if readable != re.sub(r"[^A-Za-z0-9_.:-]", "_", conn_id)[:200]:
+        identity.append(conn_id)  # words were left out: two such connections still get keys of their own
+    digest = hashlib.sha256(json.dumps(identity, separators=(",", ":")).encode()).hexdigest()[:16]
+    return f"dtcal_export__{readable}__{digest}"
 
 
 def check_state(state: Any, where: str) -> dict | None:

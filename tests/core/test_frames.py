@@ -9,6 +9,7 @@ import pytest
 from airflow_dtcal.core import frames as stream
 from airflow_dtcal.exceptions import DingTalkAnswerError
 from airflow_dtcal.hooks.stream import backoff
+from tests.bounded_work import HOSTILE, assert_bounded
 
 
 def _event(message_id: str = "msg-1", data: object = None, **headers: object) -> str:
@@ -132,3 +133,16 @@ def test_the_backoff_doubles_up_to_its_ceiling():
         delay = backoff(failures, 60.0)
         expected = min(60.0, 2.0 ** (failures - 1))
         assert expected / 2 <= delay <= expected
+
+
+@pytest.mark.parametrize("path", ["frame", "frame-data"], ids=["the-frame", "its-data"])
+def test_hostile_frames_up_to_the_frame_cap_cost_about_what_valid_json_does(path):
+    # One 256 KiB frame once took 717 s inside parse_frame, on the triggerer's event loop. Measured in a
+    # child process, against valid JSON of the same size; the hostile text is the frame itself, or the data
+    # of a well-formed EVENT frame.
+    assert_bounded(path, stream.MAX_FRAME_BYTES, list(HOSTILE))
+
+
+def test_a_text_frame_too_large_is_refused_before_it_is_encoded():
+    with pytest.raises(DingTalkAnswerError, match="characters is larger than 262,144 bytes"):
+        stream.parse_frame("x" * (stream.MAX_FRAME_BYTES + 1))

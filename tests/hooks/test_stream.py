@@ -13,6 +13,7 @@ import json
 from websockets.asyncio.server import serve
 
 from airflow_dtcal.hooks.stream import ChangeStream
+from tests.bounded_work import assert_bounded
 
 WAIT = 30.0  # a guard against a hung test, not a measurement
 
@@ -140,3 +141,10 @@ def test_an_event_whose_data_is_garbage_is_acknowledged_and_dropped_not_yielded(
     first = asyncio.run(main())
     assert first.message_id == "m1"
     assert [r["headers"]["messageId"] for r in gateway.replies] == ["bad-1", "m1"]
+
+
+def test_hostile_frames_at_the_cap_cost_the_stream_about_what_valid_json_does():
+    # Four unusable 256 KiB frames in a row, then a usable EVENT, received over a WebSocket; measured in a
+    # child process against four valid-JSON frames of the same size (a 256 KiB frame once blocked the
+    # event loop 717 s).
+    assert_bounded("stream", 256 * 1024, ["escaped-quotes", "quotes", "open-brackets", "empty-pairs"])

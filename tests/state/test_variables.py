@@ -11,7 +11,18 @@ import asyncio
 import pytest
 
 from airflow_dtcal.exceptions import DingTalkConfigurationError, DingTalkInvalidArgumentError
-from airflow_dtcal.state.variables import MAX_STATE_BYTES, aload_state, asave_state, load_state, save_state
+from airflow_dtcal.state.variables import (
+    MAX_STATE_BYTES,
+    aload_state,
+    asave_state,
+    check_key,
+    key_part,
+    load_state,
+    save_state,
+    sensitive_word_in,
+)
+from airflow_dtcal.state.watermarks import state_key
+from tests.bounded_work import HOSTILE, assert_bounded
 
 
 def test_round_trip_and_replace(airflow_db):
@@ -43,3 +54,59 @@ def test_refuses_what_is_not_its_state(airflow_db):
     with pytest.raises(ValueError):
         save_state("dtcal_test.nan", {"x": float("nan")})
     assert load_state("dtcal_test.big") is None
+
+
+@pytest.mark.parametrize(
+    ("stored", "words"),
+    [
+        ("[" * 100_000, "nests deeper than 32 levels"),  # was a raw RecursionError
+        ('{"a": ' * 40 + "1" + "}" * 40, "nests deeper than 32 levels"),
+        ('{"pad": "' + "x" * MAX_STATE_BYTES + '"}', "more than this provider ever stores"),  # was read whole
+    ],
+    ids=["deep-list", "deep-object", "oversized"],
+)
+def test_what_someone_else_wrote_into_the_variable_is_refused_by_a_bound(airflow_db, stored, words):
+    from airflow.models.variable import Variable
+
+    Variable.set("dtcal_test.hostile", stored)
+    with pytest.raises(DingTalkConfigurationError, match=words):
+        load_state("dtcal_test.hostile")
+
+
+def test_hostile_state_up_to_its_cap_costs_about_what_valid_json_does():
+    assert_bounded("state", MAX_STATE_BYTES, list(HOSTILE))
+
+
+@pytest.mark.parametrize(
+    "key", ["my_token_state", "dtcal.secret.x", "Export-Password", "ci-api-key-watermark", "x_Bearer"]
+)
+def test_a_key_airflow_would_mask_is_refused_naming_the_word(key):
+    with pytest.raises(ValueError, match=r"^state_key: contains '.*', so Airflow would mask"):
+        check_key(key)
+    assert sensitive_word_in(key) is not None
+
+
+def test_a_deployments_own_sensitive_words_count_too(monkeypatch):
+    monkeypatch.setenv("AIRFLOW__CORE__SENSITIVE_VAR_CONN_NAMES", "ledger, payroll")
+    assert sensitive_word_in("dtcal.payroll.sync") == "payroll"
+    assert "payroll" not in key_part("payroll_calendar")
+
+
+@pytest.mark.parametrize("conn_id", ["dingtalk_token_conn", "calendar-secret", "my_api_key", "TOKEN"])
+def test_the_default_export_key_never_holds_a_word_airflow_masks(conn_id):
+    key = state_key(conn_id, "primary", ["u1"], "file:///data/x")
+    assert check_key(key) == key
+    assert key.startswith("dtcal_export__")
+
+
+def test_connections_that_differ_only_by_a_word_left_out_keep_watermarks_of_their_own():
+    keys = {state_key(conn_id, "primary", ["u1"], "file:///x") for conn_id in ("a_token", "a_secret", "a_")}
+    assert len(keys) == 3 and all(key.startswith("dtcal_export__a___") for key in keys)
+
+
+def test_the_default_export_key_of_an_ordinary_connection_is_unchanged():
+    # The key existing watermarks are stored under: an upgrade does not lose them.
+    assert state_key("dingtalk_calendar_default", "primary", ["u1"], "file:///data/x") == (
+        "dtcal_export__dingtalk_calendar_default__"
+        + __import__("hashlib").sha256(b'["primary",["u1"],"file:///data/x"]').hexdigest()[:16]
+    )

@@ -20,6 +20,7 @@ from airflow_dtcal.exceptions import (
     DingTalkTransportError,
 )
 from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
+from tests.bounded_work import MiB, assert_bounded
 from tests.hooks.hostile.server import TOKEN, HostileServer, drip, endless, gzip_bomb, json_answer
 
 MODES = ["sync", "async"]
@@ -279,3 +280,10 @@ def test_stream_open_answers_of_the_wrong_shape_are_typed_errors(server, mode, a
     sent = json.loads(server.bodies[-1])
     assert sent["clientSecret"] == "hostile-secret"  # the protocol puts it in the body, and only there
     assert "hostile-secret" not in server.paths[-1]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_hostile_json_up_to_the_answer_cap_costs_about_what_valid_json_does(mode):
+    # An HTTP call with timeout=2 once took 35.6 s on a 64 KiB answer (the pre-scan was quadratic); at the
+    # 4 MiB cap it would have taken hours. Measured in a child process, against valid JSON of the same size.
+    assert_bounded(mode, 4 * MiB, ["escaped-quotes", "quotes", "open-brackets", "empty-pairs", "nested-33"])
