@@ -18,20 +18,72 @@ Hadoop/Spark path names nor on Windows). :class:`PartitionRun` replaces the part
 
 A run that fails before step 3 removes its temporary files and leaves the old files in place (without
 ``_SUCCESS``); the next run replaces them. It works over any pathlib-like path with ``/``, ``open``,
-``mkdir``, ``iterdir``, ``replace``, ``unlink`` and ``exists``: Airflow's ``ObjectStoragePath`` (local, S3,
-GCS...) and ``pathlib.Path`` alike.
+``mkdir``, ``iterdir``, ``replace``, ``unlink``, ``exists`` and ``is_symlink``: Airflow's
+``ObjectStoragePath`` (local, S3, GCS...) and ``pathlib.Path`` alike.
+
+A run touches only what it writes. Only names of its own (:data:`OWN_NAME`: ``part-0.<format>``,
+``_SUCCESS``, ``_tmp-<run>-part-0.<format>``) are ever removed from a partition; anything else there stays.
+No symbolic link is followed: a table or partition directory that is a link is refused
+(:class:`UnsafeDestinationError`) before anything is written and again before the commit, a link found at
+one of our file names is removed (the link, never its target) rather than written through, and on a local
+disk our files are created exclusively (``O_EXCL``: a link planted at the name fails the run instead of
+being followed). The destination itself may be a link: the DAG's author named it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import pathlib
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from airflow_dtcal.export.writers import open_writer
+from airflow_dtcal.core.errors import DingTalkError
+from airflow_dtcal.export.writers import FORMATS, open_writer
 
 SUCCESS = "_SUCCESS"
 TEMP_PREFIX = "_tmp-"
+_FORMAT = "|".join(FORMATS)
+#: The names a run writes in a partition; nothing else there is ever removed.
+OWN_NAME = re.compile(rf"_SUCCESS|part-0\.(?:{_FORMAT})|_tmp-[A-Za-z0-9]+-part-0\.(?:{_FORMAT})")
+
+
+class UnsafeDestinationError(DingTalkError):
+    """A table or partition directory of the destination is a symbolic link: writing there would replace or
+    delete files elsewhere, so nothing is written."""
+
+
+def _is_link(path: Any) -> bool:
+    check = getattr(path, "is_symlink", None)
+    try:
+        return bool(check()) if callable(check) else False
+    except (NotImplementedError, OSError):  # a store without links
+        return False
+
+
+def _is_local(path: Any) -> bool:
+    return isinstance(path, pathlib.PurePath) or getattr(path, "protocol", None) in ("file", "local")
+
+
+def _refuse_link(directory: Any, what: str) -> None:
+    if _is_link(directory):
+        raise UnsafeDestinationError(
+            f"the export's {what} {directory} is a symbolic link; the export does not write through links "
+            "it did not make (it would replace or delete files wherever the link points). Make it a real "
+            "directory, or point the destination at the place the link leads to"
+        )
+
+
+def _remove(path: Any) -> None:
+    """Remove ``path`` if it is there (a link: the link itself, never what it points to)."""
+    if _is_link(path) or path.exists():
+        path.unlink()
+
+
+def _create(path: Any) -> Any:
+    """Open a new file for writing; on a local disk exclusively, so a link planted at the name is not
+    followed (the run fails instead)."""
+    return path.open("xb" if _is_local(path) else "wb")
 
 
 def partition_name(interval_start: dt.datetime) -> str:
@@ -54,6 +106,7 @@ class PartitionRun:
     ) -> None:
         if not run_tag.isalnum():
             raise ValueError("run_tag must be letters and digits")
+        self.tables: dict[str, Any] = {table: root / table for table in tables}
         self.directories: dict[str, Any] = {table: root / table / partition for table in tables}
         self.formats = tuple(formats)
         self.run_tag = run_tag
@@ -68,13 +121,13 @@ class PartitionRun:
         """Mark each partition incomplete and open the temporary files."""
         try:
             for table, directory in self.directories.items():
+                self._refuse_links(table)
                 directory.mkdir(parents=True, exist_ok=True)
-                marker = directory / SUCCESS
-                if marker.exists():
-                    marker.unlink()
+                self._refuse_links(table)
+                _remove(directory / SUCCESS)
                 for file_format in self.formats:
                     temp = self._temp(table, file_format)
-                    file = temp.open("wb")
+                    file = _create(temp)
                     try:
                         writer = open_writer(file_format, file, table)
                     except BaseException:
@@ -84,6 +137,10 @@ class PartitionRun:
         except BaseException:
             self.abort()
             raise
+
+    def _refuse_links(self, table: str) -> None:
+        _refuse_link(self.tables[table], "table directory")
+        _refuse_link(self.directories[table], "partition directory")
 
     def write(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
         """Append a batch of rows to every file of ``table``."""
@@ -111,18 +168,30 @@ class PartitionRun:
         except BaseException:
             self.abort()
             raise
+        try:
+            for table in self.directories:  # the same directories as when the run began
+                self._refuse_links(table)
+        except BaseException:
+            self.abort()
+            raise
         finals = []
         for table, file_format, temp, _file, _writer in self._open:
             final = self.directories[table] / data_file_name(file_format)
+            if _is_link(final):
+                final.unlink()  # the link, not what it points to: a move onto it could follow it
             temp.replace(final)
             finals.append(final)
         keep = {data_file_name(f) for f in self.formats} | {SUCCESS}
         for directory in self.directories.values():
             for item in list(directory.iterdir()):
-                if item.name not in keep and item.is_file():
+                if item.name in keep or not OWN_NAME.fullmatch(item.name):
+                    continue  # ours and current, or not ours at all
+                if _is_link(item) or item.is_file():
                     item.unlink()
         for directory in self.directories.values():
-            with (directory / SUCCESS).open("wb"):
+            marker = directory / SUCCESS
+            _remove(marker)
+            with _create(marker):
                 pass
         return [str(path) for path in finals]
 

@@ -137,19 +137,20 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
         )
 
     def _destination(self) -> Any:
+        """The rendered destination, checked (see :mod:`airflow_dtcal.export.destination`) and opened: a
+        scheme the installed Airflow cannot open fails here, before any request."""
         from airflow.sdk import ObjectStoragePath
 
         from airflow_dtcal.core.errors import InvalidArgumentError
+        from airflow_dtcal.export.destination import check_destination, check_storage_path
 
         value = self.destination
         if isinstance(value, ObjectStoragePath):
-            return value
-        if not isinstance(value, str) or not value.strip():
-            raise InvalidArgumentError(
-                "destination", "must be an ObjectStoragePath or a non-empty URL or path", value
-            )
+            check_storage_path(value.protocol, value.path)
+        else:
+            value = check_destination(value)
         try:
-            path = ObjectStoragePath(value.strip())
+            path = value if isinstance(value, ObjectStoragePath) else ObjectStoragePath(value)
             path.fs  # noqa: B018 - resolves the filesystem: an unknown scheme or a missing package fails here
             return path
         except (TypeError, ValueError, ImportError) as err:
