@@ -31,6 +31,66 @@ if TYPE_CHECKING:
     from airflow_dtcal.planning.people import Resolution
 
 UNION_ID = "unionId"
+#: A check of one argument's value: ``rule(value, argument)`` returns the checked value or raises an
+#: :class:`~airflow_dtcal.core.errors.InvalidArgumentError` naming ``argument``.
+Rule = Callable[[Any, str], Any]
+
+
+def is_known(value: Any) -> bool:
+    """Whether a value is final when the DAG is parsed: no Jinja template in it (``{{`` or ``{%``) and no
+    XComArg (or other value resolved at run time), at any depth."""
+    stack, seen = [value], 0
+    while stack:
+        item = stack.pop()
+        seen += 1
+        if isinstance(item, str):
+            if "{{" in item or "{%" in item:
+                return False
+        elif callable(getattr(item, "iter_references", None)):  # XComArg, a DAG param: resolved at run time
+            return False
+        elif isinstance(item, Mapping):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            stack.extend(item)
+    return True
+
+
+def checked_by(path: str) -> Rule:
+    """The rule ``"module:function"``, imported when it first runs (operator modules stay cheap to import
+    at DAG parse); the function takes ``(value, argument)``."""
+
+    def check(value: Any, argument: str) -> Any:
+        import importlib
+
+        module, _, name = path.partition(":")
+        return getattr(importlib.import_module(module), name)(value, argument)
+
+    return check
+
+
+def optional(rule: Rule) -> Rule:
+    """``rule``, with ``None`` (not given) accepted as it is."""
+
+    def check(value: Any, argument: str) -> Any:
+        return None if value is None else rule(value, argument)
+
+    return check
+
+
+def one_of(*choices: str) -> Rule:
+    """One of ``choices`` (an enumeration such as an export's ``mode``)."""
+
+    def check(value: Any, argument: str) -> Any:
+        if value not in choices:
+            from airflow_dtcal.core.errors import InvalidArgumentError
+
+            quoted = [repr(choice) for choice in choices]
+            listed = " or ".join(quoted) if len(quoted) == 2 else f"one of {', '.join(quoted)}"
+            raise InvalidArgumentError(argument, f"must be {listed}", value)
+        return value
+
+    return check
 
 
 class People:
@@ -213,6 +273,33 @@ def unknown_rule(declared: Mapping[str, People], on_unknown: Any, owner: str) ->
             on_unknown,
         )
     return rule
+
+
+def check_when_made(source: Any, rules: Mapping[str, Rule], *, people: bool = False) -> None:
+    """What can be checked when the DAG is parsed: each rule on its argument's value and, with ``people``,
+    the arguments of ``source.people`` (with ``id_type`` and ``on_unknown``), each where the value is known
+    then (see :func:`is_known`; a template or an XComArg is checked in ``execute()``, once rendered). A bad
+    value raises :class:`~airflow_dtcal.exceptions.DingTalkInvalidArgumentError` naming the argument, so the
+    DAG fails to import with that message instead of failing its runs."""
+    from airflow_dtcal.exceptions import invalid_arguments
+
+    with invalid_arguments():
+        for name, rule in rules.items():
+            value = getattr(source, name)
+            if is_known(value):
+                rule(value, name)
+        if not people:
+            return
+        owner = type(source).__name__
+        declared: Mapping[str, People] = source.people
+        if is_known(source.id_type):
+            id_types(declared, source.id_type, owner)
+        if is_known(source.on_unknown):
+            unknown_rule(declared, source.on_unknown, owner)
+        for name, kind in declared.items():
+            value = getattr(source, name)
+            if is_known(value):
+                kind.checked(value, name)
 
 
 class Resolved:

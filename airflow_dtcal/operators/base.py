@@ -22,11 +22,12 @@ Importing this module is cheap (the scheduler imports operator modules on every 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_dtcal.compat import BaseOperator
-from airflow_dtcal.operators.arguments import UNRESOLVED_XCOM_KEY, People
+from airflow_dtcal.operators.arguments import UNRESOLVED_XCOM_KEY, People, Rule, check_when_made
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -42,6 +43,7 @@ __all__ = [
     "DingTalkCalendarBaseOperator",
     "Execution",
     "calendar_hook",
+    "check_event_id",
     "check_flags",
     "dag_timezone",
     "event_fields",
@@ -80,6 +82,13 @@ def report_calls(log: Any, context: Context | None, hook: DingTalkCalendarHook |
     if push and ti is not None and callable(getattr(ti, "xcom_push", None)):
         ti.xcom_push(key=CALLS_XCOM_KEY, value=report)
     return report
+
+
+def check_event_id(value: Any, argument: str) -> str:
+    """An event id (the rule of every argument holding one; ``None`` hints at an upstream XCom)."""
+    from airflow_dtcal.core.ids import require_id
+
+    return require_id(value, argument, hint=EVENT_ID_HINT)
 
 
 def calendar_hook(dingtalk_conn_id: Any) -> DingTalkCalendarHook:
@@ -132,6 +141,25 @@ def check_flags(source: object, *names: str) -> None:
             raise InvalidArgumentError(name, "must be true or false", getattr(source, name))
 
 
+def _checked_when_made(init: Callable[..., None]) -> Callable[..., None]:
+    """``init`` (an operator class's own ``__init__``), followed, once the outermost ``__init__`` of the
+    instance returns, by :meth:`DingTalkBaseOperator.check_when_made`: a subclass sets its arguments after
+    calling ``super().__init__()``, so only then are they all there."""
+
+    @functools.wraps(init)
+    def checked(self: DingTalkBaseOperator, *args: Any, **kwargs: Any) -> None:
+        depth = self.__dict__.get("_dtcal_init_depth", 0)
+        object.__setattr__(self, "_dtcal_init_depth", depth + 1)
+        try:
+            init(self, *args, **kwargs)
+        finally:
+            object.__setattr__(self, "_dtcal_init_depth", depth)
+        if depth == 0:
+            self.check_when_made()
+
+    return checked
+
+
 class DingTalkBaseOperator(BaseOperator):
     """The connection, the hook and the report of the calls a task spent.
 
@@ -156,10 +184,38 @@ class DingTalkBaseOperator(BaseOperator):
         missing = [name for name in cls._always_templated() if name not in templated]
         if missing:
             raise TypeError(f"{cls.__name__}.template_fields must include {', '.join(missing)}")
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _checked_when_made(cls.__dict__["__init__"])  # type: ignore[misc]
 
     @classmethod
     def _always_templated(cls) -> list[str]:
         return ["dingtalk_conn_id"]
+
+    #: The operator's own arguments that a check of their value alone settles (an export's ``destination``,
+    #: a ``state_key``, an enumeration such as ``mode``): ``{argument: rule(value, argument)}``. Each is run
+    #: when the operator is made, if the value is known then (no template, no XComArg: a DAG with a bad one
+    #: fails to import, naming it), and again in ``execute()`` on the rendered value
+    #: (:meth:`check_arguments`). Checks that need the context (the DAG's time zone, the data interval) or
+    #: several arguments together stay in the operator's own checks.
+    rules: ClassVar[Mapping[str, Rule]] = {}
+
+    def argument_rules(self) -> dict[str, Rule]:
+        """Every argument checked on its own: the connection id and :attr:`rules`."""
+        from airflow_dtcal.core.ids import require_id
+
+        return {"dingtalk_conn_id": require_id, **self.rules}
+
+    def check_when_made(self) -> None:
+        """Run when the outermost ``__init__`` has set every argument (see :func:`_checked_when_made`)."""
+        check_when_made(self, self.argument_rules())
+
+    def check_arguments(self) -> dict[str, Any]:
+        """:meth:`argument_rules` on the rendered values, in ``execute()`` before any request:
+        ``{argument: checked value}``."""
+        from airflow_dtcal.exceptions import invalid_arguments
+
+        with invalid_arguments():
+            return {name: rule(getattr(self, name), name) for name, rule in self.argument_rules().items()}
 
     def get_hook(self) -> DingTalkCalendarHook:
         """The task's hook, made on first use in ``execute()`` (never at parse time), from the rendered
@@ -275,38 +331,53 @@ class DingTalkCalendarBaseOperator(DingTalkBaseOperator):
 
     # ------------------------------------------------------------------ what the base does once
 
+    def argument_rules(self) -> dict[str, Rule]:
+        """The connection, the calendar, the idempotency key, the event ids and :attr:`rules`; the people
+        arguments (``people``, ``id_type``, ``on_unknown``) are checked beside them."""
+        from airflow_dtcal.core.calls import client_token
+        from airflow_dtcal.core.errors import InvalidArgumentError
+        from airflow_dtcal.core.ids import require_id
+
+        owner = type(self).__name__
+
+        def no_calendar(value: Any, argument: str) -> str:
+            if value != "primary":
+                raise InvalidArgumentError(argument, f"does not apply: {owner} works on no calendar", value)
+            return value
+
+        def token(value: Any, argument: str) -> str | None:
+            if value is None:
+                return None
+            if not self.writes:
+                raise InvalidArgumentError(
+                    argument, f"does not apply: {owner} only reads, it sends no write to key"
+                )
+            return client_token(value)
+
+        return {
+            "dingtalk_conn_id": require_id,
+            "calendar_id": require_id if self.on_calendar else no_calendar,
+            "client_token": token,
+            **dict.fromkeys(self.event_ids, check_event_id),
+            **self.rules,
+        }
+
+    def check_when_made(self) -> None:
+        check_when_made(self, self.argument_rules(), people=True)
+
     def run_task(self, context: Context) -> Any:
         ex = self.prepare(context)
         return self.run(ex)
 
     def prepare(self, context: Context) -> Execution:
         """Check every argument (before any request), then resolve the people to unionIds."""
-        from airflow_dtcal.core.calls import client_token
-        from airflow_dtcal.core.errors import InvalidArgumentError
-        from airflow_dtcal.core.ids import require_id
         from airflow_dtcal.exceptions import invalid_arguments
         from airflow_dtcal.operators.arguments import DeclaredPeople
 
-        owner = type(self).__name__
+        values = self.check_arguments()
         with invalid_arguments():
-            require_id(self.dingtalk_conn_id, "dingtalk_conn_id")
-            values: dict[str, Any] = {}
-            if self.on_calendar:
-                values["calendar_id"] = require_id(self.calendar_id, "calendar_id")
-            elif self.calendar_id != "primary":
-                raise InvalidArgumentError(
-                    "calendar_id", f"does not apply: {owner} works on no calendar", self.calendar_id
-                )
-            if self.client_token is not None:
-                if not self.writes:
-                    raise InvalidArgumentError(
-                        "client_token", f"does not apply: {owner} only reads, it sends no write to key"
-                    )
-                client_token(self.client_token)
             people = DeclaredPeople(self)
             values.update(people.values)
-            for name in self.event_ids:
-                values[name] = require_id(getattr(self, name), name, hint=EVENT_ID_HINT)
             ex = Execution(self, context, values)
             values.update(self.check(ex) or {})
         values.update(people.resolve(context))

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_dtcal.operators.arguments import push_unresolved
+from airflow_dtcal.operators.arguments import one_of, push_unresolved
 from airflow_dtcal.operators.base import DingTalkBaseOperator
 
 if TYPE_CHECKING:
@@ -36,6 +36,12 @@ class ResolveUsersOperator(DingTalkBaseOperator):
     """
 
     template_fields: Sequence[str] = ("ids", "dingtalk_conn_id")
+    rules = {
+        "id_type": one_of("userId", "mobile"),
+        "to": one_of("unionId", "userId"),
+        "returns": one_of(*RETURNS),
+        "on_unknown": one_of("fail", "skip"),
+    }
 
     def __init__(
         self,
@@ -55,19 +61,12 @@ class ResolveUsersOperator(DingTalkBaseOperator):
         self.on_unknown = on_unknown
 
     def run_task(self, context: Context) -> dict[str, str] | list[str]:
-        from airflow_dtcal.core.errors import InvalidArgumentError
         from airflow_dtcal.exceptions import invalid_arguments as _arguments
-        from airflow_dtcal.planning.people import check_on_unknown, distinct_ids
+        from airflow_dtcal.planning.people import distinct_ids
 
+        on_unknown = self.check_arguments()["on_unknown"]
         with _arguments():
-            if self.id_type not in ("userId", "mobile"):
-                raise InvalidArgumentError("id_type", "must be 'userId' or 'mobile'", self.id_type)
-            if self.returns not in RETURNS:
-                raise InvalidArgumentError("returns", "must be 'mapping' or 'list'", self.returns)
-            if self.to not in ("unionId", "userId"):
-                raise InvalidArgumentError("to", "must be 'unionId' or 'userId'", self.to)
             ids = distinct_ids(self.ids, self.id_type)
-            on_unknown = check_on_unknown(self.on_unknown)
         resolution = self.get_hook().resolve_people(ids, self.id_type, on_unknown="skip", target=self.to)
         mapping = resolution.union_ids if self.to == "unionId" else resolution.user_ids
         if resolution.missing and on_unknown == "fail":

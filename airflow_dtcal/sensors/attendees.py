@@ -17,13 +17,20 @@ from airflow_dtcal.compat import (
     PokeReturnValue,
     conf,
 )
-from airflow_dtcal.operators.arguments import IDS, ONE
-from airflow_dtcal.operators.base import DEFAULT_CONN_ID, EVENT_ID_HINT, calendar_hook, report_calls
+from airflow_dtcal.operators.arguments import IDS, ONE, Rule, check_when_made
+from airflow_dtcal.operators.base import DEFAULT_CONN_ID, calendar_hook, check_event_id, report_calls
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, XComArg
 
     from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
+
+
+def _rules() -> dict[str, Rule]:
+    """The sensor's arguments checked on their own: when it is made (values known then) and in execute()."""
+    from airflow_dtcal.core.ids import require_id
+
+    return {"dingtalk_conn_id": require_id, "calendar_id": require_id, "event_id": check_event_id}
 
 
 def _default_deferrable() -> bool:
@@ -136,6 +143,7 @@ class AttendeeResponseSensor(BaseSensorOperator):
         self.on_unknown = on_unknown
         self._hook: DingTalkCalendarHook | None = None
         self._resolved: dict[str, Any] | None = None
+        check_when_made(self, _rules(), people=True)  # values known at DAG parse; the rest in execute()
 
     # ---------------------------------------------------------------- shared
 
@@ -150,21 +158,20 @@ class AttendeeResponseSensor(BaseSensorOperator):
         resolved on the first call of a task's run, then kept."""
         if self._resolved is not None:
             return self._resolved
-        from airflow_dtcal.core.ids import require_id
         from airflow_dtcal.exceptions import DingTalkPeopleNotFoundError, invalid_arguments
         from airflow_dtcal.operators.arguments import DeclaredPeople
         from airflow_dtcal.planning import responses
 
         with invalid_arguments():
-            require_id(self.dingtalk_conn_id, "dingtalk_conn_id")
+            checked = {name: rule(getattr(self, name), name) for name, rule in _rules().items()}
             condition, min_accepted, _ids = responses.validate_condition(
                 self.condition, self.min_accepted, self.attendee_ids
             )
             people = DeclaredPeople(self)
             args = {
                 **people.values,
-                "event_id": require_id(self.event_id, "event_id", hint=EVENT_ID_HINT),
-                "calendar_id": require_id(self.calendar_id, "calendar_id"),
+                "event_id": checked["event_id"],
+                "calendar_id": checked["calendar_id"],
                 "condition": condition,
                 "min_accepted": min_accepted,
             }
