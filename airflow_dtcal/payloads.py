@@ -30,7 +30,7 @@ from airflow_dtcal.planning.events import (
     split_create_attendees,
     validate_recurrence,
 )
-from airflow_dtcal.planning.markers import carries_key, event_key_marker, key_search_window, mark_description
+from airflow_dtcal.planning.markers import key_search_window, with_marker
 
 __all__ = [
     "DAYS_OF_WEEK",
@@ -42,15 +42,12 @@ __all__ = [
     "InvalidArgumentError",
     "Recurrence",
     "build_event",
-    "carries_key",
     "chunked",
     "derive_client_token",
-    "event_key_marker",
     "event_times",
     "instant",
     "iso_instant",
     "key_search_window",
-    "mark_description",
     "normalize_attendee_ids",
     "normalize_attendees",
     "normalize_reminders",
@@ -58,4 +55,5 @@ __all__ = [
     "split_create_attendees",
     "validate_recurrence",
     "validate_response_status",
+    "with_marker",
 ]

@@ -16,6 +16,7 @@ from airflow_dtcal.core.settings import DEFAULTS, resolve_base_url
 from airflow_dtcal.hooks import attendees, checkins, events, people, rooms, stream
 from airflow_dtcal.hooks.client import CalendarClient, clear_token_cache
 from airflow_dtcal.hooks.operation import collected, listing, operation
+from airflow_dtcal.planning.markers import Markers
 
 __all__ = ["DEFAULTS", "DingTalkCalendarHook", "clear_token_cache", "resolve_base_url"]
 
@@ -55,6 +56,7 @@ class DingTalkCalendarHook(CalendarClient):
     cancel_event, acancel_event = operation(events.cancel_event)
     transfer_event, atransfer_event = operation(events.transfer_event)
     find_event_by_key, afind_event_by_key = operation(events.find_event_by_key)
+    mark_event, amark_event = operation(events.mark_event)
     iter_events, aiter_events = listing(events.iter_events, dict)
     list_events, alist_events = operation(collected(events.iter_events))
     iter_events_view, aiter_events_view = listing(events.iter_events_view, dict)
@@ -85,6 +87,12 @@ class DingTalkCalendarHook(CalendarClient):
     # check-in, Stream mode
     iter_sign_ins, aiter_sign_ins = listing(checkins.iter_sign_ins, dict)
     open_stream_connection, aopen_stream_connection = operation(stream.open_stream_connection)
+
+    def markers(self) -> Markers:
+        """The event markers of this connection's app (:mod:`airflow_dtcal.planning.markers`): keyed by the
+        app secret, so only this app can make markers its operators accept. No request is sent; never log,
+        return or push the object (it refuses to be printed or serialised)."""
+        return Markers(self.settings.app_secret)
 
     # ---------------------------------------------------------------- connection form (Airflow 3.0 - 3.1)
 

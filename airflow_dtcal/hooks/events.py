@@ -18,7 +18,7 @@ from airflow_dtcal.core.times import iso_instant
 from airflow_dtcal.hooks.attendees import add_attendees
 from airflow_dtcal.hooks.operation import Context, Emit, Flow, Listing, pages
 from airflow_dtcal.planning.events import split_create_attendees
-from airflow_dtcal.planning.markers import carries_key, event_key_marker
+from airflow_dtcal.planning.markers import KeyScan, Markers, check_event_key, with_marker
 
 
 def create_event(
@@ -217,18 +217,60 @@ def find_event_by_key(
     time_max: str,
     calendar_id: str = "primary",
 ) -> Flow[dict | None]:
-    """The organizer's first live event in the window that carries ``key`` (see
-    :func:`~airflow_dtcal.planning.markers.mark_description`), or None. For an instance of a recurring
-    series the series master's id is returned as ``id``.
+    """The first live event in the window that ``user_id`` organizes and whose marker of ``key`` verifies
+    (see :mod:`airflow_dtcal.planning.markers`), or None. For an occurrence of a recurring series the
+    series' id is returned as ``id``.
+
+    ``user_id`` is the organizer, by unionId (as event answers name organizers). Events that carry a marker
+    of the key but are not ours (organized by someone else, or a copy of our marker on another event) are
+    logged and ignored. An event of ours marked by the previous release, when it is the only one, is
+    adopted: its marker is replaced by a verified one (one PatchEvent) and it is returned.
     """
-    event_key_marker(key)
+    scan = KeyScan(Markers(ctx.settings.app_secret), user_id, calendar_id, check_event_key(key))
     call = calls.list_events(
         user_id, calendar_id, time_min=time_min, time_max=time_max, show_deleted=False, page_size=100
     )
     pager = Pager(call, ctx.settings.max_pages)
-    while not pager.done:
+    while not pager.done and scan.found is None:
         for event in pager.accept((yield pager.next_call())):
-            if event.get("status") != "cancelled" and carries_key(event, key):
-                master = event.get("seriesMasterId")
-                return dict(event, id=master) if isinstance(master, str) and master else dict(event)
-    return None
+            if scan.see(event):
+                break
+    for event_id, why in scan.ignored:
+        ctx.log.warning("Ignored event %s, which carries the marker of this key: %s", event_id, why)
+    if scan.found is not None:
+        return scan.found
+    if len(scan.legacy) > 1:
+        ctx.log.warning(
+            "Events %s carry the previous release's marker of this key; none is adopted (which one is "
+            "the intended event cannot be told): a new one is made. Cancel the others if they are yours",
+            ", ".join(e["id"] for e in scan.legacy),
+        )
+    adopted = scan.adoptable()
+    if adopted is None:
+        return None
+    return (
+        yield from mark_event(
+            ctx, user_id, adopted["id"], key, description=adopted.get("description"), calendar_id=calendar_id
+        )
+    )
+
+
+def mark_event(
+    ctx: Context,
+    user_id: str,
+    event_id: str,
+    key: str,
+    *,
+    description: str | None,
+    calendar_id: str = "primary",
+) -> Flow[dict]:
+    """Give the event ``event_id`` of the organizer ``user_id`` the marker of ``key``, bound to its id, as
+    the last line of ``description`` (which replaces the event's; a marker line already there is replaced).
+    One PatchEvent, idempotent (its client token is derived from what it writes). Returns the patched event.
+    """
+    markers = Markers(ctx.settings.app_secret)
+    marked = with_marker(description, markers.event(user_id, calendar_id, check_event_key(key), event_id))
+    token = calls.derive_client_token("airflow-dtcal", "MarkEvent", user_id, calendar_id, event_id, marked)
+    patched = yield calls.patch_event(user_id, event_id, {"description": marked}, calendar_id, token)
+    ctx.log.info("Marked event %s with its key", event_id)
+    return dict(patched, id=event_id, description=marked)

@@ -10,13 +10,21 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_dtcal.operators.arguments import EVENT_ATTENDEES, ONE
+from airflow_dtcal.operators.arguments import EVENT_ATTENDEES, ONE, checked_by, optional
 from airflow_dtcal.operators.base import DingTalkCalendarBaseOperator, Execution, check_flags, dag_timezone
 
 if TYPE_CHECKING:
     from airflow.sdk import XComArg
 
-__all__ = ["SyncEventsOperator", "send_writes"]
+__all__ = ["SyncEventsOperator", "check_max_in_flight", "send_writes"]
+
+
+def check_max_in_flight(value: Any, argument: str) -> int:
+    from airflow_dtcal.core.errors import InvalidArgumentError
+
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 64:
+        raise InvalidArgumentError(argument, "must be a whole number from 1 to 64", value)
+    return value
 
 
 class SyncEventsOperator(DingTalkCalendarBaseOperator):
@@ -42,9 +50,11 @@ class SyncEventsOperator(DingTalkCalendarBaseOperator):
     :param id_type: for ``organizer_id`` and ``events`` (their attendees). :param on_unknown: for the
         events' attendees (``"skip"`` leaves unresolved people out of the events, so a sync removes them).
 
-    The keys are kept as hashed markers on the description's last line (see ``docs/lifecycle.md``), so
-    whatever runs created the events, a sync finds them. With ``client_token``, each write's key is derived
-    from it.
+    The keys are kept as keyed markers on the description's last line, bound to each event's id (see
+    ``docs/lifecycle.md``), so whatever runs created the events, a sync finds them, and only them: an event
+    counts as the set's when the organizer organizes it and its marker verifies (a copy elsewhere is logged
+    and left alone). A created event is marked right after the create (one PatchEvent). With
+    ``client_token``, each write's key is derived from it.
     """
 
     people = {"organizer_id": ONE, "events": EVENT_ATTENDEES}
@@ -60,6 +70,10 @@ class SyncEventsOperator(DingTalkCalendarBaseOperator):
         "dingtalk_conn_id",
     )
     template_fields_renderers = {"events": "json"}
+    rules = {
+        "scope": checked_by("airflow_dtcal.planning.markers:check_scope"),
+        "max_in_flight": optional(check_max_in_flight),
+    }
 
     def __init__(
         self,
@@ -83,36 +97,55 @@ class SyncEventsOperator(DingTalkCalendarBaseOperator):
         self.sync_attendees = sync_attendees
 
     def check(self, ex: Execution) -> dict[str, Any]:
-        from airflow_dtcal.core.errors import InvalidArgumentError
         from airflow_dtcal.planning.event_sets import check_window, desired_events
 
-        desired = desired_events(ex.events, scope=self.scope, default_timezone=dag_timezone(ex.context))
+        desired = desired_events(ex.events, scope=ex.scope, default_timezone=dag_timezone(ex.context))
         window = check_window(desired, self.time_min, self.time_max)
-        limit = self.max_in_flight
-        if limit is not None and (
-            isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 64
-        ):
-            raise InvalidArgumentError("max_in_flight", "must be a whole number from 1 to 64", limit)
         check_flags(self, "sync_attendees")
         return {"window": window}
 
     def run(self, ex: Execution) -> dict:
         from airflow_dtcal.exceptions import invalid_arguments
-        from airflow_dtcal.planning.event_sets import desired_events, plan_sync
+        from airflow_dtcal.planning.event_sets import desired_events, marked_description, plan_sync
 
-        organizer, calendar, zone = ex.organizer_id, ex.calendar_id, dag_timezone(ex.context)
-        desired = desired_events(ex.events, scope=self.scope, default_timezone=zone)  # attendees resolved
+        organizer, calendar, zone, scope = ex.organizer_id, ex.calendar_id, dag_timezone(ex.context), ex.scope
+        desired = desired_events(ex.events, scope=scope, default_timezone=zone)  # attendees resolved
         time_min, time_max = ex.window
         hook = ex.hook
+        markers = hook.markers()
         existing: list[Mapping[str, Any]] = list(
             hook.iter_events(organizer, time_min=time_min, time_max=time_max, calendar_id=calendar)
         )
         with invalid_arguments():
-            plan = plan_sync(desired, existing, scope=self.scope, default_timezone=zone)
+            plan = plan_sync(
+                desired,
+                existing,
+                scope=scope,
+                organizer=organizer,
+                calendar=calendar,
+                markers=markers,
+                default_timezone=zone,
+            )
+        for event_id, why in plan.ignored:
+            self.log.warning(
+                "Ignored event %s, which carries a marker of the set %r: %s", event_id, scope, why
+            )
+        for event_id, why in plan.left:
+            self.log.warning(
+                "Left event %s alone (%s); cancel it by hand if it is a stale copy", event_id, why
+            )
+
+        def mark(item: Any, event_id: str) -> str:
+            return marked_description(
+                item, event_id, scope=scope, organizer=organizer, calendar=calendar, markers=markers
+            )
+
         writes: list[tuple[str, str | None, Any, tuple, str]] = []
         for item in plan.create:
-            token = ex.token("CreateEvent", [organizer, calendar, self.scope, item.key, item.body])
-            writes.append(("created", item.key, None, (item.body,), token))
+            token = ex.token("CreateEvent", [organizer, calendar, scope, item.key, item.body])
+            writes.append(
+                ("created", item.key, None, (item.body, lambda new_id, i=item: mark(i, new_id)), token)
+            )
         for item, event_id, changes in plan.update:
             token = ex.token("PatchEvent", [organizer, calendar, event_id, changes])
             writes.append(("updated", item.key, event_id, (changes,), token))
@@ -131,7 +164,7 @@ class SyncEventsOperator(DingTalkCalendarBaseOperator):
             self.log.error(
                 "A write of the sync of %r failed; writes not yet started were not sent. Running the task "
                 "again is safe: events already written are found by their keys",
-                self.scope,
+                scope,
             )
             raise
         summary: dict[str, Any] = {
@@ -152,7 +185,7 @@ class SyncEventsOperator(DingTalkCalendarBaseOperator):
         self.log.info(
             "Synced %s events of %r for %s: %d created, %d updated, %d unchanged, %d cancelled",
             len(desired),
-            self.scope,
+            scope,
             organizer,
             len(summary["created"]),
             len(summary["updated"]),
@@ -174,8 +207,18 @@ def send_writes(
 
     def write(item: tuple) -> Any:
         verb, _key, target, args, token = item
-        if verb == "created":
-            return hook.create_event(organizer, *args, calendar_id=calendar, client_token=token)["id"]
+        if verb == "created":  # then marked: the seal on its description is bound to its new id
+            body, mark = args
+            event_id = hook.create_event(organizer, body, calendar_id=calendar, client_token=token)["id"]
+            marked = mark(event_id)
+            hook.patch_event(
+                organizer,
+                event_id,
+                {"description": marked},
+                calendar_id=calendar,
+                client_token=derive_client_token(token, "mark", event_id, marked),
+            )
+            return event_id
         if verb == "updated":
             hook.patch_event(organizer, target, *args, calendar_id=calendar, client_token=token)
             return target

@@ -16,8 +16,8 @@ A cleared or retried task re-establishes the state it describes: ``CreateEventOp
 on a later try creates a new event only if the one it got back was deleted or cancelled meanwhile. The other
 writes are idempotent in DingTalk; their keys include the try number. :class:`EnsureEventOperator` keeps
 one event per intended occurrence across runs (a manual run, a clear, a backfill): it gives the event a key
-of yours, kept as a short hashed marker on the description's last line (see
-:func:`airflow_dtcal.payloads.mark_description`), and creates only when no live event carries it.
+of yours, kept as a short keyed marker on the description's last line (see
+:mod:`airflow_dtcal.planning.markers`), and creates only when no live event of the organizer carries it.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_dtcal.operators.arguments import ATTENDEES, ONE
+from airflow_dtcal.operators.arguments import ATTENDEES, ONE, checked_by
 from airflow_dtcal.operators.base import (
     DingTalkCalendarBaseOperator,
     Execution,
@@ -209,6 +209,10 @@ class EnsureEventOperator(CreateEventOperator):
     """
 
     template_fields: Sequence[str] = (*CreateEventOperator.template_fields, "dedup_key")
+    rules = {
+        "dedup_key": checked_by("airflow_dtcal.planning.markers:check_event_key"),
+        "dedup_window_days": checked_by("airflow_dtcal.planning.markers:check_window_days"),
+    }
 
     def __init__(self, *, dedup_key: str | XComArg, dedup_window_days: int = 7, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -216,31 +220,40 @@ class EnsureEventOperator(CreateEventOperator):
         self.dedup_window_days = dedup_window_days
 
     def build_event(self, ex: Execution) -> dict:
-        from airflow_dtcal.planning.markers import mark_description
+        """The CreateEvent body; its description leaves room for the marker, added once the event has an id
+        (the marker is bound to it: see :mod:`airflow_dtcal.planning.markers`)."""
+        from airflow_dtcal.planning.markers import EVENT_MARKER_LENGTH, room_for
 
         event = super().build_event(ex)
-        event["description"] = mark_description(event.get("description"), self.dedup_key)
+        text = room_for(event.get("description"), EVENT_MARKER_LENGTH)
+        if text:
+            event["description"] = text
         return event
 
     def check(self, ex: Execution) -> dict[str, Any]:
         from airflow_dtcal.planning.markers import key_search_window
 
         checked = super().check(ex)
-        return {**checked, "window": key_search_window(checked["event"], self.dedup_window_days)}
+        return {**checked, "window": key_search_window(checked["event"], ex.dedup_window_days)}
 
     def run(self, ex: Execution) -> str:
         time_min, time_max = ex.window
+        organizer, calendar, key = ex.organizer_id, ex.calendar_id, ex.dedup_key
         found = ex.hook.find_event_by_key(
-            ex.organizer_id, self.dedup_key, time_min=time_min, time_max=time_max, calendar_id=ex.calendar_id
+            organizer, key, time_min=time_min, time_max=time_max, calendar_id=calendar
         )
         if found is not None:
             self.log.info(
                 "Organizer %s already has the event for this key (%s); not creating another",
-                ex.organizer_id,
+                organizer,
                 found["id"],
             )
             return found["id"]
-        return super().run(ex)
+        event_id = super().run(ex)
+        ex.hook.mark_event(
+            organizer, event_id, key, description=ex.event.get("description"), calendar_id=calendar
+        )
+        return event_id
 
 
 class DeleteEventOperator(DingTalkCalendarBaseOperator):

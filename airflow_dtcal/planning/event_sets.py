@@ -2,25 +2,43 @@
 
 Pure: no I/O, no Airflow. A *set* of events is named by a ``scope`` (e.g. ``"training-sessions"``); each
 desired event has a stable ``key`` within it. An event of the set carries, on the last line of its
-description, the marker of its key (as :func:`airflow_dtcal.payloads.mark_description` writes it, for the
-key ``<scope>/<key>``) and the marker of the set, so a later sync recognises both what it manages and which
-desired event each one is, whatever runs created them.
+description, the member marker of its key and a seal binding that marker to the event's id (see
+:meth:`airflow_dtcal.planning.markers.Markers.set_line`), so a later sync recognises both what it manages
+and which desired event each one is, whatever runs created them, and nothing else: an event counts as a
+member only when its organizer is the sync's and its seal verifies for its own id. A copy of the line on
+another event (pasted into someone's own event, or handed over with TransferEvent) is ignored and reported,
+never updated or cancelled.
+
+A created event is marked right after it is created (the seal needs its id): see
+:func:`~airflow_dtcal.operators.event_sets.send_writes`.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_dtcal.core.errors import InvalidArgumentError
 from airflow_dtcal.core.times import instant, wire_instant
-from airflow_dtcal.planning.events import MAX_DESCRIPTION_LENGTH, build_event
-from airflow_dtcal.planning.markers import event_key_marker
+from airflow_dtcal.planning.events import build_event
+from airflow_dtcal.planning.markers import (
+    EVENT_MARKER_LENGTH,
+    SET_MARKER_LENGTH,
+    Markers,
+    check_scope,
+    description_of,
+    event_id_of,
+    legacy_event_marker,
+    legacy_set_marker,
+    organizer_of,
+    room_for,
+    with_marker,
+)
 from airflow_dtcal.planning.update import event_changes
 
-SET_PREFIX = "[airflow-dtcal-set:"
+#: The length of a set event's marker line: its member marker, a space, its seal.
+LINE_LENGTH = EVENT_MARKER_LENGTH + 1 + SET_MARKER_LENGTH
 #: The pythonic arguments a desired event may have (those of CreateEventOperator).
 EVENT_ARGUMENTS = frozenset(
     {
@@ -40,22 +58,22 @@ EVENT_ARGUMENTS = frozenset(
 )
 
 
-def set_marker(scope: Any) -> str:
-    if not isinstance(scope, str) or not scope.strip():
-        raise InvalidArgumentError("scope", "must be a non-empty string naming the set of events", scope)
-    return f"{SET_PREFIX}{hashlib.sha256(scope.strip().encode()).hexdigest()[:24]}]"
-
-
 def _scoped(scope: str, key: str) -> str:
+    """The key the previous release hashed for a set's event."""
     return f"{scope.strip()}/{key.strip()}"
 
 
 @dataclass
 class Desired:
     key: str
-    body: dict  # the CreateEvent body, markers included
-    arguments: dict  # the pythonic arguments, for comparing with an existing event
+    body: dict  # the CreateEvent body; its description has no marker yet (the seal needs the event's id)
+    arguments: dict  # the pythonic arguments, for comparing with an existing event (description: unmarked)
     attendees: list[dict] | None = None  # the attendees wanted ({id, isOptional}), when the item names them
+
+    @property
+    def text(self) -> str:
+        """The description the DAG asked for, without the marker line."""
+        return self.body.get("description") or ""
 
 
 @dataclass
@@ -64,13 +82,18 @@ class Plan:
     update: list[tuple[Desired, str, dict]] = field(default_factory=list)  # (desired, event id, changes)
     cancel: list[tuple[str, str | None]] = field(default_factory=list)  # (event id, its key if known)
     unchanged: list[tuple[Desired, str]] = field(default_factory=list)
+    #: ``(event id, why)``: events that carry the set's markers but are not its members (not ours, a copy).
+    ignored: list[tuple[str, str]] = field(default_factory=list)
+    #: ``(event id, why)``: events marked by the previous release that were not adopted (left alone).
+    left: list[tuple[str, str]] = field(default_factory=list)
 
 
 def desired_events(
     items: Any, *, scope: str, default_timezone: str | None = None, field_name: str = "events"
 ) -> list[Desired]:
-    """Validate the desired events (dicts of CreateEventOperator arguments plus ``key``) and build bodies."""
-    marker = set_marker(scope)
+    """Validate the desired events (dicts of CreateEventOperator arguments plus ``key``) and build bodies
+    (each description checked to leave room for the marker line)."""
+    check_scope(scope)
     if isinstance(items, (str, Mapping)) or not isinstance(items, Sequence):
         raise InvalidArgumentError(field_name, "must be a list of dicts, each with a 'key'", items)
     out, seen = [], set()
@@ -90,18 +113,14 @@ def desired_events(
         arguments = {k: v for k, v in item.items() if k != "key"}
         try:
             body = build_event(**arguments, default_timezone=default_timezone)
-            text = (body.get("description") or "").rstrip()
-            line = f"{event_key_marker(_scoped(scope, key))} {marker}"
-            description = f"{text}\n\n{line}" if text else line
-            if len(description) > MAX_DESCRIPTION_LENGTH:
-                raise InvalidArgumentError(
-                    "description", f"leaves no room for the sync markers ({len(line) + 2} characters)"
-                )
+            text = room_for(body.get("description"), LINE_LENGTH)
         except InvalidArgumentError as err:
             raise InvalidArgumentError(f"{where}.{err.field}", err.rule) from None
-        body["description"] = description
+        if text:
+            body["description"] = text
+        else:
+            body.pop("description", None)
         compare = {k: v for k, v in arguments.items() if k not in ("attendees", "description")}
-        compare["description"] = description
         if compare.get("online_meeting") is not True:  # an existing meeting is never removed
             compare.pop("online_meeting", None)
         wanted = list(body.get("attendees", [])) if item.get("attendees") is not None else None
@@ -130,48 +149,113 @@ def check_window(desired: list[Desired], time_min: Any, time_max: Any) -> tuple[
     return first.in_timezone("UTC").strftime(fmt), last.in_timezone("UTC").strftime(fmt)
 
 
+def marked_description(
+    item: Desired, event_id: str, *, scope: str, organizer: str, calendar: str, markers: Markers
+) -> str:
+    """The description ``item``'s event ``event_id`` should have: the DAG's text and the sealed marker line."""
+    return with_marker(item.text, markers.set_line(organizer, calendar, scope, item.key, event_id))
+
+
 def plan_sync(
     desired: list[Desired],
     existing: list[Mapping[str, Any]],
     *,
     scope: str,
+    organizer: str,
+    calendar: str,
+    markers: Markers,
     default_timezone: str | None = None,
 ) -> Plan:
     """What to do so the set's live events in the window are exactly ``desired``.
 
-    ``existing`` is what ListEvents returned for the window (any events; those without the set's marker are
-    ignored). Two live events with one key (made by hand, say) keep the first; the other is cancelled.
+    ``existing`` is what ListEvents returned for the window of ``organizer``'s calendar (any events). An
+    event is a member of the set when ``organizer`` organizes it and its seal verifies for its id; members
+    are updated, kept or cancelled. Two live members with one key (made by hand, say) keep the first; the
+    other is cancelled. An event of ``organizer`` with the previous release's markers of a desired key is
+    adopted when it is the only one for that key and no member has the key (its update writes the new
+    markers); other such events are left alone and reported in :attr:`Plan.left`. Events that carry a
+    marker of the set but are not members are reported in :attr:`Plan.ignored`; nothing else is touched.
     """
-    marker = set_marker(scope)
-    by_marker = {event_key_marker(_scoped(scope, d.key)): d for d in desired}
-    plan, matched = Plan(), {}
-    seen_ids = set()
+    scope = check_scope(scope)
+    by_member = {markers.member(organizer, calendar, scope, d.key): d for d in desired}
+    by_legacy = {legacy_event_marker(_scoped(scope, d.key)): d for d in desired}
+    legacy_set = legacy_set_marker(scope)
+    plan, matched, seen = Plan(), {}, set()
+    legacy: dict[str, list[Mapping[str, Any]]] = {}
     for event in existing:
-        description = event.get("description")
-        event_id = event.get("seriesMasterId") or event.get("id")
-        if (
-            event.get("status") == "cancelled"
-            or not isinstance(description, str)
-            or marker not in description
-        ):
+        event_id, text = event_id_of(event), description_of(event)
+        if event.get("status") == "cancelled" or "[airflow-dtcal" not in text:
             continue
-        if not isinstance(event_id, str) or not event_id or event_id in seen_ids:
+        if event_id is None or event_id in seen:
             continue  # an answer without an id cannot be written to; several occurrences of one series
-        seen_ids.add(event_id)
-        wanted = next((d for m, d in by_marker.items() if m in description), None)
-        if wanted is None or wanted.key in matched:
-            plan.cancel.append((event_id, wanted.key if wanted else None))
-            continue
-        matched[wanted.key] = event_id
-        changes = event_changes(
-            event, default_timezone=default_timezone, operation="ListEvents", **wanted.arguments
-        )
-        if changes:
-            plan.update.append((wanted, event_id, changes))
-        else:
-            plan.unchanged.append((wanted, event_id))
+        seen.add(event_id)
+        ours = organizer_of(event) == organizer
+        member = markers.sealed_member(organizer, calendar, scope, event)
+        if member is not None and ours:
+            wanted = by_member.get(member)
+            if wanted is None or wanted.key in matched:
+                plan.cancel.append((event_id, wanted.key if wanted else None))
+            else:
+                matched[wanted.key] = event_id
+                _compare(plan, wanted, event, event_id, scope, organizer, calendar, markers, default_timezone)
+        elif member is not None or any(m in text for m in by_member):
+            why = (
+                "its seal does not verify for its id (a copy of another event's marker line)"
+                if ours
+                else f"it is organized by {organizer_of(event)!r}, not {organizer!r}"
+            )
+            plan.ignored.append((event_id, why))
+        elif legacy_set in text:
+            wanted = next((d for m, d in by_legacy.items() if m in text), None)
+            if not ours:
+                plan.ignored.append(
+                    (event_id, f"it is organized by {organizer_of(event)!r}, not {organizer!r}")
+                )
+            elif wanted is None:
+                plan.left.append((event_id, "marked by the previous release for no desired key"))
+            else:
+                legacy.setdefault(wanted.key, []).append(event)
+    for item in desired:
+        candidates = legacy.get(item.key, [])
+        if item.key in matched or len(candidates) > 1:
+            why = "a member has the key" if item.key in matched else "several events have the key"
+            plan.left.extend(
+                (event_id_of(e) or "", f"marked by the previous release; {why}") for e in candidates
+            )
+        elif candidates:  # adopted: its update writes the new markers
+            event_id = event_id_of(candidates[0]) or ""
+            matched[item.key] = event_id
+            _compare(
+                plan, item, candidates[0], event_id, scope, organizer, calendar, markers, default_timezone
+            )
     plan.create = [d for d in desired if d.key not in matched]
     return plan
+
+
+def _compare(
+    plan: Plan,
+    wanted: Desired,
+    event: Mapping[str, Any],
+    event_id: str,
+    scope: str,
+    organizer: str,
+    calendar: str,
+    markers: Markers,
+    default_timezone: str | None,
+) -> None:
+    description = marked_description(
+        wanted, event_id, scope=scope, organizer=organizer, calendar=calendar, markers=markers
+    )
+    changes = event_changes(
+        event,
+        default_timezone=default_timezone,
+        operation="ListEvents",
+        **{**wanted.arguments, "description": description},
+    )
+    if changes:
+        plan.update.append((wanted, event_id, changes))
+    else:
+        plan.unchanged.append((wanted, event_id))
 
 
 def attendee_changes(wanted: list[dict], current: list[str], organizer: str) -> tuple[list[dict], list[str]]:

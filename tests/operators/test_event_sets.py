@@ -8,7 +8,8 @@ from airflow_dtcal.core.errors import InvalidArgumentError
 from airflow_dtcal.exceptions import DingTalkInvalidArgumentError, DingTalkServerError
 from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
 from airflow_dtcal.operators.events import SyncEventsOperator
-from airflow_dtcal.planning.event_sets import desired_events, plan_sync, set_marker
+from airflow_dtcal.planning.event_sets import desired_events, marked_description, plan_sync
+from airflow_dtcal.planning.markers import Markers
 from airflow_dtcal.planning.events import build_event
 from tests.airflow_runs import run_dag
 from tests.helpers import ROOT, load_module, task_context
@@ -29,6 +30,23 @@ def session(key: str, day: int, hour: int = 10, **extra) -> dict:
     }
 
 
+MARKERS = Markers("a-test-app-secret")
+
+
+def listed(item, event_id: str, *, scope: str = SCOPE, organizer: str = ORG) -> dict:
+    """``item``'s event as ListEvents would list it once a sync made it: marked for its id."""
+    description = marked_description(
+        item, event_id, scope=scope, organizer=ORG, calendar="primary", markers=MARKERS
+    )
+    return dict(
+        item.body, id=event_id, status="confirmed", organizer={"id": organizer}, description=description
+    )
+
+
+def plan(desired, existing, *, scope: str = SCOPE):
+    return plan_sync(desired, existing, scope=scope, organizer=ORG, calendar="primary", markers=MARKERS)
+
+
 def live(emulator) -> dict[str, dict]:
     return {e["summary"]: e for e in emulator.events() if e["status"] != "cancelled"}
 
@@ -38,28 +56,29 @@ def live(emulator) -> dict[str, dict]:
 
 def test_plan_creates_updates_cancels_and_ignores_other_events():
     desired = desired_events([session("a", 6), session("b", 7), session("c", 8)], scope=SCOPE)
-    existing = [dict(d.body, id=f"ev-{d.key}", status="confirmed") for d in desired[:2]]
+    existing = [listed(d, f"ev-{d.key}") for d in desired[:2]]
     existing[1]["summary"] = "Renamed by hand"
     gone = desired_events([session("old", 9)], scope=SCOPE)[0]
-    existing.append(dict(gone.body, id="ev-old", status="confirmed"))
+    existing.append(listed(gone, "ev-old"))
     other_set = desired_events([session("a", 6)], scope="another")[0]
-    existing.append(dict(other_set.body, id="ev-other", status="confirmed"))
+    existing.append(listed(other_set, "ev-other", scope="another"))
     existing.append({"id": "ev-plain", "summary": "Not ours", "description": "hello"})
-    plan = plan_sync(desired, existing, scope=SCOPE)
-    assert [d.key for d in plan.create] == ["c"]
-    assert [(d.key, event_id, changes) for d, event_id, changes in plan.update] == [
+    result = plan(desired, existing)
+    assert [d.key for d in result.create] == ["c"]
+    assert [(d.key, event_id, changes) for d, event_id, changes in result.update] == [
         ("b", "ev-b", {"summary": "Session b"})
     ]
-    assert [(d.key, event_id) for d, event_id in plan.unchanged] == [("a", "ev-a")]
-    assert plan.cancel == [("ev-old", None)]
-    assert desired[0].body["description"].endswith(set_marker(SCOPE))
+    assert [(d.key, event_id) for d, event_id in result.unchanged] == [("a", "ev-a")]
+    assert result.cancel == [("ev-old", None)]
+    assert result.ignored == [] and result.left == []
+    assert "description" not in desired[0].body  # marked once the event has an id
 
 
 def test_plan_reads_listed_times_by_instant_in_both_stored_forms():
     """ListEvents may hold a dateTime with an offset or without one (read in its timeZone): the same
     instants are no update, a moved event is one, and a time with neither offset nor zone names ListEvents."""
     [wanted] = desired_events([session("a", 6)], scope=SCOPE)
-    offset = dict(wanted.body, id="ev-a", status="confirmed")
+    offset = listed(wanted, "ev-a")
     no_offset = dict(
         offset,
         start={"dateTime": "2026-04-06T10:00:00", "timeZone": TZ},
@@ -71,23 +90,24 @@ def test_plan_reads_listed_times_by_instant_in_both_stored_forms():
         end={"dateTime": "2026-04-06T03:00:00Z", "timeZone": TZ},
     )
     for existing in (offset, no_offset, utc):
-        plan = plan_sync([wanted], [existing], scope=SCOPE)
-        assert (plan.update, [(d.key, i) for d, i in plan.unchanged]) == ([], [("a", "ev-a")])
+        result = plan([wanted], [existing])
+        assert (result.update, [(d.key, i) for d, i in result.unchanged]) == ([], [("a", "ev-a")])
     moved = dict(no_offset, start={"dateTime": "2026-04-06T10:00:00", "timeZone": "Europe/Berlin"})
-    [(_, _, changes)] = plan_sync([wanted], [moved], scope=SCOPE).update
+    [(_, _, changes)] = plan([wanted], [moved]).update
     assert changes["start"] == {"dateTime": "2026-04-06T10:00:00+08:00", "timeZone": TZ}
     unreadable = dict(no_offset, start={"dateTime": "2026-04-06T10:00:00"})
-    [(_, _, changes)] = plan_sync([wanted], [unreadable], scope=SCOPE).update  # whole new times: sent
+    [(_, _, changes)] = plan([wanted], [unreadable]).update  # whole new times: sent
     assert changes["start"] == {"dateTime": "2026-04-06T10:00:00+08:00", "timeZone": TZ}
 
 
 def test_plan_leaves_alone_a_listed_event_without_an_id():
     """An answer without an id cannot be updated or cancelled: it is neither, and its key is created."""
     desired = desired_events([session("a", 6)], scope=SCOPE)
-    existing = [dict(desired[0].body, status="confirmed"), dict(desired[0].body, id="", status="confirmed")]
-    plan = plan_sync(desired, existing, scope=SCOPE)
-    assert plan.cancel == [] and plan.update == [] and plan.unchanged == []
-    assert [d.key for d in plan.create] == ["a"]
+    marked = listed(desired[0], "ev-a")
+    existing = [{k: v for k, v in marked.items() if k != "id"}, dict(marked, id="")]
+    result = plan(desired, existing)
+    assert result.cancel == [] and result.update == [] and result.unchanged == []
+    assert [d.key for d in result.create] == ["a"]
 
 
 @pytest.mark.parametrize(

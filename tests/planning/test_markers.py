@@ -14,6 +14,7 @@ from airflow_dtcal.core.errors import InvalidArgumentError
 from airflow_dtcal.exceptions import DingTalkInvalidArgumentError
 from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
 from airflow_dtcal.operators.events import EnsureEventOperator
+from airflow_dtcal.planning.markers import Markers, check_event_key
 from tests.airflow_runs import run_dag
 from tests.helpers import ROOT, load_module, task_context
 
@@ -28,29 +29,62 @@ def live(emulator) -> list[dict]:
 # --------------------------------------------------------------------------------------------- pure
 
 
-def test_marker_is_short_stable_and_hides_the_key():
-    marker = payloads.event_key_marker(KEY)
-    assert marker == payloads.event_key_marker(f"  {KEY} ")
-    assert marker.startswith("[airflow-dtcal:") and marker.endswith("]") and len(marker) == 40
-    assert "2026" not in marker and marker != payloads.event_key_marker("review 2026-W12")
+MARKERS = Markers("a-test-app-secret")
 
 
-def test_mark_description_appends_once_and_keeps_within_the_limit():
-    assert payloads.mark_description(None, KEY) == payloads.event_key_marker(KEY)
-    marked = payloads.mark_description("Agenda\n", KEY)
-    assert marked == "Agenda\n\n" + payloads.event_key_marker(KEY)
-    assert payloads.mark_description(marked, KEY) == marked
-    assert payloads.carries_key({"description": marked}, KEY)
-    assert not payloads.carries_key({"description": marked}, "other")
-    assert not payloads.carries_key({}, KEY)
+def test_a_marker_is_short_and_keyed_by_the_app_secret_organizer_calendar_key_and_event():
+    marker = MARKERS.event(ORGANIZER, "primary", KEY, "ev-1")
+    assert marker == MARKERS.event(ORGANIZER, "primary", f"  {KEY} ", "ev-1")
+    assert marker.startswith("[airflow-dtcal:2:") and marker.endswith("]") and len(marker) == 40
+    assert "2026" not in marker
+    others = [
+        Markers("another-app-secret").event(ORGANIZER, "primary", KEY, "ev-1"),
+        MARKERS.event("someone-else", "primary", KEY, "ev-1"),
+        MARKERS.event(ORGANIZER, "other-calendar", KEY, "ev-1"),
+        MARKERS.event(ORGANIZER, "primary", "review 2026-W12", "ev-1"),
+        MARKERS.event(ORGANIZER, "primary", KEY, "ev-2"),
+    ]
+    assert marker not in others and len(set(others)) == len(others)
+    assert marker != payloads_legacy(KEY)  # the previous release's plain hash of the key
+
+
+def payloads_legacy(key: str) -> str:
+    from airflow_dtcal.planning.markers import legacy_event_marker
+
+    return legacy_event_marker(key)
+
+
+def test_markers_never_show_their_key():
+    import json
+    import pickle
+
+    assert "a-test-app-secret" not in repr(MARKERS) and "key hidden" in repr(MARKERS)
+    with pytest.raises(TypeError):
+        pickle.dumps(MARKERS)
+    with pytest.raises(TypeError):
+        json.dumps(MARKERS)
+    with pytest.raises(ValueError):
+        Markers("")
+
+
+def test_with_marker_appends_one_marker_line_and_keeps_within_the_limit():
+    marker = MARKERS.event(ORGANIZER, "primary", KEY, "ev-1")
+    assert payloads.with_marker(None, marker) == marker
+    marked = payloads.with_marker("Agenda\n", marker)
+    assert marked == "Agenda\n\n" + marker
+    assert payloads.with_marker(marked, marker) == marked
+    again = MARKERS.event(ORGANIZER, "primary", KEY, "ev-2")
+    assert payloads.with_marker(marked, again) == "Agenda\n\n" + again  # the marker line is replaced
+    legacy = "Agenda\n\n" + payloads_legacy(KEY)
+    assert payloads.with_marker(legacy, marker) == marked  # so is the previous release's
     with pytest.raises(InvalidArgumentError, match="description: leaves no room .* 4,958 characters"):
-        payloads.mark_description("x" * 4990, KEY)
+        payloads.with_marker("x" * 4990, marker)
 
 
 @pytest.mark.parametrize("key", [None, "", "   ", 42, "k" * 1025])
 def test_bad_keys_name_the_argument(key):
     with pytest.raises(InvalidArgumentError, match="^dedup_key: "):
-        payloads.event_key_marker(key)
+        check_event_key(key)
 
 
 def test_search_window_widens_the_event_span():
@@ -85,31 +119,45 @@ def test_key_search_window_reads_both_stored_forms_by_instant(start, end):
 # --------------------------------------------------------------------------------------------- hook
 
 
-def _event(summary: str, day: int, key: str | None) -> dict:
+def _event(hook: DingTalkCalendarHook, summary: str, day: int, key: str | None, organizer=ORGANIZER) -> str:
+    """An event made the way EnsureEventOperator makes one: created, then marked with ``key`` for its id."""
     body = payloads.build_event(
         summary=summary, start=f"2026-03-{day:02d}T16:00:00+08:00", end=f"2026-03-{day:02d}T17:00:00+08:00"
     )
+    event_id = hook.create_event(organizer, body)["id"]
     if key is not None:
-        body["description"] = payloads.mark_description("Agenda", key)
-    return body
+        hook.mark_event(organizer, event_id, key, description="Agenda")
+    return event_id
 
 
 def test_find_event_by_key_sees_only_live_events_with_the_key_in_the_window(dtcal_emulator):
     hook = DingTalkCalendarHook()
     window = {"time_min": "2026-03-02T00:00:00Z", "time_max": "2026-03-16T00:00:00Z"}
-    hook.create_event(ORGANIZER, _event("unkeyed", 9, None))
-    hook.create_event(ORGANIZER, _event("other key", 9, "review 2026-W12"))
-    hook.create_event(ORGANIZER, _event("outside", 20, KEY))
-    gone = hook.create_event(ORGANIZER, _event("deleted", 9, KEY))["id"]
+    _event(hook, "unkeyed", 9, None)
+    _event(hook, "other key", 9, "review 2026-W12")
+    _event(hook, "outside", 20, KEY)
+    gone = _event(hook, "deleted", 9, KEY)
     hook.delete_event(ORGANIZER, gone)
     assert hook.find_event_by_key(ORGANIZER, KEY, **window) is None
-    wanted = hook.create_event(ORGANIZER, _event("wanted", 10, KEY))["id"]
-    assert hook.find_event_by_key(ORGANIZER, KEY, **window)["id"] == wanted
+    wanted = _event(hook, "wanted", 10, KEY)
+    found = hook.find_event_by_key(ORGANIZER, KEY, **window)
+    assert found["id"] == wanted and found["description"].startswith("Agenda\n\n[airflow-dtcal:2:")
     assert hook.find_event_by_key("someone-else", KEY, **window) is None
     found = asyncio.run(hook.afind_event_by_key(ORGANIZER, KEY, **window))
     assert found["id"] == wanted
     with pytest.raises(DingTalkInvalidArgumentError, match="dedup_key"):
         hook.find_event_by_key(ORGANIZER, "", **window)
+
+
+def test_a_marker_made_with_another_app_secret_does_not_verify(dtcal_emulator, monkeypatch):
+    import json
+
+    hook = DingTalkCalendarHook()
+    _event(hook, "wanted", 10, KEY)
+    conn = json.loads(__import__("os").environ["AIRFLOW_CONN_DINGTALK_CALENDAR_DEFAULT"])
+    monkeypatch.setenv("AIRFLOW_CONN_DINGTALK_CALENDAR_DEFAULT", json.dumps({**conn, "password": "rotated"}))
+    window = {"time_min": "2026-03-02T00:00:00Z", "time_max": "2026-03-16T00:00:00Z"}
+    assert DingTalkCalendarHook().find_event_by_key(ORGANIZER, KEY, **window) is None
 
 
 # --------------------------------------------------------------------------------------------- operator
@@ -132,7 +180,8 @@ def ensure(**overrides) -> EnsureEventOperator:
 def test_ensure_creates_once_across_runs_and_days(dtcal_emulator):
     first = ensure().execute(task_context("ensure", run_id="manual__2026-03-09T03:00"))
     [event] = live(dtcal_emulator)
-    assert event["id"] == first and event["description"] == "Agenda\n\n" + payloads.event_key_marker(KEY)
+    marker = DingTalkCalendarHook().markers().event(ORGANIZER, "primary", KEY, first)
+    assert event["id"] == first and event["description"] == "Agenda\n\n" + marker
     dtcal_emulator.expire_client_tokens()  # days later: DingTalk no longer knows the create's client token
     for run_id in ("manual__2026-03-10T08:00", "backfill__2026-03-09T01:10", "scheduled__2026-03-09T01:10"):
         assert ensure().execute(task_context("ensure", run_id=run_id)) == first
@@ -232,7 +281,9 @@ def test_expiring_client_tokens_makes_a_repeated_create_a_new_one(dtcal_emulator
     from airflow_dtcal.testing import EmulatorAdmin
 
     hook = DingTalkCalendarHook()
-    body = _event("s", 9, None)
+    body = payloads.build_event(
+        summary="s", start="2026-03-09T16:00:00+08:00", end="2026-03-09T17:00:00+08:00"
+    )
     first = hook.create_event(ORGANIZER, body, client_token="same-token")["id"]
     assert hook.create_event(ORGANIZER, body, client_token="same-token")["id"] == first
     EmulatorAdmin(dtcal_emulator.base_url).expire_client_tokens()  # over the admin HTTP endpoint

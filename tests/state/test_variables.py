@@ -21,7 +21,6 @@ from airflow_dtcal.state.variables import (
     save_state,
     sensitive_word_in,
 )
-from airflow_dtcal.state.watermarks import state_key
 from tests.bounded_work import HOSTILE, assert_bounded
 
 
@@ -90,23 +89,3 @@ def test_a_deployments_own_sensitive_words_count_too(monkeypatch):
     monkeypatch.setenv("AIRFLOW__CORE__SENSITIVE_VAR_CONN_NAMES", "ledger, payroll")
     assert sensitive_word_in("dtcal.payroll.sync") == "payroll"
     assert "payroll" not in key_part("payroll_calendar")
-
-
-@pytest.mark.parametrize("conn_id", ["dingtalk_token_conn", "calendar-secret", "my_api_key", "TOKEN"])
-def test_the_default_export_key_never_holds_a_word_airflow_masks(conn_id):
-    key = state_key(conn_id, "primary", ["u1"], "file:///data/x")
-    assert check_key(key) == key
-    assert key.startswith("dtcal_export__")
-
-
-def test_connections_that_differ_only_by_a_word_left_out_keep_watermarks_of_their_own():
-    keys = {state_key(conn_id, "primary", ["u1"], "file:///x") for conn_id in ("a_token", "a_secret", "a_")}
-    assert len(keys) == 3 and all(key.startswith("dtcal_export__a___") for key in keys)
-
-
-def test_the_default_export_key_of_an_ordinary_connection_is_unchanged():
-    # The key existing watermarks are stored under: an upgrade does not lose them.
-    assert state_key("dingtalk_calendar_default", "primary", ["u1"], "file:///data/x") == (
-        "dtcal_export__dingtalk_calendar_default__"
-        + __import__("hashlib").sha256(b'["primary",["u1"],"file:///data/x"]').hexdigest()[:16]
-    )
