@@ -185,7 +185,7 @@ class DingTalkBaseOperator(BaseOperator):
         if missing:
             raise TypeError(f"{cls.__name__}.template_fields must include {', '.join(missing)}")
         if "__init__" in cls.__dict__:
-            cls.__init__ = _checked_when_made(cls.__dict__["__init__"])  # type: ignore[misc]
+            cls.__init__ = _checked_when_made(cls.__dict__["__init__"])  # type: ignore[method-assign]
 
     @classmethod
     def _always_templated(cls) -> list[str]:

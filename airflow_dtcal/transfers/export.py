@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_dtcal.operators.arguments import IDS
+from airflow_dtcal.operators.arguments import IDS, checked_by, one_of, optional
 from airflow_dtcal.operators.base import DingTalkCalendarBaseOperator, Execution
 
 if TYPE_CHECKING:
@@ -33,6 +33,17 @@ class _Resync(Exception):
     def __init__(self, owner: str) -> None:
         super().__init__(owner)
         self.owner = owner
+
+
+def _destination_rule(value: Any, argument: str) -> Any:
+    """The destination's text checked (see :mod:`airflow_dtcal.export.destination`); an ObjectStoragePath
+    the DAG built is held to the same rules."""
+    from airflow_dtcal.export.destination import check_destination, check_storage_path
+
+    if hasattr(value, "protocol") and hasattr(value, "path") and not isinstance(value, str):
+        check_storage_path(value.protocol, value.path, argument)
+        return value
+    return check_destination(value, argument)
 
 
 def _calendars(value: Any, argument: str) -> tuple[str, ...]:
@@ -80,6 +91,11 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
     """
 
     people = {"calendars": IDS(check=_calendars)}
+    rules = {
+        "destination": _destination_rule,
+        "mode": one_of("full", "incremental"),
+        "state_key": optional(checked_by("airflow_dtcal.state.variables:check_key")),
+    }
     template_fields: Sequence[str] = (
         "calendars",
         "destination",
@@ -136,21 +152,17 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
             page_size=self.page_size,
         )
 
-    def _destination(self) -> Any:
-        """The rendered destination, checked (see :mod:`airflow_dtcal.export.destination`) and opened: a
-        scheme the installed Airflow cannot open fails here, before any request."""
+    @staticmethod
+    def _destination(checked: Any) -> Any:
+        """The destination (its text already checked by the rules: see
+        :mod:`airflow_dtcal.export.destination`), opened: a scheme the installed Airflow cannot open, or
+        whose package is missing, fails here, before any request."""
         from airflow.sdk import ObjectStoragePath
 
         from airflow_dtcal.core.errors import InvalidArgumentError
-        from airflow_dtcal.export.destination import check_destination, check_storage_path
 
-        value = self.destination
-        if isinstance(value, ObjectStoragePath):
-            check_storage_path(value.protocol, value.path)
-        else:
-            value = check_destination(value)
         try:
-            path = value if isinstance(value, ObjectStoragePath) else ObjectStoragePath(value)
+            path = checked if isinstance(checked, ObjectStoragePath) else ObjectStoragePath(checked)
             path.fs  # noqa: B018 - resolves the filesystem: an unknown scheme or a missing package fails here
             return path
         except (TypeError, ValueError, ImportError) as err:
@@ -163,25 +175,12 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
 
         if self.state_key is None:
             return state_key(self.dingtalk_conn_id, calendar, owners, str(destination))
-        return self._check_state_key(self.state_key)
-
-    @staticmethod
-    def _check_state_key(value: Any) -> str:
-        from airflow_dtcal.core.errors import InvalidArgumentError
-        from airflow_dtcal.state.variables import KEY_PATTERN
-
-        if not isinstance(value, str) or not KEY_PATTERN.match(value):
-            raise InvalidArgumentError(
-                "state_key", "must be 1-250 characters of letters, digits, '_', '.', ':' or '-'", value
-            )
-        return value
+        return str(self.state_key)  # rendered, and checked by the rules (when made and in execute())
 
     # ------------------------------------------------------------------ the run
 
     def check(self, ex: Execution) -> dict[str, Any]:
-        if self.state_key is not None:
-            self._check_state_key(self.state_key)
-        return {"plan": self._plan(ex.context), "destination": self._destination()}
+        return {"plan": self._plan(ex.context), "destination": self._destination(ex.destination)}
 
     def run(self, ex: Execution) -> dict:
         from airflow_dtcal.export.partition import PartitionRun, partition_name

@@ -68,6 +68,7 @@ from airflow_dtcal.planning.watch import (
     summary_of,
 )
 from airflow_dtcal.state.cursor import Cursor
+from airflow_dtcal.state.variables import check_key
 
 DEFAULT_CONN_ID = "dingtalk_calendar_default"
 SOURCES = ("stream", "poll")
@@ -163,7 +164,8 @@ class CalendarChangeTrigger(BaseEventTrigger):
         ):
             raise InvalidArgumentError("call_budget", "must be a whole number of at least 1", call_budget)
         self.call_budget = call_budget
-        self.state_key = state_key
+        # Checked here, so a bad key fails the DAG's parse (an AssetWatcher's trigger is made there).
+        self.state_key = None if state_key is None else check_key(state_key)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (

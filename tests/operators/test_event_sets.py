@@ -9,8 +9,8 @@ from airflow_dtcal.exceptions import DingTalkInvalidArgumentError, DingTalkServe
 from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
 from airflow_dtcal.operators.events import SyncEventsOperator
 from airflow_dtcal.planning.event_sets import desired_events, marked_description, plan_sync
-from airflow_dtcal.planning.markers import Markers
 from airflow_dtcal.planning.events import build_event
+from airflow_dtcal.planning.markers import Markers
 from tests.airflow_runs import run_dag
 from tests.helpers import ROOT, load_module, task_context
 

@@ -388,18 +388,59 @@ def test_a_damaged_watermark_fails_with_its_variable_name(airflow_db, dtcal_emul
         ({"destination": "nosuchprotocol://bucket/x"}, "destination"),
         ({"mode": "incremental", "time_max": "2026-03-10T00:00:00Z"}, "time_max"),
         ({"state_key": "no spaces allowed"}, "state_key"),
+        ({"state_key": "export_token_state"}, "state_key"),
         ({"page_size": 0}, "page_size"),
         ({"id_type": "email"}, "id_type"),
+        ({"destination": "relative/lake"}, "destination"),
+        ({"destination": "file://relative/lake"}, "destination"),
+        ({"destination": "/data/../etc/lake"}, "destination"),
+        ({"destination": "/data/lake\x00/x"}, "destination"),
     ],
 )
 def test_bad_arguments_fail_before_any_request(dtcal_emulator, tmp_path, kwargs, field):
     kwargs = {"destination": f"file://{tmp_path}", "calendars": [ANN], **kwargs}
-    op = ExportEventsOperator(task_id="export", **kwargs)
-    with pytest.raises(DingTalkInvalidArgumentError) as caught:
-        Run(op, DAY1, DAY2)
-    assert caught.value.field == field
+    try:  # a value known when the DAG is parsed is refused there; the rest in execute()
+        op = ExportEventsOperator(task_id="export", **kwargs)
+    except DingTalkInvalidArgumentError as error:
+        caught = error
+    else:
+        with pytest.raises(DingTalkInvalidArgumentError) as raised:
+            Run(op, DAY1, DAY2)
+        caught = raised.value
+    assert caught.field == field
     assert dtcal_emulator.requests() == []
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "destination", ["relative/lake", "file://relative/lake", "/data/../etc/lake", "/data/lake\x00/x"]
+)
+def test_a_rendered_destination_is_held_to_the_same_rules_when_the_task_runs(dtcal_emulator, destination):
+    op = ExportEventsOperator(task_id="export", destination="{{ params.lake }}", calendars=[ANN])
+    op.destination = destination  # what rendering the template gave
+    with pytest.raises(DingTalkInvalidArgumentError, match="^destination: "):
+        Run(op, DAY1, DAY2)
+    assert dtcal_emulator.requests() == []
+
+
+def test_a_partition_directory_that_is_a_link_fails_the_export_and_leaves_its_target_alone(
+    dtcal_emulator, hook, tmp_path
+):
+    import os
+
+    from airflow_dtcal.export.partition import UnsafeDestinationError, partition_name
+
+    precious = tmp_path / "someone-else"
+    precious.mkdir()
+    (precious / "precious.csv").write_text("a,b\n")
+    (precious / "dag.py").write_text("# a DAG\n")
+    lake = tmp_path / "lake"
+    (lake / "events").mkdir(parents=True)
+    os.symlink(precious, lake / "events" / partition_name(DAY1))
+    hook.create_event(ANN, new_event("One"))
+    with pytest.raises(UnsafeDestinationError, match="is a symbolic link"):
+        export(lake)
+    assert sorted(p.name for p in precious.iterdir()) == ["dag.py", "precious.csv"]
 
 
 def test_full_mode_needs_a_window(dtcal_emulator, tmp_path):

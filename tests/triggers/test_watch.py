@@ -62,6 +62,8 @@ def test_it_is_usable_in_an_asset_watcher():
         ({"poll_interval": "often"}, "poll_interval"),
         ({"call_budget": 0}, "call_budget"),
         ({"call_budget": True}, "call_budget"),
+        ({"state_key": "has spaces"}, "state_key"),  # was refused only on the triggerer
+        ({"state_key": "ceo_watch_token"}, "state_key"),  # Airflow would mask its value
     ],
 )
 def test_bad_arguments_are_refused_naming_the_field(changes_to_kwargs, field):
