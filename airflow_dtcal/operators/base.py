@@ -7,11 +7,15 @@ A calendar operator declares what it needs and writes only what is particular to
         people = {"organizer_id": ONE, "attendees": ATTENDEES}   # arguments naming people, and how
         event_ids = ("event_id",)                                 # arguments holding event ids
         writes = ("AddAttendee",)                                 # the DingTalk writes it sends
+        rules = {"mode": one_of("a", "b")}                        # other arguments a value check settles
 
         def check(self, ex): ...      # its own arguments, checked before any request (optional)
         def run(self, ex): ...        # its work, with ex.organizer_id, ex.attendees... as unionIds
 
-:meth:`DingTalkCalendarBaseOperator.execute` checks every argument (a bad one raises
+An argument whose value is known when the DAG is parsed (not a template, not an XComArg) is checked when the
+operator is made, by the rules the class declares (its ``people``, ``event_ids``, ``rules`` and the
+connection, calendar and client token): a DAG with a bad one fails to import, naming it.
+:meth:`DingTalkCalendarBaseOperator.execute` checks every argument again once rendered (a bad one raises
 :class:`~airflow_dtcal.exceptions.DingTalkInvalidArgumentError` naming it, before any request), resolves
 the people of every declared argument to unionIds (``id_type``, ``on_unknown``; see
 :mod:`airflow_dtcal.operators.arguments`), runs the operator, and reports the calls spent.
