@@ -157,7 +157,10 @@ def _checked_when_made(init: Callable[..., None]) -> Callable[..., None]:
         try:
             init(self, *args, **kwargs)
         finally:
-            object.__setattr__(self, "_dtcal_init_depth", depth)
+            if depth:
+                object.__setattr__(self, "_dtcal_init_depth", depth)
+            else:
+                self.__dict__.pop("_dtcal_init_depth", None)
         if depth == 0:
             self.check_when_made()
 
