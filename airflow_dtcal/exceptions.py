@@ -3,6 +3,7 @@
 ```
 DingTalkError
 ├── DingTalkConfigurationError        connection / hook arguments unusable (no request sent)
+├── DingTalkConcurrentRunError        another run of the same export interval won the race (retry is safe)
 ├── DingTalkInvalidArgumentError      bad input from the DAG (also an InvalidArgumentError / ValueError;
 │                                     an AirflowFailException, so Airflow does not retry the task)
 ├── DingTalkTransportError            connection refused / reset, timeout, DNS, TLS (retryable unless DNS/TLS)
@@ -35,6 +36,7 @@ from airflow_dtcal.core.errors import (
     DingTalkAPIError,
     DingTalkAuthError,
     DingTalkBannedError,
+    DingTalkConcurrentRunError,
     DingTalkConfigurationError,
     DingTalkError,
     DingTalkInvalidParameterError,
@@ -80,6 +82,7 @@ __all__ = [
     "DingTalkAnswerError",
     "DingTalkAuthError",
     "DingTalkBannedError",
+    "DingTalkConcurrentRunError",
     "DingTalkConfigurationError",
     "DingTalkError",
     "DingTalkInvalidArgumentError",

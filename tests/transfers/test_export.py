@@ -1,11 +1,12 @@
 """ExportEventsOperator against the emulator over real HTTP, execute() called directly (the Airflow runs of
-the example DAG are in test_export_airflow.py). The incremental watermark lives in an Airflow Variable of
-the test session's metadata database.
+the example DAG are in test_export_in_airflow.py). The incremental watermark lives beside the data, in the
+destination's ``calendars`` table.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import types
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 import requests
 
-from airflow_dtcal.exceptions import DingTalkInvalidArgumentError
+from airflow_dtcal.exceptions import DingTalkConfigurationError, DingTalkInvalidArgumentError
 from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
 from airflow_dtcal.transfers.export import ExportEventsOperator
 
@@ -364,14 +365,19 @@ def test_a_token_that_expires_mid_way_rewrites_the_partition(airflow_db, dtcal_e
     assert sorted(p.name for p in partition.iterdir()) == ["_SUCCESS", "part-0.jsonl"]
 
 
-def test_a_damaged_watermark_fails_with_its_variable_name(airflow_db, dtcal_emulator, tmp_path):
-    from airflow_dtcal.exceptions import DingTalkConfigurationError
-    from airflow_dtcal.state.variables import save_state
-
-    save_state("dtcal_export_damaged", {"version": 9})
-    with pytest.raises(DingTalkConfigurationError, match="dtcal_export_damaged.*delete it"):
-        export(tmp_path, mode="incremental", state_key="dtcal_export_damaged")
-    assert dtcal_emulator.requests() == []
+def test_a_damaged_watermark_fails_naming_its_file_before_any_request(dtcal_emulator, tmp_path):
+    export(tmp_path, mode="incremental", calendars=[ANN])
+    record = tmp_path / "calendars" / "interval_start=2026-03-09T00-00-00+00-00" / "part-0.jsonl"
+    record.write_text('{"interval_start": "2026-03-09T00:00:00+00:00", "calendar_owner": 7}\n')
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    calls = len(dtcal_emulator.requests())
+    with pytest.raises(
+        DingTalkConfigurationError,
+        match=f"{re.escape(str(record))} line 1 has no calendar_owner.*remove its directory",
+    ):
+        export(tmp_path, start=DAY2, mode="incremental", calendars=[ANN])
+    assert len(dtcal_emulator.requests()) == calls
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
 
 
 # ---------------------------------------------------------------------------- bad arguments
@@ -387,7 +393,8 @@ def test_a_damaged_watermark_fails_with_its_variable_name(airflow_db, dtcal_emul
         ({"destination": ""}, "destination"),
         ({"destination": "nosuchprotocol://bucket/x"}, "destination"),
         ({"mode": "incremental", "time_max": "2026-03-10T00:00:00Z"}, "time_max"),
-        ({"state_key": "no spaces allowed"}, "state_key"),
+        ({"calendars": [ANN, "x" * 257]}, "calendars[1]"),
+        ({"calendar_id": "c" * 257}, "calendar_id"),
         ({"page_size": 0}, "page_size"),
         ({"id_type": "email"}, "id_type"),
     ],
