@@ -27,6 +27,8 @@ __all__ = ["ExportEventsOperator"]
 
 #: ListEvents lists at most this many attendees inside each event; a full inline list may be cut short.
 INLINE_ATTENDEES = 100
+#: ``calendars`` rows are written this many at a time (a Parquet row group each; memory holds one batch).
+CALENDAR_ROWS_PER_WRITE = 1000
 
 
 class _Resync(Exception):
@@ -206,12 +208,15 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
             files = PartitionRun(destination, tables, plan.formats, partition, uuid.uuid4().hex[:12])
             try:
                 files.open()
-                modes = {
-                    owner: self._export_calendar(
+                modes, marks = {}, []
+                for owner in owners:
+                    modes[owner], mark = self._export_calendar(
                         files, plan, interval, calendar, owner, starts[owner], resync
                     )
-                    for owner in owners
-                }
+                    marks.append(mark)
+                    if len(marks) == CALENDAR_ROWS_PER_WRITE or owner == owners[-1]:
+                        files.write(CALENDARS, marks)  # a Parquet row group per write: not one per calendar
+                        marks = []
                 written = _commit(files, claim)
                 break
             except _Resync as restart:
@@ -251,10 +256,10 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
         owner: str,
         start: Start,
         resync: set[str],
-    ) -> str:
-        """Write one calendar's rows, then its ``calendars`` row; its mode (``full``, ``incremental``,
-        ``resync``)."""
-        from airflow_dtcal.export.rows import CALENDARS, FULL, INCREMENTAL, RESYNC, RowContext, calendar_row
+    ) -> tuple[str, dict]:
+        """Write one calendar's rows; its mode (``full``, ``incremental``, ``resync``) and its ``calendars``
+        row."""
+        from airflow_dtcal.export.rows import FULL, INCREMENTAL, RESYNC, RowContext, calendar_row
         from airflow_dtcal.state.watermarks import interval_key
 
         context = RowContext(interval, interval_key(plan.interval_end), owner, calendar)
@@ -291,8 +296,7 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
             ended_at=end,
             events=files.rows["events"] - before,
         )
-        files.write(CALENDARS, [row])
-        return mode
+        return mode, row
 
     def _pages(
         self, plan: ExportPlan, owner: str, calendar: str, token: str | None, time_min: str | None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 
 import pendulum
+import pyarrow.parquet as pq
 import pytest
 
 from tests.transfers.test_export import export
@@ -34,7 +35,12 @@ def test_incremental_runs_past_the_day_the_old_watermark_failed(unpaced, tmp_pat
     sizes, previous = [], []
     for day in range(days):
         run = export(
-            tmp_path, start=DAY1.add(days=day), mode="incremental", calendars=owners, attendees=False
+            tmp_path,
+            start=DAY1.add(days=day),
+            mode="incremental",
+            calendars=owners,
+            attendees=False,
+            formats=["jsonl", "parquet"],
         )
         assert run.result["mode"] == ("full" if day == 0 else "incremental")
         assert run.result["calendars"] == dict.fromkeys(owners, run.result["mode"])
@@ -46,6 +52,8 @@ def test_incremental_runs_past_the_day_the_old_watermark_failed(unpaced, tmp_pat
         previous = marks
         record = tmp_path / "calendars" / run.result["partition"] / "part-0.jsonl"
         sizes.append(record.stat().st_size)
+        parquet = pq.ParquetFile(record.with_suffix(".parquet"))
+        assert parquet.metadata.num_rows == calendars and parquet.metadata.num_row_groups == 1
     # The record of a day does not grow with the days before it: about 400 bytes per calendar.
     assert max(sizes) < calendars * 600
     assert max(sizes[1:], default=sizes[0]) - min(sizes[1:], default=sizes[0]) < calendars * 8
