@@ -4,7 +4,11 @@ an incremental export's partitions, written once for the tests that check it aga
 from __future__ import annotations
 
 import json
+import re
+import sqlite3
 from pathlib import Path
+
+from tests.helpers import ROOT
 
 
 def _rows(partition: Path) -> list[dict]:
@@ -59,3 +63,31 @@ def live(state: dict[str, dict[str, dict]], horizon: str) -> dict[str, dict[str,
         }
         for owner, events in state.items()
     }
+
+
+def documented_sql() -> str:
+    """The SQL of the merge rule, as docs/export.md gives it (so the doc and the test cannot drift)."""
+    text = (ROOT / "docs" / "export.md").read_text()
+    [sql] = re.findall(r"```sql\n(.*?)```", text, flags=re.S)
+    return sql
+
+
+def replay_sql(root: Path) -> dict[str, dict[str, dict]]:
+    """:func:`replay` done by the documented SQL, in SQLite, over the complete partitions."""
+    db = sqlite3.connect(":memory:")
+    for table in ("events", "calendars"):
+        partitions = sorted(p for p in (root / table).iterdir() if (p / "_SUCCESS").exists())
+        rows = [row for partition in partitions for row in _rows(partition)]
+        columns = list(rows[0])
+        db.execute(f"CREATE TABLE {table} ({', '.join(columns)})")
+        db.executemany(
+            f"INSERT INTO {table} VALUES ({', '.join('?' for _ in columns)})",
+            [[row[c] for c in columns] for row in rows],
+        )
+    cursor = db.execute(documented_sql())
+    names = [d[0] for d in cursor.description]
+    state: dict[str, dict[str, dict]] = {}
+    for values in cursor:
+        row = dict(zip(names, values, strict=True))
+        state.setdefault(row["calendar_owner"], {})[row["event_id"]] = row
+    return state

@@ -18,7 +18,7 @@ import pytest
 
 from airflow_dtcal.exceptions import DingTalkAPIError
 from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
-from tests.transfers.replay import live, replay
+from tests.transfers.replay import live, replay, replay_sql
 from tests.transfers.test_export import export
 
 PEOPLE = ["union-ann-001", "union-bo-002", "union-cy-003"]
@@ -133,7 +133,11 @@ def test_replayed_partitions_equal_the_calendars(dtcal_emulator, tmp_path, seed)
     assert modes[0] == "full" and set(modes[1:]) <= {"incremental", "resync"}
     final = _run(tmp_path, DAYS)
     assert final["mode"] in ("incremental", "resync")
-    assert live(replay(tmp_path), HORIZON) == _calendars(hook), f"seed {seed}, after the re-runs"
+    calendars = _calendars(hook)
+    assert live(replay(tmp_path), HORIZON) == calendars, f"seed {seed}, after the re-runs"
+    # The SQL docs/export.md gives, run in SQLite over the same files, agrees.
+    by_sql = live(replay_sql(tmp_path), HORIZON)
+    assert {o: e for o, e in by_sql.items() if e} == {o: e for o, e in calendars.items() if e}
 
 
 def test_a_deletion_during_a_token_gap_is_replayed(dtcal_emulator, tmp_path):
