@@ -1,4 +1,5 @@
-"""Small JSON state kept in an Airflow Variable: an export's watermark, a change watcher's cursor.
+"""Small JSON state kept in an Airflow Variable: a change watcher's cursor (an export's watermark lives beside
+its data instead: :mod:`airflow_dtcal.state.watermarks`).
 
 A Variable is a place Airflow owns: it lives in the metadata database, survives worker and triggerer
 restarts and moves between machines, and an operator can read or reset it with ``airflow variables get`` /
