@@ -194,13 +194,10 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
             destination,
             partition,
         )
-        ti = ex.context["ti"]
-        claim = Claim(
-            destination,
-            partition,
-            uuid.uuid4().hex[:12],
-            by=f"{ti.dag_id}.{ti.task_id} {ti.run_id} try {getattr(ti, 'try_number', None)}",
-        )
+        ti = ex.context.get("ti") if hasattr(ex.context, "get") else None
+        dag, task, run, attempt = (getattr(ti, n, "?") for n in ("dag_id", "task_id", "run_id", "try_number"))
+        by = f"{dag}.{task} {run} try {attempt}"
+        claim = Claim(destination, partition, uuid.uuid4().hex[:12], by=by)
         claim.take()
         tables = (*plan.tables, CALENDARS)
         resync: set[str] = set()
