@@ -19,7 +19,9 @@ before its pacing falls back to the machine's host files.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 from typing import Any
 
 from airflow_dtcal.core.errors import DingTalkConfigurationError, DingTalkRateLimitError
@@ -174,11 +176,18 @@ def current_dag() -> str:
 
 
 def reserve(hook: Any, s: Settings, operation: str) -> float:
-    return pacer(hook, s).reserve(_key(s, operation), s.rate_limit, window(s))
+    """The seconds to wait before sending; a pacer that says "ask again later" is asked again after that."""
+    chosen, key = pacer(hook, s), _key(s, operation)
+    while (delay := chosen.reserve(key, s.rate_limit, window(s))) < 0:
+        time.sleep(-delay)
+    return delay
 
 
 async def areserve(hook: Any, s: Settings, operation: str) -> float:
-    return await (await apacer(hook, s)).areserve(_key(s, operation), s.rate_limit, window(s))
+    chosen, key = await apacer(hook, s), _key(s, operation)
+    while (delay := await chosen.areserve(key, s.rate_limit, window(s))) < 0:
+        await asyncio.sleep(-delay)
+    return delay
 
 
 def _throttle_note(hook: Any, s: Settings, operation: str, chosen: Pacer) -> None:

@@ -24,7 +24,10 @@ class Pacer:
     name = ""
 
     def reserve(self, key: tuple, rate: float, window: float = PACER_WINDOW) -> float:
-        """Reserve the next start for ``key``; the seconds to wait before starting (0 when free)."""
+        """Reserve the next start for ``key``; the seconds to wait before starting (0 when free).
+
+        A negative answer means nothing was reserved: ask again after that many seconds (the in-process
+        pacer books starts only a little ahead, so that its own rate changes apply to the calls waiting)."""
         raise NotImplementedError
 
     async def areserve(self, key: tuple, rate: float, window: float = PACER_WINDOW) -> float:
