@@ -49,24 +49,6 @@ def get_provider_info() -> dict:
                         "(default 20, 0 = off).",
                         "schema": {"type": ["number", "null"], "minimum": 0},
                     },
-                    "pacing": {
-                        "label": "Pacing",
-                        "description": "host (default): the processes of this machine pace together; redis: every "
-                        "machine, through the Redis connection below; process: each process alone.",
-                        "schema": {"type": ["string", "null"], "enum": ["host", "redis", "process", None]},
-                    },
-                    "pacing_redis_conn_id": {
-                        "label": "Redis connection for pacing",
-                        "description": "With pacing=redis: an Airflow connection of type redis (default "
-                        "redis_default).",
-                        "schema": {"type": ["string", "null"]},
-                    },
-                    "monthly_budget": {
-                        "label": "Monthly call budget",
-                        "description": "DingTalk calls this app may spend per month across the deployment; a "
-                        "task that would overrun it fails before any request (empty = no budget).",
-                        "schema": {"type": ["integer", "null"], "minimum": 0},
-                    },
                 },
             }
         ],

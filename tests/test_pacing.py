@@ -261,19 +261,40 @@ HOLDER = textwrap.dedent(
 )
 
 
+def _hold_stopped(path) -> subprocess.Popen:
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(path)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    return holder
+
+
 @pytest.fixture
 def stuck_lock(pacer_dir):
     """A process stopped (SIGSTOP) while it holds the lock of KEY's pacing file."""
     pacer_dir.mkdir(mode=0o700)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(pacer_dir / HostPacer._name(KEY))],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert holder.stdout.readline().strip() == "locked"
+    holder = _hold_stopped(pacer_dir / HostPacer._name(KEY))
     yield holder
     holder.send_signal(signal.SIGKILL)
     holder.wait()
+
+
+def test_a_stuck_ledger_lock_costs_one_bounded_wait_and_no_failure(pacer_dir, caplog):
+    from airflow_dtcal.core.pacing import HostLedger, month
+
+    pacer_dir.mkdir(mode=0o700)
+    holder = _hold_stopped(pacer_dir / f"{month.PREFIX}app")
+    try:
+        ledger = HostLedger()
+        with caplog.at_level(logging.WARNING, "airflow_dtcal.pacing"):
+            started = time.monotonic()
+            for _ in range(5):
+                ledger.add("app", "dag")
+            assert ledger.read("app").total == 0  # not counted meanwhile, and said so once
+            elapsed = time.monotonic() - started
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    assert files.LOCK_TIMEOUT <= elapsed < files.LOCK_TIMEOUT + host.DEGRADED_SECONDS
+    assert len(_warnings(caplog)) == 1 and "not counted" in _warnings(caplog)[0]
 
 
 def test_a_lock_held_by_a_stopped_process_costs_one_bounded_wait(stuck_lock, caplog):

@@ -77,6 +77,25 @@ def test_two_machines_share_one_window_on_the_stores_clock(fresh_redis):
     assert 1.0 < waits[20] <= 1.05 and 1.0 < waits[21] <= 1.05
 
 
+def test_a_task_that_gathers_hundreds_of_calls_reserves_them_all_on_redis(fresh_redis, caplog):
+    """200 gathered reservations wait their turn for a few connections instead of opening 200 (which the
+    client refused: every reservation past its limit fell back to the host files, unpaced against Redis)."""
+    store = RedisStore(
+        "test",
+        lambda: _client(fresh_redis),
+        lambda: redis.asyncio.Redis(port=fresh_redis.port, socket_timeout=0.5, socket_connect_timeout=0.5),
+    )
+    pacer = RedisPacer(store, fallback=PACERS.process)
+
+    async def main() -> list[float]:
+        return await asyncio.gather(*(pacer.areserve(("app", "CreateEvent"), 20, 1.1) for _ in range(200)))
+
+    with caplog.at_level(logging.WARNING, "airflow_dtcal.pacing"):
+        waits = sorted(asyncio.run(main()))
+    assert not _warnings(caplog) and store.available()
+    assert waits[:20] == [0.0] * 20 and 9.8 < waits[-1] <= 9.9  # 20 per 1.1 s, on Redis's clock
+
+
 WORKER = textwrap.dedent(
     """
     import json, sys, time

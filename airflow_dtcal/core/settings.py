@@ -37,7 +37,7 @@ DEFAULTS: dict[str, Any] = {
     # pace with every process of this machine ("host"), of every machine through Redis ("redis"), or alone
     "pacing": "host",
     "pacing_redis_conn_id": "redis_default",  # the Airflow connection (type redis) of pacing="redis"
-    "pacing_window": 0.0,  # seconds per ``rate_limit`` calls; 0 = the backend's default (1.1 s)
+    "pacing_window": 0.0,  # seconds per ``rate_limit`` calls; 0 = the backend's (1.1 s; 1.05 s on Redis)
     "monthly_budget": 0,  # calls this app may spend per month, deployment-wide; 0 = no budget
     "verify": True,  # TLS verification (or a CA bundle path)
 }

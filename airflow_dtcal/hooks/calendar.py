@@ -386,13 +386,15 @@ class DingTalkCalendarHook(EventChangesMethods, BaseHook):
         machine's), with this DAG's share; with ``monthly_budget``, raise :class:`DingTalkMonthlyBudgetError`
         before any request when ``expected_calls`` more would exceed it. The hook runs it with 1 before its
         first counted call; a task that knows its plan calls it first with the plan's size."""
-        self._month_checked = True
-        return limiter.check_month(self, self.settings, expected_calls)
+        usage = limiter.check_month(self, self.settings, expected_calls)
+        self._month_checked = True  # after the check: a refused task stays refused
+        return usage
 
     async def acheck_monthly_budget(self, expected_calls: int = 1) -> Usage:
         """:meth:`check_monthly_budget` for an event loop."""
+        usage = await limiter.acheck_month(self, await self.asettings(), expected_calls)
         self._month_checked = True
-        return await limiter.acheck_month(self, await self.asettings(), expected_calls)
+        return usage
 
     def _forget_token(self, s: Settings, call: Call, token: str) -> bool:
         TOKENS.invalidate(s.app, token)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +27,8 @@ from airflow_dtcal.core.errors import (
 )
 from airflow_dtcal.core.pacing import files
 from airflow_dtcal.core.pacing.base import WARN_ONCE
-from airflow_dtcal.core.pacing.shared import NAMESPACE, RedisStore
+from airflow_dtcal.core.pacing.host import DEGRADED_SECONDS
+from airflow_dtcal.core.pacing.shared import NAMESPACE, RedisStore, Unavailable
 
 #: The quota month is China's (UTC+8).
 QUOTA_ZONE = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
@@ -128,45 +130,66 @@ def _usage(months: dict[str, dict[str, int]], month: str) -> Usage:
 
 
 class HostLedger:
-    """The month's calls of each app on this machine, in the private pacing directory."""
+    """The month's calls of each app on this machine, in the private pacing directory. A file that cannot be
+    used (see :mod:`.files`) costs one warning per process; after a lock timeout the app's calls go
+    uncounted for :data:`~.host.DEGRADED_SECONDS` instead of waiting on every call."""
 
     name = "host"
 
+    def __init__(self) -> None:
+        self._skip_until: dict[str, float] = {}
+
     def add(self, app: str, dag: str, calls: int = 1) -> None:
+        if self._skipped(app):
+            return
         try:
             with files.locked(PREFIX + app) as fd:
                 months = _parse(files.read(fd))
                 _add(months, current_month(), dag, calls)
                 files.write(fd, _dump(months))
         except OSError as err:
-            _lost(err)
+            self._lost(app, err)
 
     async def aadd(self, app: str, dag: str, calls: int = 1) -> None:
+        if self._skipped(app):
+            return
         try:
             async with files.alocked(PREFIX + app) as fd:
                 months = _parse(files.read(fd))
                 _add(months, current_month(), dag, calls)
                 files.write(fd, _dump(months))
         except OSError as err:
-            _lost(err)
+            self._lost(app, err)
 
     def read(self, app: str, month: str | None = None) -> Usage:
         month = month or current_month()
+        if self._skipped(app):
+            return Usage(month)
         try:
             with files.locked(PREFIX + app) as fd:
                 return _usage(_parse(files.read(fd)), month)
         except OSError as err:
-            _lost(err)
+            self._lost(app, err)
             return Usage(month)
 
     async def aread(self, app: str, month: str | None = None) -> Usage:
         month = month or current_month()
+        if self._skipped(app):
+            return Usage(month)
         try:
             async with files.alocked(PREFIX + app) as fd:
                 return _usage(_parse(files.read(fd)), month)
         except OSError as err:
-            _lost(err)
+            self._lost(app, err)
             return Usage(month)
+
+    def _skipped(self, app: str) -> bool:
+        return time.monotonic() < self._skip_until.get(app, 0.0)
+
+    def _lost(self, app: str, err: BaseException) -> None:
+        if isinstance(err, files.LockTimeout):
+            self._skip_until[app] = time.monotonic() + DEGRADED_SECONDS
+        _lost(err)
 
     def clear(self) -> None:
         files.remove_all(PREFIX)
@@ -222,8 +245,10 @@ class RedisLedger:
     def add(self, app: str, dag: str, calls: int = 1) -> None:
         if self.store.available():
             try:
-                self.store.script(ADD)(keys=[_redis_key(app, current_month())], args=[dag, calls])
+                self.store.call(ADD, [_redis_key(app, current_month())], [dag, calls])
                 return
+            except Unavailable:
+                pass
             except Exception as err:  # noqa: BLE001 - no task fails because of the ledger
                 self.store.failed(err)
         self.fallback.add(app, dag, calls)
@@ -231,8 +256,10 @@ class RedisLedger:
     async def aadd(self, app: str, dag: str, calls: int = 1) -> None:
         if self.store.available():
             try:
-                await self.store.ascript(ADD)(keys=[_redis_key(app, current_month())], args=[dag, calls])
+                await self.store.acall(ADD, [_redis_key(app, current_month())], [dag, calls])
                 return
+            except Unavailable:
+                pass
             except Exception as err:  # noqa: BLE001
                 self.store.failed(err)
         await self.fallback.aadd(app, dag, calls)
@@ -241,7 +268,9 @@ class RedisLedger:
         month = month or current_month()
         if self.store.available():
             try:
-                return _from_hash(month, self.store.client().hgetall(_redis_key(app, month)))
+                return _from_hash(month, self.store.hgetall(_redis_key(app, month)))
+            except Unavailable:
+                pass
             except Exception as err:  # noqa: BLE001
                 self.store.failed(err)
         return self.fallback.read(app, month)
@@ -250,7 +279,9 @@ class RedisLedger:
         month = month or current_month()
         if self.store.available():
             try:
-                return _from_hash(month, await self.store.aclient().hgetall(_redis_key(app, month)))
+                return _from_hash(month, await self.store.ahgetall(_redis_key(app, month)))
+            except Unavailable:
+                pass
             except Exception as err:  # noqa: BLE001
                 self.store.failed(err)
         return await self.fallback.aread(app, month)
