@@ -75,6 +75,11 @@ class DingTalkConcurrentRunError(DingTalkError):
     retryable = True
 
 
+class DingTalkMonthlyBudgetError(DingTalkError):
+    """The task would spend more of the month's DingTalk calls than ``monthly_budget`` leaves; raised before
+    any request."""
+
+
 class DingTalkTransportError(DingTalkError):
     """The request did not get an HTTP answer (refused, reset, timed out, DNS or TLS failure)."""
 
