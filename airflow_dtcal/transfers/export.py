@@ -9,6 +9,7 @@ pyarrow are imported only when a task runs. Arguments are template fields stored
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +46,10 @@ def _calendars(value: Any, argument: str) -> tuple[str, ...]:
     return check_calendars(value)
 
 
+#: Calendars named one by one in the XCom; beyond, only counts per mode (the calendars table holds them all).
+MAX_NAMED_CALENDARS = 1000
+
+
 class ExportEventsOperator(DingTalkCalendarBaseOperator):
     """Write the events of calendars (and their attendees' responses, and check-ins) to a storage path.
 
@@ -55,10 +60,11 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
     ``calendars`` table (one row per calendar: how it was listed), which is the incremental watermark: it
     lives beside the data, one record per interval (:mod:`airflow_dtcal.state.watermarks`).
 
-    Returns ``{"path", "partition", "rows": {"events", "attendees", "check_ins"}, "mode", "calendars",
-    "files"}``: the destination, the partition name, the rows written per table (``None`` for a table not
-    exported), the run's mode (``full``, ``incremental`` or ``resync``), each calendar's mode and the data
-    files written.
+    Returns ``{"path", "partition", "rows": {"events", "attendees", "check_ins"}, "mode", "modes",
+    "calendars", "files"}``: the destination, the partition name, the rows written per table (``None`` for a
+    table not exported), the run's mode (``full``, ``incremental`` or ``resync``), how many calendars were
+    listed each way, each calendar's mode (``None`` beyond 1,000 calendars: the XCom stays small, and the
+    ``calendars`` table holds every one) and the data files written.
 
     :param calendars: the calendar owners whose (primary) calendars are exported, unionIds by default (see
         ``id_type``, argument ``"calendars"``). (templated)
@@ -229,18 +235,21 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
                 raise
 
         rows = {table: files.rows.get(table) for table in ("events", "attendees", "check_ins")}
+        counts = dict(Counter(modes.values()))
         self.log.info(
-            "Wrote %s into %s (%s)",
+            "Wrote %s into %s (calendars: %s)",
             ", ".join(f"{n:,} {t}" for t, n in rows.items() if n is not None),
             partition,
-            ", ".join(f"{o}: {m}" for o, m in modes.items()) or "no calendars",
+            ", ".join(f"{n:,} {m}" for m, n in sorted(counts.items())) or "none",
         )
         return {
             "path": str(destination),
             "partition": partition,
             "rows": rows,
             "mode": overall_mode(list(modes.values())),
-            "calendars": modes,
+            "modes": counts,
+            # An XCom stays small: each calendar by name up to MAX_NAMED_CALENDARS (the calendars table holds all).
+            "calendars": modes if len(modes) <= MAX_NAMED_CALENDARS else None,
             "files": written,
         }
 

@@ -87,6 +87,7 @@ def test_full_export_of_the_interval_with_attendees_and_parquet(dtcal_emulator, 
     run = export(tmp_path, formats=["jsonl", "parquet"])
 
     assert run.result["mode"] == "full" and run.result["calendars"] == {ANN: "full", BO: "full"}
+    assert run.result["modes"] == {"full": 2}
     assert run.result["rows"] == {"events": 4, "attendees": 10, "check_ins": None}
     events = run.rows(tmp_path, "events")
     assert sorted((r["calendar_owner"], r["summary"]) for r in events) == [
@@ -441,3 +442,14 @@ def test_parquet_without_pyarrow_fails_naming_pyarrow_before_any_request(
     ):
         Run(op, DAY1, DAY2)
     assert dtcal_emulator.requests() == [] and list(tmp_path.iterdir()) == []
+
+
+def test_beyond_the_named_calendars_the_xcom_holds_counts_only(dtcal_emulator, hook, tmp_path, monkeypatch):
+    """The return value (an XCom) stays small however many calendars: past MAX_NAMED_CALENDARS each
+    calendar's mode is left to the calendars table, and only the counts per mode remain."""
+    from airflow_dtcal.transfers import export as module
+
+    monkeypatch.setattr(module, "MAX_NAMED_CALENDARS", 1)
+    run = export(tmp_path)
+    assert run.result["calendars"] is None and run.result["modes"] == {"full": 2}
+    assert {r["calendar_owner"] for r in run.rows(tmp_path, "calendars")} == {ANN, BO}
