@@ -143,6 +143,10 @@ def saved_page(trigger: CalendarChangeTrigger) -> str | None:
     return saved_position(trigger)[1]
 
 
+def duplicates_at_least(admin: EmulatorAdmin, count: int) -> Callable[[], bool]:
+    return lambda: admin.stream_stats()["duplicates"] >= count
+
+
 def connected(admin: EmulatorAdmin, count: int = 1) -> Callable[[], bool]:
     return lambda: len(admin.stream_connections()) >= count
 
@@ -243,13 +247,11 @@ def test_stream_notices_pushed_again_fire_nothing_again(admin, hook):
         triggerer = Triggerer(watch(source="stream", event_ids=[event_id]))
         try:
             await until("the Stream connection", connected(admin))
-            fired = []
+            fired: list[dict] = []
             for hour in (11, 12, 13):
                 await in_thread(move, hook, event_id, hour)
                 fired.append(await triggerer.next())
-                await until(
-                    "the notice pushed again", lambda n=len(fired): admin.stream_stats()["duplicates"] >= n
-                )
+                await until("the notice pushed again", duplicates_at_least(admin, len(fired)))
             return fired
         finally:
             await triggerer.stop()
