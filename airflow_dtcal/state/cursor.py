@@ -116,7 +116,7 @@ class Cursor:
         self.month = ""
         self.month_calls = 0
         self._counted = counted
-        self._dirty: set[str] = set()  # Variable keys changed since the last checkpoint
+        self._dirty: set[str] = set(self.variable_keys())  # Variable keys changed since the last checkpoint
         self._pending: list[tuple[float, float, dict[str, str]]] = []  # (due, taken, {key: text})
         self.last_handover = -math.inf
 
@@ -230,6 +230,10 @@ class Cursor:
     async def save_settled(self) -> None:
         """Take a checkpoint and write those that are due, the parts before the head."""
         self.checkpoint()
+        await self.save_due()
+
+    async def save_due(self) -> None:
+        """Write the checkpoints taken so far that are due (none is taken here), the parts before the head."""
         now = time.monotonic()
         ready = [texts for due, _taken, texts in self._pending if due <= now]
         if not ready:

@@ -367,7 +367,7 @@ class CalendarChangeTrigger(BaseEventTrigger):
         if cursor is None:
             return
         try:
-            await cursor.save_settled()
+            await cursor.save_due()
         except Exception as err:  # the database may be what failed
             self.log.warning("Could not save the watch's cursor (%s: %s)", type(err).__name__, err)
 
