@@ -5,6 +5,7 @@ DingTalkError
 ├── DingTalkConfigurationError        connection / hook arguments unusable (no request sent)
 ├── DingTalkInvalidArgumentError      bad input from the DAG (also an InvalidArgumentError / ValueError;
 │                                     an AirflowFailException, so Airflow does not retry the task)
+├── DingTalkMonthlyBudgetError        the task would spend more than ``monthly_budget`` leaves (no request sent)
 ├── DingTalkTransportError            connection refused / reset, timeout, DNS, TLS (retryable unless DNS/TLS)
 └── DingTalkAPIError                  DingTalk answered with an error: .status, .code, .message, .request_id
     ├── DingTalkAnswerError           the answer is unusable: too large, not the expected shape, endless pages
@@ -38,6 +39,7 @@ from airflow_dtcal.core.errors import (
     DingTalkConfigurationError,
     DingTalkError,
     DingTalkInvalidParameterError,
+    DingTalkMonthlyBudgetError,
     DingTalkNotFoundError,
     DingTalkPermissionError,
     DingTalkQuotaExceededError,
@@ -84,6 +86,7 @@ __all__ = [
     "DingTalkError",
     "DingTalkInvalidArgumentError",
     "DingTalkInvalidParameterError",
+    "DingTalkMonthlyBudgetError",
     "DingTalkNotFoundError",
     "DingTalkPeopleNotFoundError",
     "DingTalkPermissionError",

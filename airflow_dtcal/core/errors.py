@@ -68,6 +68,11 @@ class DingTalkConfigurationError(DingTalkError, ValueError):
     """The Airflow connection or the hook's arguments cannot work; raised before any request."""
 
 
+class DingTalkMonthlyBudgetError(DingTalkError):
+    """The task would spend more of the month's DingTalk calls than ``monthly_budget`` leaves; raised before
+    any request."""
+
+
 class DingTalkTransportError(DingTalkError):
     """The request did not get an HTTP answer (refused, reset, timed out, DNS or TLS failure)."""
 

@@ -111,11 +111,13 @@ def dtcal_emulator(
 
 
 def _forget_hook_state() -> None:
-    """Clear the hook's process-wide token cache, pacer and people cache, if the hook was imported at all."""
+    """Clear the hook's process-wide token cache, pacers, the month's call ledger of this session's pacing
+    directory and the people cache, if the hook was imported at all."""
     pacing = sys.modules.get("airflow_dtcal.core.pacing")
     if pacing is not None:
         pacing.TOKENS.clear()
-        pacing.PACER.clear()
+        pacing.PACERS.clear()
+        pacing.PACERS.host_ledger.clear()
     people = sys.modules.get("airflow_dtcal.planning.people")
     if people is not None:  # userId -> unionId mappings of an earlier test's directory
         people.DIRECTORY.clear()
