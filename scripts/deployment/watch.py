@@ -326,9 +326,13 @@ def check_watch(deployment: Deployment, outcome: dict) -> list[str]:
         # first run booked (the only changes of the last round).
         last_day, last_prep = WATCH_ROUNDS[-1][-1][3], f"All-hands prep ({WATCH_ROUNDS[-1][-1][3]})"
         allowed = {k for k, c in by_key.items() if (c[3] or "").startswith(last_day) or c[2] == last_prep}
-        assert set(repeated) <= allowed and max(counts.values()) <= 2, f"{dag_id} repeated {repeated}"
+        # At least once: a repeat carries the change's key. Besides the restart's repeat, Airflow may run one
+        # watch in both triggerers for a moment while it moves the killed triggerer's triggers (seen here):
+        # each instance then fires the change again, with the same key.
+        assert set(repeated) <= allowed, f"{dag_id} repeated {repeated}, of which only {allowed} may be"
         if dag_id == WATCH:
-            assert repeated == {killed_key: 2}, f"the killed change fired {counts[killed_key]} times"
+            assert counts[killed_key] >= 2, f"the killed change fired {counts[killed_key]} times"
+            assert set(repeated) == {killed_key}, repeated
         preps = sorted(describe(p)[2] for p in payloads if _is_prep(p))
         if dag_id == CALENDAR_WATCH:
             assert sorted(set(preps)) == [f"All-hands prep ({d})" for d in PREP_DATES], preps
