@@ -96,3 +96,4 @@ class EventPage:
     sync_token: str | None
     full: bool
     last: bool
+    next_token: str | None = None  # where the next page starts (None on the last page)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,10 @@ DEFAULT_HOST = "api.dingtalk.com"
 LEGACY_HOST = "oapi.dingtalk.com"
 #: Connection extra naming the legacy API host (contacts lookups: userId or mobile -> unionId).
 LEGACY_HOST_EXTRA = "legacy_host"
+#: Connection extra allowing Stream WebSocket endpoints on hosts under this DNS suffix (e.g. ".dingtalk.com")
+#: beside DingTalk's own Stream host (airflow_dtcal.core.stream_endpoint).
+STREAM_SUFFIX_EXTRA = "stream_host_suffix"
+_SUFFIX = re.compile(r"^(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?){2,}$")
 
 #: Settings read from hook arguments, then connection extras, then these defaults.
 DEFAULTS: dict[str, Any] = {
@@ -90,6 +95,8 @@ class Settings:
     #: Base URL of the legacy API (``oapi.dingtalk.com``): the contacts lookups that turn userIds and
     #: mobiles into unionIds. For an emulator connection (a loopback host) it defaults to ``base_url``.
     legacy_base_url: str = ""
+    #: Stream endpoints may also be on hosts under this DNS suffix (``".example.com"``; ``""``: none).
+    stream_host_suffix: str = ""
 
     @property
     def app(self) -> tuple[str, str, str]:
@@ -146,6 +153,7 @@ def resolve_settings(
     return Settings(
         base_url=base_url,
         legacy_base_url=_legacy_base_url(overrides, extras, base_url),
+        stream_host_suffix=_stream_suffix(extras),
         app_key=str(login).strip(),
         app_secret=str(password),
         verify=_verify(pick("verify")),
@@ -171,6 +179,21 @@ def _legacy_base_url(overrides: Mapping[str, Any], extras: Mapping[str, Any], ba
         return resolve_base_url(value)
     except DingTalkConfigurationError as err:
         raise DingTalkConfigurationError(str(err).replace("connection host", name, 1)) from None
+
+
+def _stream_suffix(extras: Mapping[str, Any]) -> str:
+    """The ``stream_host_suffix`` extra: a DNS suffix of two labels or more, with its leading dot."""
+    name = STREAM_SUFFIX_EXTRA
+    value = extras.get(name, extras.get(f"extra__{CONN_TYPE}__{name}"))
+    if value is None or value == "":
+        return ""
+    text = value.strip().lower() if isinstance(value, str) else ""
+    text = text if text.startswith(".") else f".{text}"
+    if not _SUFFIX.match(text):
+        raise DingTalkConfigurationError(
+            f"{name}: must be a DNS suffix such as '.example.com' (got {value!r})"
+        )
+    return text
 
 
 def _number(name: str, value: Any, low: float, high: float, whole: bool) -> Any:

@@ -27,7 +27,8 @@ KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,250}$")
 MAX_STATE_BYTES = 256 * 1024
 
 
-def _check_key(key: Any) -> str:
+def check_key(key: Any) -> str:
+    """``key`` if it is a Variable key this provider uses; else a DingTalkInvalidArgumentError."""
     if not isinstance(key, str) or not KEY_PATTERN.match(key):
         raise DingTalkInvalidArgumentError(
             "state_key", "must be 1-250 characters of letters, digits, '_', '.', ':' or '-'", key
@@ -47,10 +48,14 @@ def _variable_class():
     return Variable
 
 
+def load_raw(key: str) -> str | None:
+    """The text stored under ``key``, or None when there is none."""
+    return _variable_class().get(check_key(key), None)  # the default is positional (SDK vs models)
+
+
 def load_state(key: str) -> dict | None:
     """The JSON object stored under ``key``, or None when there is none yet."""
-    key = _check_key(key)
-    raw = _variable_class().get(key, None)  # the default is positional: its name differs (SDK vs models)
+    raw = load_raw(key)
     if raw is None:
         return None
     try:
@@ -67,10 +72,16 @@ def load_state(key: str) -> dict | None:
 
 def save_state(key: str, value: dict, description: str | None = None) -> None:
     """Store ``value`` (a JSON object) under ``key``, replacing what was there."""
-    key = _check_key(key)
     if not isinstance(value, dict):
         raise DingTalkInvalidArgumentError("state", "must be a JSON object (a dict)", type(value).__name__)
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    save_text(key, json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False), description)
+
+
+def save_text(key: str, text: str, description: str | None = None) -> None:
+    """Store ``text`` (a JSON object already serialized) under ``key``, replacing what was there."""
+    key = check_key(key)
+    if not text.startswith("{"):
+        raise DingTalkInvalidArgumentError("state", "must be a JSON object", text[:40])
     if len(text.encode()) > MAX_STATE_BYTES:
         raise DingTalkConfigurationError(
             f"the state for Variable {key!r} is {len(text.encode()):,} bytes; at most {MAX_STATE_BYTES:,}"
@@ -80,13 +91,40 @@ def save_state(key: str, value: dict, description: str | None = None) -> None:
 
 async def aload_state(key: str) -> dict | None:
     """:func:`load_state` for code on an event loop (a trigger): run in a thread, never blocking the loop."""
-    from asgiref.sync import sync_to_async
+    return await _in_thread(load_state, key)
 
-    return await sync_to_async(load_state)(key)
+
+async def aload_raw(key: str) -> str | None:
+    """:func:`load_raw` for code on an event loop (a trigger)."""
+    return await _in_thread(load_raw, key)
 
 
 async def asave_state(key: str, value: dict, description: str | None = None) -> None:
     """:func:`save_state` for code on an event loop (a trigger)."""
+    await _in_thread(save_state, key, value, description)
+
+
+async def asave_text(key: str, text: str, description: str | None = None) -> None:
+    """:func:`save_text` for code on an event loop (a trigger)."""
+    await _in_thread(save_text, key, text, description)
+
+
+async def _in_thread(fn: Any, *args: Any) -> Any:
+    """``fn(*args)`` through ``sync_to_async`` (what Airflow asks of triggers), then honour a cancellation
+    that came meanwhile.
+
+    On Airflow 3.0 and 3.1 a Variable read or write in a triggerer goes through ``async_to_sync`` inside
+    the thread; when the trigger is cancelled at the moment that inner call has just finished, asgiref
+    returns the thread's result instead of raising ``CancelledError``, and a cancelled trigger would go on
+    (polling DingTalk until the triggerer stops). The task still records the cancellation request
+    (``Task.cancelling()``): it is raised here.
+    """
+    import asyncio
+
     from asgiref.sync import sync_to_async
 
-    await sync_to_async(save_state)(key, value, description)
+    result = await sync_to_async(fn)(*args)
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError("cancelled while the Variable was read or written")
+    return result
