@@ -27,7 +27,7 @@ ifneq ($(filter 3.0 3.1,$(AIRFLOW_LINE)),)
 EXTRAS := test,bench,fab
 endif
 
-.PHONY: demo test test-suite test-matrix test-deployment lint typecheck bench bench-quick venv clean
+.PHONY: demo test test-suite test-matrix test-deployment lint typecheck bench bench-quick venv clean services
 
 venv: $(STAMP)
 
@@ -61,12 +61,22 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: $(STAMP) lint typecheck
+# pacing="redis" is tested and benchmarked against Debian's redis-server, which the tests and the benchmark
+# start on loopback themselves; installed here when missing (as root, with apt-get).
+services:
+	@command -v redis-server >/dev/null || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "Installing redis-server (Debian package) for the Redis pacing tests..."; \
+			{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; } >/dev/null \
+				|| { echo "apt-get install redis-server failed"; exit 1; }; \
+		else echo "redis-server is missing: apt-get install redis-server (the Redis pacing tests need it)"; exit 1; fi; }
+
+test: $(STAMP) lint typecheck services
 	$(BIN)/python -m pytest -q
 	$(BIN)/python benchmarks/run.py --quick
 
 # The test suite alone, on AIRFLOW_VERSION (what test-matrix runs for each line).
-test-suite: $(STAMP)
+test-suite: $(STAMP) services
 	$(BIN)/python -m pytest -q
 
 # The whole suite on the latest release of each supported line; fails if any line fails.
@@ -81,10 +91,10 @@ test-deployment: $(STAMP)
 		$(BIN)/python -c "import psycopg2, asyncpg" || { echo "Installing the deploy extra failed; see above."; exit 1; }; }
 	$(BIN)/python scripts/deployment/run.py
 
-bench: $(STAMP)
+bench: $(STAMP) services
 	$(BIN)/python benchmarks/run.py
 
-bench-quick: $(STAMP)
+bench-quick: $(STAMP) services
 	$(BIN)/python benchmarks/run.py --quick
 
 clean:

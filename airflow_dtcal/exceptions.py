@@ -3,8 +3,10 @@
 ```
 DingTalkError
 ├── DingTalkConfigurationError        connection / hook arguments unusable (no request sent)
+├── DingTalkConcurrentRunError        another run of the same export interval won the race (retry is safe)
 ├── DingTalkInvalidArgumentError      bad input from the DAG (also an InvalidArgumentError / ValueError;
 │                                     an AirflowFailException, so Airflow does not retry the task)
+├── DingTalkMonthlyBudgetError        the task would spend more than ``monthly_budget`` leaves (no request sent)
 ├── DingTalkTransportError            connection refused / reset, timeout, DNS, TLS (retryable unless DNS/TLS)
 └── DingTalkAPIError                  DingTalk answered with an error: .status, .code, .message, .request_id
     ├── DingTalkAnswerError           the answer is unusable: too large, not the expected shape, endless pages
@@ -35,9 +37,11 @@ from airflow_dtcal.core.errors import (
     DingTalkAPIError,
     DingTalkAuthError,
     DingTalkBannedError,
+    DingTalkConcurrentRunError,
     DingTalkConfigurationError,
     DingTalkError,
     DingTalkInvalidParameterError,
+    DingTalkMonthlyBudgetError,
     DingTalkNotFoundError,
     DingTalkPermissionError,
     DingTalkQuotaExceededError,
@@ -80,10 +84,12 @@ __all__ = [
     "DingTalkAnswerError",
     "DingTalkAuthError",
     "DingTalkBannedError",
+    "DingTalkConcurrentRunError",
     "DingTalkConfigurationError",
     "DingTalkError",
     "DingTalkInvalidArgumentError",
     "DingTalkInvalidParameterError",
+    "DingTalkMonthlyBudgetError",
     "DingTalkNotFoundError",
     "DingTalkPeopleNotFoundError",
     "DingTalkPermissionError",

@@ -45,10 +45,17 @@ def event_body(attendees: tuple[str, ...] | list[str] = FIRST_ATTENDEES) -> dict
 
 
 def connection_json(
-    base_url: str, app_key: str, app_secret: str, conn_type: str = "dingtalk_calendar"
+    base_url: str,
+    app_key: str,
+    app_secret: str,
+    conn_type: str = "dingtalk_calendar",
+    extra: dict | None = None,
 ) -> str:
     """An Airflow connection in JSON form, for an ``AIRFLOW_CONN_<ID>`` environment variable."""
-    return json.dumps({"conn_type": conn_type, "login": app_key, "password": app_secret, "host": base_url})
+    conn = {"conn_type": conn_type, "login": app_key, "password": app_secret, "host": base_url}
+    if extra:
+        conn["extra"] = extra
+    return json.dumps(conn)
 
 
 def _events(user: str) -> str:

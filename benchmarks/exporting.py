@@ -13,13 +13,20 @@ all inside the data interval, so one full-mode run exports every one of them.
   one ListEvents call per 100 events (``ceil(N / 100)``: attendees come inside the listed events).
 * wall time: the large export again at the given latency with the quota (20 calls/s) on, against the
   quota's optimum (calls / 20 s) and against sequential paging's floor (pages x latency).
+* the incremental watermark's size (:func:`state_size`): two incremental runs (a first full listing, then a
+  delta) of 1,000 and 5,000 calendars, each run's record (the ``calendars`` table beside the data, JSON
+  Lines and Parquet) in bytes and per calendar, the time a run takes to read its start points back, and,
+  for comparison, what the old single-Variable watermark (31 intervals x 2 tokens x calendars) held for
+  the same tokens against Airflow's 256 KiB.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import gc
+import json
 import math
+import os
 import shutil
 import tempfile
 import time
@@ -113,7 +120,7 @@ def _one(admin: Any, conn_id: str, owner: str, count: int, formats: list[str], t
     if rows["events"] != count or rows["attendees"] != count * (ATTENDEES + 1):
         raise HarnessError(f"export of {count} events wrote {rows}; expected {count} events")
     expected_files = {
-        f"{t}/{result['partition']}/part-0.{f}" for t in ("events", "attendees") for f in formats
+        f"{t}/{result['partition']}/part-0.{f}" for t in ("events", "attendees", "calendars") for f in formats
     }
     if set(files) != expected_files:
         raise HarnessError(f"export wrote {files}; expected {sorted(expected_files)}")
@@ -133,8 +140,11 @@ def _one(admin: Any, conn_id: str, owner: str, count: int, formats: list[str], t
     }
 
 
-def export(admin: Any, conn_id: str, sizes: tuple[int, int], latency: float, reps: int) -> dict:
-    """Measure 8 (see the module doc). ``sizes`` = (small, large) event counts."""
+def export(
+    admin: Any, conn_id: str, sizes: tuple[int, int], latency: float, reps: int, state_calendars: tuple = ()
+) -> dict:
+    """Measure 8 (see the module doc). ``sizes`` = (small, large) event counts; ``state_calendars``: the
+    numbers of calendars whose incremental watermark is measured."""
     small, large = sizes
     owners = {n: f"union-bench-export-{n}" for n in (small, large)}
     for n, owner in owners.items():
@@ -187,4 +197,96 @@ def export(admin: Any, conn_id: str, sizes: tuple[int, int], latency: float, rep
         admin.set_qps_limit(None)
         admin.set_latency(0.0)
     result["timed"] = timed
+    result["state"] = state_size(admin, conn_id, tuple(state_calendars))
     return result
+
+
+OLD_KEEP_INTERVALS = 31  # what the old Variable watermark kept, per calendar: 2 tokens per interval
+VARIABLE_LIMIT = 256 * 1024
+
+
+def _unpaced_conn(conn_id: str) -> str:
+    """A copy of ``conn_id``'s connection without the client's 20 calls/s pacing (thousands of calendars are
+    thousands of calls, and what is measured here is bytes, not time)."""
+    conn = json.loads(os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"])
+    conn["extra"] = {**conn.get("extra", {}), "rate_limit": 0}
+    unpaced = f"{conn_id}_unpaced"
+    os.environ[f"AIRFLOW_CONN_{unpaced.upper()}"] = json.dumps(conn)
+    return unpaced
+
+
+def _incremental(conn_id: str, owners: list[str], root: Path, day: dt.datetime) -> dict:
+    from airflow_dtcal.transfers.export import ExportEventsOperator
+
+    op = ExportEventsOperator(
+        task_id="bench_export_state",
+        dingtalk_conn_id=conn_id,
+        calendars=owners,
+        destination=f"file://{root}",
+        mode="incremental",
+        attendees=False,
+        formats=["jsonl", "parquet"],
+    )
+    ti = types.SimpleNamespace(
+        dag_id="dtcal_bench_export_state",
+        task_id=op.task_id,
+        run_id=f"bench__{time.monotonic_ns()}",
+        map_index=-1,
+        try_number=1,
+        xcom_push=lambda key, value: None,
+    )
+    return op.execute({"ti": ti, "data_interval_start": day, "data_interval_end": day + dt.timedelta(days=1)})
+
+
+def state_size(admin: Any, conn_id: str, counts: tuple[int, ...]) -> dict:
+    """The incremental watermark's size at each number of calendars (see the module doc)."""
+    from airflow_dtcal.state import watermarks
+
+    unpaced = _unpaced_conn(conn_id)
+    out: dict[str, Any] = {"variable_limit_bytes": VARIABLE_LIMIT, "calendars": {}}
+    for count in counts:
+        owners = [f"union-bench-state-{count}-{n:05d}" for n in range(count)]
+        root = Path(tempfile.mkdtemp(prefix="dtcal-bench-state-"))
+        try:
+            before = admin.stats()
+            runs = [_incremental(unpaced, owners, root, DAY + dt.timedelta(days=d)) for d in range(2)]
+            calls = stats_delta(before, admin.stats())["counted_total"]
+            modes = [r["mode"] for r in runs]
+            if modes != ["full", "incremental"] or len(runs[1]["calendars"]) != count:
+                raise HarnessError(f"state-size runs of {count} calendars: modes {modes}")
+            record = root / "calendars" / runs[1]["partition"]
+            jsonl = (record / "part-0.jsonl").stat().st_size
+            parquet = (record / "part-0.parquet").stat().st_size
+            lines = [json.loads(line) for line in (record / "part-0.jsonl").read_text().splitlines()]
+            token = max(len(line["ended_at"]) for line in lines)
+            t = time.perf_counter()
+            starts = watermarks.load_start_points(
+                root, DAY + dt.timedelta(days=2), owners, "2026-03-11T00:00:00Z"
+            )
+            read_s = time.perf_counter() - t
+            if sum(1 for s in starts.values() if s.token) != count:
+                raise HarnessError("the start points did not continue every calendar")
+            old = {
+                "version": 1,
+                "intervals": {
+                    f"2026-01-{i + 1:02d}T00:00:00+00:00": {
+                        "started_from": dict.fromkeys(owners, "t" * token),
+                        "ended_at": dict.fromkeys(owners, "t" * token),
+                    }
+                    for i in range(OLD_KEEP_INTERVALS)
+                },
+            }
+            per_day_old = len(json.dumps(old, separators=(",", ":"))) / OLD_KEEP_INTERVALS
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+        out["calendars"][str(count)] = {
+            "record_jsonl_bytes": jsonl,
+            "record_parquet_bytes": parquet,
+            "bytes_per_calendar": jsonl / count,
+            "token_chars": token,
+            "read_start_points_s": read_s,
+            "calls": calls,
+            "old_variable_bytes_full": int(per_day_old * OLD_KEEP_INTERVALS),
+            "old_variable_day_over_limit": math.ceil(VARIABLE_LIMIT / per_day_old),
+        }
+    return out

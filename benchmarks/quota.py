@@ -45,13 +45,14 @@ class Context:
         self.base_url = base_url
         self.app_secret = app_secret
         self.latency = latency
+        self.extra: dict | None = None  # connection extras of the apps made from here on
 
     def app(self, name: str) -> str:
         """A fresh app for one client: its connection id (an ``AIRFLOW_CONN_*`` variable is set for it)."""
         ms = round(self.latency * 1000)
         conn_id = f"bench_{name}_{ms}ms"
         os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = cl.connection_json(
-            self.base_url, f"bench-{name}-{ms}ms", self.app_secret
+            self.base_url, f"bench-{name}-{ms}ms", self.app_secret, extra=self.extra
         )
         return conn_id
 
@@ -191,21 +192,7 @@ def creates(ctx: Context, n: int) -> dict:
     )
 
     def gathered(hook: Any) -> Outcome:
-        async def main() -> Outcome:
-            await hook.get_async_client()
-            start = time.perf_counter()
-            answers = await asyncio.gather(
-                *(hook.acreate_event(ORGANIZER, body) for _ in range(n)), return_exceptions=True
-            )
-            elapsed = time.perf_counter() - start
-            await hook.aclose()
-            errors = [a for a in answers if isinstance(a, BaseException)]
-            unexpected = [e for e in errors if not isinstance(e, DingTalkError)]
-            if unexpected:
-                raise HarnessError(f"acreate_event raised {unexpected[0]!r}") from unexpected[0]
-            return elapsed, n - len(errors), [_described(e) for e in errors]
-
-        return asyncio.run(main())
+        return _gathered(hook, n, body)
 
     gather_hook = ctx.hook("create-gather")
     results["hook_gather"] = _measure(ctx, "CreateEvent", n, n, lambda: gathered(gather_hook))
@@ -222,6 +209,55 @@ def creates(ctx: Context, n: int) -> dict:
         steps = [lambda i, c=c: c.create(ORGANIZER) for c in pool]
         results[name] = _measure(ctx, "CreateEvent", n, n, lambda s=steps: _threads(s, n, (TeaException,)))
     return results
+
+
+def _gathered(hook: Any, n: int, body: dict) -> Outcome:
+    """``n`` ``acreate_event`` coroutines gathered on one hook, as one async task would run them."""
+    from airflow_dtcal.exceptions import DingTalkError
+
+    async def main() -> Outcome:
+        await hook.get_async_client()
+        start = time.perf_counter()
+        answers = await asyncio.gather(
+            *(hook.acreate_event(ORGANIZER, body) for _ in range(n)), return_exceptions=True
+        )
+        elapsed = time.perf_counter() - start
+        await hook.aclose()
+        errors = [a for a in answers if isinstance(a, BaseException)]
+        unexpected = [e for e in errors if not isinstance(e, DingTalkError)]
+        if unexpected:
+            raise HarnessError(f"acreate_event raised {unexpected[0]!r}") from unexpected[0]
+        return elapsed, n - len(errors), [_described(e) for e in errors]
+
+    return asyncio.run(main())
+
+
+def gather_runs(ctx: Context, latencies: list[float], runs: int, n: int, redis_conn_id: str) -> dict:
+    """One task's ``n`` gathered creates, ``runs`` times in a row, with ``pacing="host"`` and ``"redis"``:
+    is throughput steady from run to run? Each run on a fresh app (fresh quota window and pacer state)."""
+    body = cl.event_body()
+    series = []
+    ctx.extra = {"pacing_redis_conn_id": redis_conn_id}
+    ctx.admin.set_qps_limit(QUOTA)
+    try:
+        for latency in latencies:
+            ctx.latency = latency
+            ctx.admin.set_latency(latency)
+            for pacing in ("host", "redis"):
+                results = []
+                for i in range(runs):
+                    hook = ctx.hook(f"gather-{pacing}-{i}", pacing=pacing)
+                    r = _measure(ctx, "CreateEvent", n, n, lambda h=hook: _gathered(h, n, body))
+                    r["of_quota"] = round(n / QUOTA / r["elapsed_s"], 3)
+                    r["throttled_share"] = round(r["throttled"] / max(1, r["requests_sent"]), 4)
+                    results.append(r)
+                series.append(
+                    {"latency_ms": round(latency * 1000), "pacing": pacing, "creates": n, "runs": results}
+                )
+    finally:
+        ctx.admin.set_qps_limit(None)
+        ctx.admin.set_latency(0.0)
+    return {"series": series}
 
 
 # --------------------------------------------------------------------------------------------- responds

@@ -8,8 +8,13 @@
   K polls after its first listing. Polls are counted independently of the calls: the emulator's counter of
   quota calls is sampled every 20 ms and calls less than ``interval / 2`` apart belong to one poll.
 * stream: the trigger listens on a Stream connection while M events are created (through another hook of
-  the same app); it must fire M TriggerEvents and spend no API call (no ``fields``): the emulator's quota
-  counter moves by the writer's calls only.
+  the same app); it must fire M TriggerEvents. Each notice only wakes it: it reads the calendar's delta
+  (one ListEvents per wake-up; a burst of notices makes one), so its calls are its first listing plus at
+  most one per write: the emulator's quota counter, less the writer's calls.
+* state: the bytes of a watch's cursor (airflow_dtcal.state.cursor) in Airflow Variables for 1,000 and
+  5,000 calendars: with DingTalk-sized sync tokens (125 characters) and 1,200 events compared on 8 fields,
+  and in the worst case (every sync token and next page at the 1,024 characters kept); written to and read
+  back from the run's sqlite metadata database.
 
 Every trigger runs its ``run()`` in an asyncio task, as Airflow's triggerer does, with its cursor in an
 Airflow Variable of a sqlite metadata database in the run's throwaway ``AIRFLOW_HOME`` (migrated here).
@@ -202,6 +207,57 @@ async def _stream(admin: Any, conn_id: str, owner: str, writes: int) -> dict:
     }
 
 
+# --------------------------------------------------------------------------------------------- state
+
+EIGHT_FIELDS = ["summary", "start", "end", "location", "description", "attendees", "reminders", "isAllDay"]
+
+
+def state_size(calendars: int, token_chars: int, page_chars: int, events: int) -> dict:
+    """A cursor of ``calendars`` calendars (each read to a ``token_chars`` sync token, inside a delta with a
+    ``page_chars`` next page when above 0) and ``events`` events compared on 8 fields: the bytes of each of
+    its Variables, written to and read back from the metadata database."""
+    from airflow_dtcal.planning.watch import fingerprint
+    from airflow_dtcal.state import variables
+    from airflow_dtcal.state.cursor import Cursor
+
+    key = f"dtcal_bench_cursor_{uuid.uuid4().hex[:10]}"
+    owners = [f"union-{uuid.uuid4().hex[:24]}" for _ in range(calendars)]  # unionIds are about 28 characters
+    cursor = Cursor(key, "stream", owners)
+    for n, owner in enumerate(owners):
+        token = f"{n:08d}" + "t" * (token_chars - 8)
+        cursor.move(owner, token, ("p" * page_chars) if page_chars else None)
+    for n in range(events):
+        event = {
+            "id": f"{uuid.uuid4().hex}{n:08d}",
+            "summary": f"Meeting {n}",
+            "start": {"date": "2026-12-01"},
+        }
+        cursor.remember(event["id"], fingerprint(event, EIGHT_FIELDS))
+    t = time.perf_counter()
+    asyncio.run(cursor.save_settled())
+    save_s = time.perf_counter() - t
+    t = time.perf_counter()
+    again = Cursor(key, "stream", owners)
+    asyncio.run(again.load())
+    load_s = time.perf_counter() - t
+    if again.positions != cursor.positions or again.events != cursor.events:
+        raise HarnessError("the cursor read back differs from the one written")
+    sizes = {k: len(variables.load_raw(k).encode()) for k in cursor.variable_keys()}
+    return {
+        "calendars": calendars,
+        "token_chars": token_chars,
+        "page_chars": page_chars,
+        "events": events,
+        "variables": len(sizes),
+        "total_bytes": sum(sizes.values()),
+        "largest_bytes": max(sizes.values()),
+        "head_bytes": sizes[key],
+        "evicted": cursor.evicted,
+        "save_s": save_s,
+        "load_s": load_s,
+    }
+
+
 # --------------------------------------------------------------------------------------------- all
 
 
@@ -234,6 +290,11 @@ def watching(
         return {"plans": plans, "poll": poll, "stream": stream}
 
     result = asyncio.run(main())
+    result["state"] = [
+        state_size(count, token, page, 1200)
+        for count in (1000, 5000)
+        for token, page in ((125, 0), (1024, 1024))
+    ]
     result["metadata_db_migrate_s"] = migrate_s
     result["standard_month_calls"] = budget.EDITIONS["standard"]
     result["standard_month_stream_messages"] = 3000

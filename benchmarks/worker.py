@@ -24,9 +24,18 @@ from harness import quiet_logging  # noqa: E402
 def main() -> None:
     conn_id, creates, pacing = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     quiet_logging()
+    import logging
+
     from airflow_dtcal.exceptions import DingTalkError
     from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
 
+    warnings = []  # the limiter's fallback warnings (Redis or the host files unusable)
+
+    class Count(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            warnings.append(record.getMessage())
+
+    logging.getLogger("airflow_dtcal.pacing").addHandler(Count(logging.WARNING))
     hook = DingTalkCalendarHook(conn_id, pacing=pacing)
     hook.get_access_token()
     _ = hook.session
@@ -53,6 +62,8 @@ def main() -> None:
         "errors": len(errors),
         "error_samples": errors[:3],
         "calls_spent": hook.calls_spent,
+        "warnings": len(warnings),
+        "warning_samples": warnings[:2],
     }
     print(json.dumps(report), flush=True)
 

@@ -5,14 +5,21 @@ together (every worker reports ``ready``, then all get ``go`` at once) and each 
 ``run_many``. Reported per (pacing, workers): the aggregate successful rate divided by the quota, the errors
 that reached the workers, the share of requests the emulator throttled, and the slowest worker's time over
 the median worker's time.
+
+``pacing="host"`` batches share one pacing directory (one machine). ``"redis"`` and ``"process"`` batches
+give every worker a pacing directory and temp directory of its own, as if each ran on a machine of its own:
+``redis`` then shares the quota through one ``redis-server`` (started by ``run.py`` on loopback), ``process``
+through nothing but the throttling answers.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -24,7 +31,21 @@ from quota import QUOTA
 WORKER = Path(__file__).resolve().with_name("worker.py")
 
 
-def _batch(admin: Any, env: dict, conn_id: str, workers: int, creates: int, pacing: str) -> dict:
+#: Which batches run, in this order: (pacing, separate machines?).
+PACINGS = (("host", False), ("redis", True), ("process", True))
+
+
+def _machine_env(env: dict, apart: bool) -> dict:
+    """The worker's environment: with ``apart``, a temp and pacing directory of its own (another machine)."""
+    if not apart:
+        return env
+    own = tempfile.mkdtemp(prefix="dtcal-bench-machine-", dir=env.get("TMPDIR"))
+    return {**env, "TMPDIR": own, "AIRFLOW_DTCAL_PACER_DIR": os.path.join(own, "pacer")}
+
+
+def _batch(
+    admin: Any, env: dict, conn_id: str, workers: int, creates: int, pacing: str, apart: bool = False
+) -> dict:
     procs = [
         subprocess.Popen(
             [sys.executable, str(WORKER), conn_id, str(creates), pacing],
@@ -32,7 +53,7 @@ def _batch(admin: Any, env: dict, conn_id: str, workers: int, creates: int, paci
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=env,
+            env=_machine_env(env, apart),
             cwd=ROOT,
         )
         for _ in range(workers)
@@ -69,6 +90,7 @@ def _batch(admin: Any, env: dict, conn_id: str, workers: int, creates: int, paci
         "workers": workers,
         "creates_per_worker": creates,
         "pacing": pacing,
+        "separate_machines": apart,
         "ok": ok,
         "errors_surfaced": sum(r["errors"] for r in reports),
         "error_samples": [s for r in reports for s in r["error_samples"]][:3],
@@ -83,28 +105,73 @@ def _batch(admin: Any, env: dict, conn_id: str, workers: int, creates: int, paci
         "throttled": throttled,
         "throttled_share": round(throttled / sent, 4) if sent else 0.0,
         "worker_times_s": [round(t, 3) for t in times],
+        "fallback_warnings": sum(r.get("warnings", 0) for r in reports),
     }
 
 
 def workers(
-    admin: Any, base_url: str, app_secret: str, env: dict, counts: list[int], creates: int, latency: float
+    admin: Any,
+    base_url: str,
+    app_secret: str,
+    env: dict,
+    counts: dict[str, list[int]],
+    creates: int,
+    latency: float,
+    redis_conn_id: str,
 ) -> dict:
     """Every (pacing, workers) batch on a fresh app, at ``latency`` seconds per answer, quota on."""
     admin.set_qps_limit(QUOTA)
     admin.set_latency(latency)
     batches = []
     try:
-        for pacing in ("host", "process"):
-            for n in counts:
+        for pacing, apart in PACINGS:
+            for n in counts[pacing]:
                 conn_id = f"bench_workers_{pacing}_{n}"
                 app_env = {
                     **env,
                     f"AIRFLOW_CONN_{conn_id.upper()}": cl.connection_json(
-                        base_url, f"bench-workers-{pacing}-{n}", app_secret
+                        base_url,
+                        f"bench-workers-{pacing}-{n}",
+                        app_secret,
+                        extra={"pacing_redis_conn_id": redis_conn_id},
                     ),
                 }
-                batches.append(_batch(admin, app_env, conn_id, n, creates, pacing))
+                batches.append(_batch(admin, app_env, conn_id, n, creates, pacing, apart))
     finally:
         admin.set_qps_limit(None)
         admin.set_latency(0.0)
     return {"latency_ms": round(latency * 1000), "creates_per_worker": creates, "batches": batches}
+
+
+def window_sweep(
+    admin: Any,
+    base_url: str,
+    app_secret: str,
+    env: dict,
+    workers: int,
+    creates: int,
+    latency: float,
+    windows: list[float],
+    redis_conn_id: str,
+) -> dict:
+    """``workers`` processes, each as on a machine of its own, pacing through Redis with each window: the
+    throttled share says how much margin over DingTalk's one second the jitter of this set-up needs."""
+    admin.set_qps_limit(QUOTA)
+    admin.set_latency(latency)
+    batches = []
+    try:
+        for window in windows:
+            conn_id = f"bench_window_{str(window).replace('.', '_')}"
+            extra = {"pacing_redis_conn_id": redis_conn_id, "pacing_window": window}
+            app_env = {
+                **env,
+                f"AIRFLOW_CONN_{conn_id.upper()}": cl.connection_json(
+                    base_url, f"bench-window-{window}", app_secret, extra=extra
+                ),
+            }
+            batch = _batch(admin, app_env, conn_id, workers, creates, "redis", apart=True)
+            batches.append({**batch, "window": window})
+    finally:
+        admin.set_qps_limit(None)
+        admin.set_latency(0.0)
+    return {"latency_ms": round(latency * 1000), "batches": batches}

@@ -2,8 +2,11 @@
 
 No schedule: the DAG runs on the asset ``dingtalk_all_hands``, which a :class:`CalendarChangeTrigger` in the
 triggerer updates each time the all-hands' start or end changes (``fields=["start", "end"]``: a new
-attendee, a response or an edited description does not count). One change, one run; a triggerer restart
-neither repeats nor loses a change (the trigger keeps its cursor in an Airflow Variable).
+attendee, a response or an edited description does not count). A change is never lost, and is delivered
+at least once: a triggerer that stops right after handing a change over fires it again when the watch
+starts anew, with the same ``dedup_key`` (docs/event-driven.md). This DAG is idempotent by design, the
+recipe for every watch DAG: what it does is keyed by the change (here the new date), so a repeat finds
+its own work done.
 
 read_change ─▶ book_prep
 
@@ -11,16 +14,21 @@ read_change ─▶ book_prep
   type, new start/end, a dedup key) and logs it; when several changes queued up before the run, the
   latest wins.
 * ``book_prep`` books a one-hour prep meeting for the organizer the working day before the new date, at
-  the all-hands' hour, once per date (its dedup key names the date: a re-run finds the meeting it booked).
+  the all-hands' hour, once per date (its dedup key names the date: a re-run, or a run for a repeated
+  change, finds the meeting it booked).
 
 Configure it for your deployment (read when the DAG is parsed):
 
 * ``DTCAL_ALL_HANDS_ORGANIZER``: unionId of the all-hands' organizer (whose calendar is watched);
 * ``DTCAL_ALL_HANDS_EVENT_ID``: the all-hands' event id (a recurring all-hands keeps its id);
 * ``DTCAL_WATCH_SOURCE``: ``stream`` (default) when the DingTalk app has Stream mode enabled and subscribes
-  to the ``calendar_event_change`` event: changes arrive in seconds and cost no API calls. ``poll`` where
-  Stream mode is not available: ListEvents with a sync token every 15 minutes, within a budget of 3,000
-  calls a month (``call_budget``), so a change arrives within 15 minutes.
+  to the ``calendar_event_change`` event: a notice wakes the watch within seconds and it reads the
+  all-hands' calendar (one call per burst of changes); a safety poll, at most every 15 minutes and spaced
+  to fit half of the budget (about every 29 minutes here), finds changes whose notice DingTalk pushed to
+  another connection of the app. ``poll`` where Stream mode is not available: ListEvents with a sync
+  token every 15 minutes, so a change arrives within 15 minutes.
+* ``DTCAL_WATCH_POLL_INTERVAL`` (seconds, default 900) and ``DTCAL_WATCH_CALL_BUDGET`` (calls a month,
+  default 3,000 of a standard organisation's 5,000).
 """
 
 from __future__ import annotations
@@ -36,6 +44,8 @@ from airflow_dtcal.triggers.watch import CalendarChangeTrigger
 ORGANIZER = os.environ.get("DTCAL_ALL_HANDS_ORGANIZER", "union-ceo-001")
 ALL_HANDS_EVENT_ID = os.environ.get("DTCAL_ALL_HANDS_EVENT_ID", "all-hands-event-id")
 SOURCE = os.environ.get("DTCAL_WATCH_SOURCE", "stream")
+POLL_INTERVAL = float(os.environ.get("DTCAL_WATCH_POLL_INTERVAL", "900"))
+CALL_BUDGET = int(os.environ.get("DTCAL_WATCH_CALL_BUDGET", "3000"))
 
 all_hands = Asset(
     name="dingtalk_all_hands",
@@ -49,8 +59,8 @@ all_hands = Asset(
                 event_ids=[ALL_HANDS_EVENT_ID],
                 change_types=["update"],
                 fields=["start", "end"],
-                poll_interval=900,  # poll source only: at most every 15 minutes,
-                call_budget=3000,  # and at most 3,000 calls a month (GetEvent calls for Stream included)
+                poll_interval=POLL_INTERVAL,  # reads (poll) or safety polls (stream) at most this often,
+                call_budget=CALL_BUDGET,  # and at most this many calls a month
             ),
         )
     ],

@@ -4,15 +4,18 @@ export_team_calendars (ExportEventsOperator) ─▶ summarize (@task)
 
 * ``export_team_calendars`` writes what changed in each team member's calendar since the previous run
   (DingTalk's ``syncToken``; the first run lists every event from the interval's start) into two tables
-  under ``destination``, one partition per day::
+  (and the ``calendars`` table) under ``destination``, one partition per day::
 
       <destination>/events/interval_start=2026-11-22T16-10-00+00-00/part-0.jsonl, part-0.parquet, _SUCCESS
       <destination>/attendees/interval_start=.../...                 (each attendee's response)
+      <destination>/calendars/interval_start=.../...                 (how each calendar was listed)
 
   Each row carries the calendar owner, the event id, the change (``snapshot`` / ``upsert`` / ``delete``)
-  and the data interval; rebuild the current state in the warehouse by keeping each (owner, event)'s latest
-  row. The watermark (the sync token each calendar reached) is an Airflow Variable, so re-running a day
-  replaces that day's partition with the same changes, and nothing is duplicated.
+  and the data interval. A third table, ``calendars``, says how each calendar was listed that day (``full``
+  or ``resync``: a full listing that replaces the calendar's state; ``incremental``: a delta to apply) and
+  holds the sync token each calendar reached: it is the watermark, beside the data, so re-running a day
+  replaces that day's partitions with the same changes, and nothing is duplicated. The merge rule (and its
+  SQL) is in docs/export.md.
 * ``summarize`` reads the export's XCom (path, partition, row counts, mode) — put your warehouse load here.
 
 Point ``destination`` at any storage Airflow supports: ``s3://aws_default@my-bucket/dingtalk`` (the user

@@ -147,6 +147,7 @@ def _hook_call(mode: str) -> Callable[[bytes], Any]:
 def _stream_receive(frames: list[bytes]) -> Callable[[], Any]:
     """Receiving ``frames`` then a usable EVENT through a ChangeStream, over a WebSocket on loopback."""
     import asyncio
+    from types import SimpleNamespace
 
     from websockets.asyncio.server import serve
 
@@ -171,6 +172,9 @@ def _stream_receive(frames: list[bytes]) -> Callable[[], Any]:
 
         async def aopen_stream_connection(self, topics=("calendar_event_change",)) -> dict:
             return {"endpoint": f"ws://127.0.0.1:{self.port}/connect", "ticket": "t"}
+
+        async def asettings(self):  # an emulator on loopback: its endpoint is the connection's own host
+            return SimpleNamespace(base_url=f"http://127.0.0.1:{self.port}", stream_host_suffix="")
 
     async def main() -> str:
         async with serve(handler, "127.0.0.1", 0, max_size=MAX_FRAME_BYTES * 2) as server:

@@ -57,16 +57,28 @@ def _quota(gather_s: float, sync_s: float) -> dict:
     }
 
 
-def _batch(aggregate: float, throttled_share: float = 0.0, slowest: float = 1.1) -> dict:
+def _batch(
+    aggregate: float, throttled_share: float = 0.0, slowest: float = 1.1, pacing: str = "host"
+) -> dict:
     return {
         "workers": 8,
         "creates_per_worker": 50,
-        "pacing": "host",
+        "pacing": pacing,
+        "separate_machines": pacing != "host",
         "errors_surfaced": 0,
         "aggregate_per_s": aggregate * 20,
         "aggregate_over_quota": aggregate,
         "throttled_share": throttled_share,
         "slowest_over_median": slowest,
+    }
+
+
+def _gather_run(of_quota: float, throttled: int) -> dict:
+    return {
+        "of_quota": of_quota,
+        "throttled": throttled,
+        "throttled_share": throttled / 200,
+        "errors_surfaced": 0,
     }
 
 
@@ -97,7 +109,33 @@ def _results(hook_cpu: float, tokens: int = 1, gather_s: float = 10.5, sync_s: f
             },
         },
         "quota": [_quota(gather_s, sync_s)],
-        "workers": {"latency_ms": 150, "batches": [_batch(0.95), _batch(0.95, throttled_share=0.2)]},
+        "workers": {
+            "latency_ms": 150,
+            "batches": [
+                _batch(0.95),
+                _batch(0.95, throttled_share=0.2),
+                _batch(0.88, pacing="redis"),
+                _batch(0.82, throttled_share=0.3, pacing="process"),  # throttling is information there
+                _batch(0.78, pacing="process"),
+            ],
+        },
+        "gather_runs": {
+            "series": [
+                {
+                    "latency_ms": 150,
+                    "pacing": "redis",
+                    "creates": 200,
+                    "runs": [_gather_run(0.95, 0), _gather_run(0.93, 1)],
+                },
+                {
+                    "latency_ms": 150,
+                    "pacing": "host",
+                    "creates": 200,
+                    "runs": [_gather_run(0.95, 0), _gather_run(0.95, 3)],
+                },
+            ]
+        },
+        "window": {"latency_ms": 150, "batches": [{**_batch(0.97, 0.03, pacing="redis"), "window": 1.0}]},
         "tokens": {"calls": 100, "token_fetches": tokens},
         "bulk": {"error": "RuntimeError: boom"},
     }
@@ -115,7 +153,18 @@ def test_full_mode_judges_targets(bench):
     assert verdicts["3 150 ms: 200 creates, hook, acreate_event gathered"] == "PASS"
     assert verdicts["3 150 ms: sync 20 × 5,000, run_many"] == "PASS"
     workers = [row for row in rows if row["Measure"].startswith("4 ")]
-    assert [row["Result"] for row in workers] == ["PASS", "FAIL (throttled)"]
+    assert [row["Result"] for row in workers] == [
+        "PASS",
+        "FAIL (throttled)",
+        "FAIL (rate)",
+        "PASS",
+        "FAIL (rate)",
+    ]
+    assert workers[2]["Measure"].endswith("pacing=redis, 1 machine each")
+    gathered = [row["Result"] for row in rows if row["Measure"].startswith("4b ")]
+    assert gathered == ["PASS", "FAIL"]  # 3 of 200 throttled is over 1 %
+    window = next(row for row in rows if row["Measure"].startswith("4c "))
+    assert "pacing_window=1 s" in window["Measure"] and window.get("Result") is None  # information
     table = bench.harness.render_table(rows)
     assert table.splitlines()[0].startswith("| Measure")
     assert len({len(line) for line in table.splitlines()}) == 1  # every line the same width

@@ -22,6 +22,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("compat", "exceptions", "payloads", "get_provider_info", "state"),
     ("hooks",),
     ("operators", "sensors", "triggers", "transfers"),
+    ("cli",),
 ]
 #: The emulator must be able to catch the client's mistakes: it imports none of the client's code.
 EMULATOR = "testing"

@@ -68,6 +68,18 @@ class DingTalkConfigurationError(DingTalkError, ValueError):
     """The Airflow connection or the hook's arguments cannot work; raised before any request."""
 
 
+class DingTalkConcurrentRunError(DingTalkError):
+    """Another run wrote the same thing at the same time (two runs of one export interval) and this run lost:
+    it kept nothing of its own. Retrying it is safe; it then runs again from the start."""
+
+    retryable = True
+
+
+class DingTalkMonthlyBudgetError(DingTalkError):
+    """The task would spend more of the month's DingTalk calls than ``monthly_budget`` leaves; raised before
+    any request."""
+
+
 class DingTalkTransportError(DingTalkError):
     """The request did not get an HTTP answer (refused, reset, timed out, DNS or TLS failure)."""
 

@@ -7,11 +7,9 @@ whole). The client that moves the frames is :class:`airflow_dtcal.hooks.stream.C
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from airflow_dtcal.core import answers
 from airflow_dtcal.core.errors import DingTalkAnswerError, DingTalkError
@@ -146,27 +144,3 @@ def system_answer(frame: Frame) -> str:
             "data": frame.data,
         }
     )
-
-
-def check_endpoint(endpoint: Any) -> str:
-    """The WebSocket endpoint the gateway handed out: ``wss://``, or ``ws://`` on a loopback address only."""
-    if not isinstance(endpoint, str) or not endpoint or len(endpoint) > 2048:
-        raise bad_frame("the gateway answered no usable endpoint")
-    parts = urlsplit(endpoint)
-    host = parts.hostname or ""
-    if parts.scheme == "wss" and host:
-        return endpoint
-    if parts.scheme == "ws" and _is_loopback(host):
-        return endpoint
-    raise bad_frame(
-        f"the gateway's endpoint must be wss:// (or ws:// on loopback), got {parts.scheme}://{host}"
-    )
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -1,17 +1,37 @@
-"""``nextToken`` loops that always end, shared by the sync and async iterators.
+"""``nextToken`` loops that always end, in bounded memory, shared by the sync and async iterators.
 
-A page loop stops when DingTalk returns no ``nextToken``; it fails with a typed error, instead of paging
-forever, when a token repeats, when ``max_pages`` pages have been read, or when a page holds more items
-than were asked for.
+A page loop stops when DingTalk returns no ``nextToken``; it fails with a typed error
+(:class:`~airflow_dtcal.core.errors.DingTalkAnswerError`), instead of paging forever or growing, when a
+token repeats the one before it, when ``max_pages`` pages have been read, when a page holds more items than
+were asked for, or when a ``nextToken`` or ``syncToken`` is longer than :data:`MAX_TOKEN_CHARS`.
+
+A loop keeps only the last ``nextToken`` (it is sent back as the next page's query parameter), so its
+memory is one token however many pages there are. A server that cycles through several tokens
+(A, B, A, B...) is not caught by the repeat check; the page cap ends it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from airflow_dtcal.core.calls import Call
 from airflow_dtcal.core.errors import DingTalkAnswerError
+
+#: The longest ``nextToken`` or ``syncToken`` accepted. DingTalk's are about 125 characters; a token goes back
+#: in a URL (and a ``syncToken`` into the export's watermark), so anything near this size is not DingTalk's.
+MAX_TOKEN_CHARS = 4096
+
+
+def _check_token(operation: str, name: str, token: str | None) -> str | None:
+    if token is not None and len(token) > MAX_TOKEN_CHARS:
+        raise DingTalkAnswerError(
+            operation,
+            200,
+            None,
+            f"{name} is {len(token):,} characters; at most {MAX_TOKEN_CHARS:,} are accepted",
+        )
+    return token
 
 
 @dataclass
@@ -24,7 +44,6 @@ class Pager:
     next_token: str | None = None
     sync_token: str | None = None  # ListEvents' syncToken, from the last page
     done: bool = False
-    _seen: set[str] = field(default_factory=set)
 
     @property
     def key(self) -> str:
@@ -46,11 +65,11 @@ class Pager:
                 operation, 200, None, f"a page holds {len(items):,} {self.key}; {asked} were asked for"
             )
         self.pages += 1
-        token = page.get("nextToken") or None
+        token = _check_token(operation, "nextToken", page.get("nextToken") or None)
         if token is None:
             self.done = True
-            self.sync_token = page.get("syncToken") or None
-        elif token in self._seen:
+            self.sync_token = _check_token(operation, "syncToken", page.get("syncToken") or None)
+        elif token == self.next_token:
             raise DingTalkAnswerError(
                 operation, 200, None, f"nextToken repeated after {self.pages} pages; stopped paging"
             )
@@ -58,8 +77,6 @@ class Pager:
             raise DingTalkAnswerError(
                 operation, 200, None, f"still more pages after max_pages={self.max_pages}; stopped paging"
             )
-        else:
-            self._seen.add(token)
         self.next_token = token
         return items
 
@@ -79,3 +96,4 @@ class EventPage:
     sync_token: str | None
     full: bool
     last: bool
+    next_token: str | None = None  # where the next page starts (None on the last page)

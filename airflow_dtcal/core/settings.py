@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,10 @@ DEFAULT_HOST = "api.dingtalk.com"
 LEGACY_HOST = "oapi.dingtalk.com"
 #: Connection extra naming the legacy API host (contacts lookups: userId or mobile -> unionId).
 LEGACY_HOST_EXTRA = "legacy_host"
+#: Connection extra allowing Stream WebSocket endpoints on hosts under this DNS suffix (e.g. ".dingtalk.com")
+#: beside DingTalk's own Stream host (airflow_dtcal.core.stream_endpoint).
+STREAM_SUFFIX_EXTRA = "stream_host_suffix"
+_SUFFIX = re.compile(r"^(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?){2,}$")
 
 #: Settings read from hook arguments, then connection extras, then these defaults.
 DEFAULTS: dict[str, Any] = {
@@ -34,7 +39,11 @@ DEFAULTS: dict[str, Any] = {
     "max_answer_bytes": 4 * 1024 * 1024,  # cap of one answer, after decompression
     "max_pages": 1000,  # cap of one nextToken loop
     "max_in_flight": 8,  # requests one hook keeps in flight for bulk work (chunks, run_many)
-    "pacing": "host",  # share pacing with every process of this machine ("host") or only this one ("process")
+    # pace with every process of this machine ("host"), of every machine through Redis ("redis"), or alone
+    "pacing": "host",
+    "pacing_redis_conn_id": "redis_default",  # the Airflow connection (type redis) of pacing="redis"
+    "pacing_window": 0.0,  # seconds per ``rate_limit`` calls; 0 = the backend's (1.1 s; 1.05 s on Redis)
+    "monthly_budget": 0,  # calls this app may spend per month, deployment-wide; 0 = no budget
     "verify": True,  # TLS verification (or a CA bundle path)
 }
 
@@ -50,8 +59,12 @@ _NUMBERS: dict[str, tuple[float, float, bool]] = {
     "max_answer_bytes": (1024, 1024**3, True),
     "max_pages": (1, 1_000_000, True),
     "max_in_flight": (1, 64, True),
+    "pacing_window": (0.0, 2.0, False),
+    "monthly_budget": (0, 1_000_000_000, True),
 }
-PACING_SCOPES = ("host", "process")
+PACING_SCOPES = ("host", "process", "redis")
+#: DingTalk's quota window is one second: a pacing window shorter than that would overrun it.
+MIN_PACING_WINDOW = 1.0
 
 
 @dataclass(frozen=True)
@@ -73,9 +86,17 @@ class Settings:
     max_in_flight: int
     pacing: str
     verify: bool | str
+    #: The Airflow connection (type ``redis``) that ``pacing="redis"`` shares the quota through.
+    pacing_redis_conn_id: str = "redis_default"
+    #: Seconds per ``rate_limit`` calls; 0.0: the backend's default.
+    pacing_window: float = 0.0
+    #: Calls this app may spend per calendar month (China time) across the deployment; 0: no budget.
+    monthly_budget: int = 0
     #: Base URL of the legacy API (``oapi.dingtalk.com``): the contacts lookups that turn userIds and
     #: mobiles into unionIds. For an emulator connection (a loopback host) it defaults to ``base_url``.
     legacy_base_url: str = ""
+    #: Stream endpoints may also be on hosts under this DNS suffix (``".example.com"``; ``""``: none).
+    stream_host_suffix: str = ""
 
     @property
     def app(self) -> tuple[str, str, str]:
@@ -118,14 +139,26 @@ def resolve_settings(
         raise DingTalkConfigurationError(
             f"pacing: must be one of {', '.join(PACING_SCOPES)} (got {pacing!r})"
         )
+    if 0 < numbers["pacing_window"] < MIN_PACING_WINDOW:
+        raise DingTalkConfigurationError(
+            f"pacing_window: must be 0 (the default) or from {MIN_PACING_WINDOW:g} to 2 seconds, "
+            f"DingTalk's quota window being one second (got {numbers['pacing_window']!r})"
+        )
+    redis_conn_id = pick("pacing_redis_conn_id")
+    if not isinstance(redis_conn_id, str) or not redis_conn_id.strip():
+        raise DingTalkConfigurationError(
+            f"pacing_redis_conn_id: must name an Airflow connection of type redis (got {redis_conn_id!r})"
+        )
     base_url = resolve_base_url(host, schema, port)
     return Settings(
         base_url=base_url,
         legacy_base_url=_legacy_base_url(overrides, extras, base_url),
+        stream_host_suffix=_stream_suffix(extras),
         app_key=str(login).strip(),
         app_secret=str(password),
         verify=_verify(pick("verify")),
         pacing=pacing,
+        pacing_redis_conn_id=redis_conn_id.strip(),
         **numbers,
     )
 
@@ -146,6 +179,21 @@ def _legacy_base_url(overrides: Mapping[str, Any], extras: Mapping[str, Any], ba
         return resolve_base_url(value)
     except DingTalkConfigurationError as err:
         raise DingTalkConfigurationError(str(err).replace("connection host", name, 1)) from None
+
+
+def _stream_suffix(extras: Mapping[str, Any]) -> str:
+    """The ``stream_host_suffix`` extra: a DNS suffix of two labels or more, with its leading dot."""
+    name = STREAM_SUFFIX_EXTRA
+    value = extras.get(name, extras.get(f"extra__{CONN_TYPE}__{name}"))
+    if value is None or value == "":
+        return ""
+    text = value.strip().lower() if isinstance(value, str) else ""
+    text = text if text.startswith(".") else f".{text}"
+    if not _SUFFIX.match(text):
+        raise DingTalkConfigurationError(
+            f"{name}: must be a DNS suffix such as '.example.com' (got {value!r})"
+        )
+    return text
 
 
 def _number(name: str, value: Any, low: float, high: float, whole: bool) -> Any:

@@ -35,7 +35,7 @@ from __future__ import annotations
 import datetime as dt
 import pathlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from airflow_dtcal.core.errors import DingTalkError
@@ -161,10 +161,19 @@ class PartitionRun:
             finally:
                 file.close()
 
-    def commit(self) -> list[str]:
-        """Move the files into place, drop what else the partitions held, write ``_SUCCESS``; the data files."""
+    def temporary_files(self) -> list[Any]:
+        """This run's temporary files (they exist from :meth:`open` until :meth:`commit` or :meth:`abort`)."""
+        return [temp for _table, _format, temp, _file, _writer in self._open]
+
+    def commit(self, before_moving: Callable[[], None] | None = None) -> list[str]:
+        """Move the files into place, drop what else the partitions held, write ``_SUCCESS``; the data files.
+
+        ``before_moving`` is called once the files are closed and before anything moves; if it raises, the
+        run is aborted (its temporary files removed) and nothing moves."""
         try:
             self._close_files()
+            if before_moving is not None:
+                before_moving()
         except BaseException:
             self.abort()
             raise

@@ -18,6 +18,10 @@ from airflow_dtcal.export.writers import FORMATS, PYARROW_HINT, pyarrow_missing
 
 MODES = ("full", "incremental")
 MAX_PAGE_SIZE = 100  # ListEvents' maxResults
+#: The most calendars one export may follow: 10 times the 5,000 it is sized for (the watermark's bound).
+MAX_CALENDARS = 50_000
+#: The longest calendar owner id or calendar id an export accepts (DingTalk's unionIds are ~30 characters).
+MAX_ID_CHARS = 256
 
 
 @dataclass(frozen=True)
@@ -43,11 +47,19 @@ def check_calendars(value: Any) -> tuple[str, ...]:
         )
     if not value:
         raise InvalidArgumentError("calendars", "must name at least one calendar owner", value)
+    if len(value) > MAX_CALENDARS:
+        raise InvalidArgumentError(
+            "calendars", f"names {len(value):,} calendar owners; one export follows at most {MAX_CALENDARS:,}"
+        )
     owners: list[str] = []
+    seen: set[str] = set()
     for i, owner in enumerate(value):
         owner = require_id(owner, f"calendars[{i}]")
-        if owner in owners:
+        if len(owner) > MAX_ID_CHARS:
+            raise InvalidArgumentError(f"calendars[{i}]", f"must be at most {MAX_ID_CHARS} characters", owner)
+        if owner in seen:
             raise InvalidArgumentError(f"calendars[{i}]", "repeats an owner listed before", owner)
+        seen.add(owner)
         owners.append(owner)
     return tuple(owners)
 

@@ -7,6 +7,12 @@ Every row starts with the same columns: the data interval it was exported for, t
 * ``upsert``: the event was created or changed since the last run (incremental mode);
 * ``delete``: the event was cancelled or deleted, or the owner was removed from it (incremental mode).
 
+A fourth table, ``calendars``, is written by every run whatever tables were asked for: one row per
+calendar, saying how it was listed in this interval (``full``, ``incremental`` or ``resync``), from when,
+and the sync tokens its delta started from and ended at. It is what a warehouse needs to apply a full
+listing (a calendar with no event rows included), and it is the incremental export's watermark (see
+:mod:`airflow_dtcal.state.watermarks`).
+
 Rows are plain dicts whose keys follow the table's columns in order, so JSON Lines and Parquet hold the
 same values. Times stay as DingTalk gives them (ISO-8601 strings; the check-in time in epoch milliseconds);
 an event's ``start_utc``/``end_utc`` add its instants read by the one rule
@@ -24,7 +30,10 @@ from typing import Any
 from airflow_dtcal.core.errors import InvalidArgumentError
 from airflow_dtcal.core.times import read_wire_time
 
-TABLES = ("events", "attendees", "check_ins")
+TABLES = ("events", "attendees", "check_ins")  # the tables a run may be asked for
+CALENDARS = "calendars"  # the table every run writes, last
+
+FULL, INCREMENTAL, RESYNC = "full", "incremental", "resync"  # how a calendar was listed (its mode)
 
 SNAPSHOT, UPSERT, DELETE = "snapshot", "upsert", "delete"
 
@@ -71,6 +80,19 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("user_id", "string"),
         ("display_name", "string"),
         ("check_in_time", "int64"),  # epoch milliseconds
+    ),
+    CALENDARS: (
+        ("interval_start", "string"),
+        ("interval_end", "string"),
+        ("calendar_owner", "string"),
+        ("calendar_id", "string"),
+        ("mode", "string"),  # full / resync: a full listing (snapshot rows); incremental: a delta
+        ("listed_from", "string"),  # a full listing's window starts here (UTC); in incremental mode the
+        # calendar's horizon: what it has followed since its first full listing
+        ("listed_until", "string"),  # full mode: the window's end (UTC); null in incremental mode
+        ("started_from", "string"),  # the sync token the delta started from; null for a full listing
+        ("ended_at", "string"),  # the sync token the listing ended at (incremental mode)
+        ("events", "int64"),  # the events rows written for this calendar in this partition
     ),
 }
 
@@ -212,3 +234,28 @@ def check_in_rows(
         )
         rows.append(row)
     return rows
+
+
+def calendar_row(
+    context: RowContext,
+    *,
+    mode: str,
+    listed_from: str | None,
+    listed_until: str | None,
+    started_from: str | None,
+    ended_at: str | None,
+    events: int,
+) -> dict[str, Any]:
+    """The ``calendars`` row of one calendar in one run."""
+    return {
+        "interval_start": context.interval_start,
+        "interval_end": context.interval_end,
+        "calendar_owner": context.calendar_owner,
+        "calendar_id": context.calendar_id,
+        "mode": mode,
+        "listed_from": listed_from,
+        "listed_until": listed_until,
+        "started_from": started_from,
+        "ended_at": ended_at,
+        "events": events,
+    }

@@ -3,6 +3,10 @@
 :class:`JsonLinesWriter` writes one JSON object per line (UTF-8). :class:`ParquetTableWriter` writes a row
 group per batch through ``pyarrow.parquet.ParquetWriter`` with the table's fixed schema, so a file holds
 any number of rows while memory holds one batch. Neither closes the file object: its owner does.
+
+Both write valid UTF-8 whatever text DingTalk sent: JSON may carry a lone UTF-16 surrogate (``"\\ud800"``),
+which Python keeps in a ``str`` but UTF-8 cannot hold; :func:`valid_text` replaces each one with U+FFFD
+(the replacement character), the same in JSON Lines and Parquet.
 """
 
 from __future__ import annotations
@@ -15,6 +19,20 @@ from airflow_dtcal.export.rows import COLUMNS
 
 FORMATS = ("jsonl", "parquet")
 PYARROW_HINT = "pip install 'airflow-dtcal[parquet]' (pyarrow>=15)"
+
+
+def valid_text(text: str) -> str:
+    """``text`` as valid Unicode: each lone surrogate (U+D800 to U+DFFF) becomes U+FFFD; two that form a pair
+    become the character they encode. Valid text is returned as it is."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
+
+
+def _valid_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: valid_text(v) if isinstance(v, str) else v for k, v in row.items()} for row in rows]
 
 
 def pyarrow_missing() -> bool:
@@ -39,7 +57,11 @@ class JsonLinesWriter:
         if not rows:
             return
         text = "".join(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n" for row in rows)
-        self._file.write(text.encode("utf-8"))
+        try:
+            data = text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate in some string: the rare path
+            data = valid_text(text).encode("utf-8")
+        self._file.write(data)
         self.rows += len(rows)
 
     def close(self) -> None:
@@ -70,7 +92,11 @@ class ParquetTableWriter:
             return
         import pyarrow as pa
 
-        self._writer.write_table(pa.Table.from_pylist(list(rows), schema=self._schema))
+        try:
+            table = pa.Table.from_pylist(list(rows), schema=self._schema)
+        except UnicodeEncodeError:  # a lone surrogate in some string: the rare path
+            table = pa.Table.from_pylist(_valid_rows(rows), schema=self._schema)
+        self._writer.write_table(table)
         self.rows += len(rows)
 
     def close(self) -> None:

@@ -42,8 +42,13 @@ class DingTalkCalendarHook(CalendarClient):
     :param max_pages: cap of one ``nextToken`` loop (default 1,000 pages).
     :param max_in_flight: requests kept in flight for bulk work (attendee chunks, :meth:`run_many`); default 8.
     :param pacing: ``"host"`` (default): every process of this machine paces together through a small locked
-        file per app and API; ``"process"``: this process paces alone.
+        file per app and API; ``"redis"``: every process of every machine paces together through the Redis of
+        the connection extra ``pacing_redis_conn_id`` (default ``redis_default``); ``"process"``: this process
+        paces alone and adapts to throttling.
     :param verify: TLS verification, or a CA bundle path.
+    :param monthly_budget: DingTalk calls this app may spend per calendar month (China time) across the
+        deployment (counted in the pacing store); the hook refuses, before any request, a task whose expected
+        calls (:meth:`check_monthly_budget`) would exceed what is left. 0 or ``None``: no budget.
 
     :attr:`calls_spent` counts the requests this hook sent, by operation (retries and token fetches included).
     """

@@ -23,14 +23,10 @@ import tenacity
 from airflow_dtcal.compat import BaseHook, amask_secret, mask_secret
 from airflow_dtcal.core import answers, calls, retry
 from airflow_dtcal.core.calls import Call
-from airflow_dtcal.core.pacing import PACER, TOKENS
+from airflow_dtcal.core.pacing import PACERS, TOKENS, Usage
 from airflow_dtcal.core.settings import Settings, resolve_settings
-from airflow_dtcal.exceptions import (
-    DingTalkAuthError,
-    DingTalkError,
-    DingTalkRateLimitError,
-)
-from airflow_dtcal.hooks import transport
+from airflow_dtcal.exceptions import DingTalkAuthError, DingTalkError
+from airflow_dtcal.hooks import limiter, transport
 from airflow_dtcal.hooks.executor import Executor
 from airflow_dtcal.hooks.operation import Context
 
@@ -41,7 +37,7 @@ NOT_COUNTED = frozenset({"GetAccessToken", "GetUser", "GetUserByMobile", "OpenSt
 def clear_token_cache() -> None:
     """Forget every cached access token and pacing reservation in this process (tests, credential rotation)."""
     TOKENS.clear()
-    PACER.clear()
+    PACERS.clear()
 
 
 class CalendarClient(Executor, BaseHook):
@@ -69,6 +65,7 @@ class CalendarClient(Executor, BaseHook):
         max_in_flight: int | None = None,
         pacing: str | None = None,
         verify: bool | str | None = None,
+        monthly_budget: int | None = None,
     ) -> None:
         super().__init__()
         self.dingtalk_conn_id = dingtalk_conn_id
@@ -85,7 +82,9 @@ class CalendarClient(Executor, BaseHook):
             "max_in_flight": max_in_flight,
             "pacing": pacing,
             "verify": verify,
+            "monthly_budget": monthly_budget,
         }
+        self._month_checked = False
         self._async_client: tuple[Any, Any] | None = None  # (event loop, httpx.AsyncClient)
         self._spent: Counter[str] = Counter()
         self._spent_lock = threading.Lock()
@@ -200,6 +199,8 @@ class CalendarClient(Executor, BaseHook):
     def _run(self, call: Call, *, attempts: int | None = None) -> Any:
         """Send ``call`` with retries; return its checked answer."""
         s = self.settings
+        if not self._month_checked and call.authenticated and call.operation not in NOT_COUNTED:
+            self.check_monthly_budget()
         for attempt in tenacity.Retrying(**self._retrying(s, call.operation, attempts)):
             with attempt:
                 return self._attempt(s, call)
@@ -207,6 +208,8 @@ class CalendarClient(Executor, BaseHook):
 
     async def _arun(self, call: Call, *, attempts: int | None = None) -> Any:
         s = await self.asettings()
+        if not self._month_checked and call.authenticated and call.operation not in NOT_COUNTED:
+            await self.acheck_monthly_budget()
         async for attempt in tenacity.AsyncRetrying(**self._retrying(s, call.operation, attempts)):
             with attempt:
                 return await self._aattempt(s, call)
@@ -222,57 +225,79 @@ class CalendarClient(Executor, BaseHook):
             self._count(call)
             status, headers, content = transport.exchange(self.session, s, call, token)
             try:
-                return self._interpret(s, call, status, headers, content)
-            except DingTalkAuthError:
-                if token is None or refreshed:
+                answer = answers.interpret(call.operation, status, headers, content, call.expect)
+            except DingTalkError as err:
+                self._after(s, call, err)
+                if not isinstance(err, DingTalkAuthError) or token is None or refreshed:
                     raise
                 refreshed = self._forget_token(s, call, token)
+                continue
+            self._after(s, call, None)
+            return answer
 
     async def _aattempt(self, s: Settings, call: Call) -> Any:
         client = await self.get_async_client()
         refreshed = False
         while True:
             token = await self.aget_access_token() if call.authenticated else None
-            delay = self._pace(s, call)
+            delay = await self._apace(s, call)
             if delay:
                 await asyncio.sleep(delay)
             self._count(call)
             status, headers, content = await transport.aexchange(client, s, call, token)
             try:
-                return self._interpret(s, call, status, headers, content)
-            except DingTalkAuthError:
-                if token is None or refreshed:
+                answer = answers.interpret(call.operation, status, headers, content, call.expect)
+            except DingTalkError as err:
+                await self._aafter(s, call, err)
+                if not isinstance(err, DingTalkAuthError) or token is None or refreshed:
                     raise
                 refreshed = self._forget_token(s, call, token)
+                continue
+            await self._aafter(s, call, None)
+            return answer
 
     def _pace(self, s: Settings, call: Call) -> float:
         """Seconds to wait before sending ``call`` to stay within ``rate_limit`` (token calls are not paced)."""
         if not call.authenticated:
             return 0.0
-        delay = PACER.reserve((*s.app, call.operation), s.rate_limit, shared=s.pacing == "host")
+        return self._paced(s, call, limiter.reserve(self, s, call.operation))
+
+    async def _apace(self, s: Settings, call: Call) -> float:
+        if not call.authenticated:
+            return 0.0
+        return self._paced(s, call, await limiter.areserve(self, s, call.operation))
+
+    def _paced(self, s: Settings, call: Call, delay: float) -> float:
         if delay > 0.5:
             self.log.info(
                 "Paced DingTalk %s for %.2fs to stay within %g calls/s", call.operation, delay, s.rate_limit
             )
         return delay
 
-    def _interpret(self, s: Settings, call: Call, status: int, headers: Any, content: bytes) -> Any:
-        """The checked answer; throttling slows this app's pacer down, success grows it back."""
-        key, shared = (*s.app, call.operation), s.pacing == "host"
-        try:
-            answer = answers.interpret(call.operation, status, headers, content, call.expect)
-        except DingTalkRateLimitError:
-            if call.authenticated and s.rate_limit > 0:
-                PACER.throttled(key, shared=shared)
-                self.log.info(
-                    "DingTalk throttled %s: this app now allows itself %.1f calls/s",
-                    call.operation,
-                    s.rate_limit * PACER.factor(key, shared=shared),
-                )
-            raise
-        if call.authenticated and s.rate_limit > 0:
-            PACER.succeeded(key, shared=shared)
-        return answer
+    def _after(self, s: Settings, call: Call, error: BaseException | None) -> None:
+        """Throttling slows this app's pacer down, success grows it back; what DingTalk counts is counted."""
+        if call.authenticated:
+            limiter.after_call(self, s, call.operation, call.operation not in NOT_COUNTED, error)
+
+    async def _aafter(self, s: Settings, call: Call, error: BaseException | None) -> None:
+        if call.authenticated:
+            await limiter.aafter_call(self, s, call.operation, call.operation not in NOT_COUNTED, error)
+
+    def check_monthly_budget(self, expected_calls: int = 1) -> Usage:
+        """Log this app's DingTalk calls this month (deployment-wide with ``pacing="redis"``, else this
+        machine's), with this DAG's share; with ``monthly_budget``, raise
+        :class:`~airflow_dtcal.exceptions.DingTalkMonthlyBudgetError` before any request when
+        ``expected_calls`` more would exceed it. The hook runs it with 1 before its first counted call; a task
+        that knows its plan calls it first with the plan's size."""
+        usage = limiter.check_month(self, self.settings, expected_calls)
+        self._month_checked = True  # after the check: a refused task stays refused
+        return usage
+
+    async def acheck_monthly_budget(self, expected_calls: int = 1) -> Usage:
+        """:meth:`check_monthly_budget` for an event loop."""
+        usage = await limiter.acheck_month(self, await self.asettings(), expected_calls)
+        self._month_checked = True
+        return usage
 
     def _forget_token(self, s: Settings, call: Call, token: str) -> bool:
         TOKENS.invalidate(s.app, token)

@@ -184,12 +184,15 @@ def iter_event_changes(
     time_min: str | None = None,
     page_size: int = 100,
     max_attendees: int = 100,
+    page_token: str | None = None,
 ) -> Listing:
     """A calendar's events page by page: all of them (``sync_token=None``), or those changed since
     ``sync_token``. Deleted and cancelled events are included, with ``status`` ``"cancelled"``.
 
-    Yields one :class:`~airflow_dtcal.core.paging.EventPage` per page. The last page carries the
-    ``sync_token`` to keep for next time (DingTalk gives one only when no ``timeMax`` is sent, so none is).
+    Yields one :class:`~airflow_dtcal.core.paging.EventPage` per page. Each page but the last carries the
+    ``next_token`` where the next one starts: give it back as ``page_token`` (with the same ``sync_token``)
+    to go on from there later. The last page carries the ``sync_token`` to keep for next time (DingTalk
+    gives one only when no ``timeMax`` is sent, so none is).
     A token DingTalk no longer accepts raises
     :class:`~airflow_dtcal.exceptions.DingTalkSyncTokenExpiredError`: list again with ``sync_token=None``.
     Each page is one call; nothing is held beyond the current page.
@@ -203,9 +206,11 @@ def iter_event_changes(
         max_attendees=max_attendees,
     )
     pager = Pager(call, ctx.settings.max_pages)
+    pager.next_token = page_token or None
     while not pager.done:
         events = pager.accept((yield pager.next_call()))
-        yield Emit([EventPage(events, pager.sync_token, sync_token is None, pager.done)])
+        next_token = None if pager.done else pager.next_token
+        yield Emit([EventPage(events, pager.sync_token, sync_token is None, pager.done, next_token)])
 
 
 def find_event_by_key(

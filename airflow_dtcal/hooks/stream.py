@@ -6,7 +6,11 @@ Stream mode is an outbound long connection (no public URL needed). The protocol,
 1. ``POST /v1.0/gateway/connections/open`` with the app's key and secret: the hook's
    :meth:`~airflow_dtcal.hooks.calendar.DingTalkCalendarHook.aopen_stream_connection`, through its one
    request path, answers ``{"endpoint", "ticket"}`` (the ticket is single use);
-2. a WebSocket to ``endpoint?ticket=<ticket>``; the server pushes JSON text frames
+2. a WebSocket to ``endpoint?ticket=<ticket>``, only if the endpoint is DingTalk's Stream host (TLS on
+   port 443), a host under the connection's ``stream_host_suffix`` extra, or the connection's own loopback
+   host (the emulator) (:mod:`airflow_dtcal.core.stream_endpoint`); the host is resolved once, only public
+   addresses are accepted (except on the connection's own host), and the TCP connection is opened here, so
+   the handshake follows no redirect and goes through no proxy. The server pushes JSON text frames
    ``{"specVersion", "type": "SYSTEM"|"EVENT"|"CALLBACK", "headers": {"messageId", "topic", ...},
    "data": "<JSON string>"}``;
 3. the client answers every SYSTEM ``ping`` (code 200, the same data) and acknowledges each EVENT with
@@ -17,7 +21,7 @@ Stream mode is an outbound long connection (no public URL needed). The protocol,
 caller (:meth:`ChangeStream.ack`), so a notice is acknowledged only once the caller has acted on it. It
 reconnects after a drop, a ``disconnect`` or a failed open with a capped, jittered backoff; bounds frame
 sizes, the handshake time and silent connections (WebSocket keepalive pings); and parses frames
-defensively: a frame that is not a Stream frame is a :class:`~airflow_dtcal.exceptions.DingTalkAnswerError`,
+defensively, large ones in a thread (the event loop is never held by a frame): a frame that is not a Stream frame is a :class:`~airflow_dtcal.exceptions.DingTalkAnswerError`,
 logged and skipped (never echoed whole). Neither the app secret nor the ticket is ever logged.
 """
 
@@ -26,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import socket as pysocket
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote_plus, urlsplit
@@ -37,16 +42,18 @@ from airflow_dtcal.core.frames import (
     StreamMessage,
     ack_frame,
     bad_frame,
-    check_endpoint,
     event_message,
     parse_frame,
     system_answer,
 )
+from airflow_dtcal.core.stream_endpoint import Endpoint, check_endpoint, public_address, refused
 from airflow_dtcal.exceptions import DingTalkAnswerError, DingTalkError
 from airflow_dtcal.hooks.operation import Context, Flow
 
 #: Consecutive unusable frames after which the connection is dropped and opened again.
 MAX_BAD_FRAMES = 5
+#: Frames (or EVENT data) larger than this are parsed in a thread, not on the event loop.
+OFF_LOOP_BYTES = 16 * 1024
 
 log = logging.getLogger(__name__)
 # websockets logs the request line (ticket included) at debug level: its logger is kept at WARNING.
@@ -132,7 +139,7 @@ class ChangeStream:
             try:
                 async for raw in socket:
                     try:
-                        frame = parse_frame(raw)
+                        frame = await _off_loop_if_large(parse_frame, raw, len(raw))
                     except DingTalkAnswerError as err:
                         bad += 1
                         self.log.warning("Skipped an unusable Stream frame (%d in a row): %s", bad, err)
@@ -151,7 +158,7 @@ class ChangeStream:
                         self.log.warning("Ignored a Stream %s frame (topic %r)", frame.type, frame.topic)
                         continue
                     try:
-                        message = event_message(frame)
+                        message = await _off_loop_if_large(event_message, frame, len(frame.data))
                     except DingTalkAnswerError as err:
                         # It can never be handled: acknowledged, so it is not delivered forever.
                         self.log.error("Dropped Stream message %s: %s", frame.message_id, err)
@@ -207,14 +214,19 @@ class ChangeStream:
         opened = await self.hook.aopen_stream_connection(topics=self.topics)
         if not isinstance(opened, Mapping):
             raise bad_frame("the gateway's answer is not an object")
-        endpoint = check_endpoint(opened.get("endpoint"))
+        settings = await self.hook.asettings()
+        endpoint = check_endpoint(opened.get("endpoint"), settings.base_url, settings.stream_host_suffix)
         ticket = opened.get("ticket")
         if not isinstance(ticket, str) or not ticket or len(ticket) > 4096:
             raise bad_frame("the gateway answered no usable ticket")
-        separator = "&" if urlsplit(endpoint).query else "?"
+        separator = "&" if urlsplit(endpoint.url).query else "?"
+        sock = await self._open_socket(endpoint)
         try:
+            # Our own socket: websockets cannot follow a redirect with it (it refuses to), and no proxy
+            # or second lookup of the host comes between the checked address and the handshake.
             socket = await connect(
-                f"{endpoint}{separator}ticket={quote_plus(ticket)}",
+                f"{endpoint.url}{separator}ticket={quote_plus(ticket)}",
+                sock=sock,
                 open_timeout=self.open_timeout,
                 ping_interval=self.ping_interval,
                 ping_timeout=self.ping_interval,
@@ -223,13 +235,56 @@ class ChangeStream:
                 max_queue=16,
                 logger=_ws_log,
             )
-        except Exception as err:
+        except BaseException as err:
+            sock.close()
+            if not isinstance(err, Exception):
+                raise
             # Some handshake errors quote the URI, ticket included: only the kind and status are kept.
             raise _HandshakeError(_describe(err)) from None
         self.connections += 1
-        host = urlsplit(endpoint).hostname
-        self.log.info("DingTalk Stream connected to %s (connection %d)", host, self.connections)
+        self.log.info("DingTalk Stream connected to %s (connection %d)", endpoint.host, self.connections)
         return socket
+
+    async def _open_socket(self, endpoint: Endpoint) -> pysocket.socket:
+        """A TCP connection to ``endpoint``: its host resolved once, every address checked (public ones
+        only, unless it is the connection's own host), the first that answers kept."""
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout(self.open_timeout):
+            addresses = await resolve(endpoint.host, endpoint.port)
+            usable = [a for a in addresses if endpoint.own or public_address(a[4][0])]
+            if not usable:
+                raise refused(
+                    f"the Stream host {endpoint.host!r} resolves to no public address "
+                    f"({', '.join(sorted({a[4][0] for a in addresses})) or 'none'})"
+                )
+            last: OSError | None = None
+            for family, kind, proto, _name, address in usable:
+                sock = pysocket.socket(family, kind, proto)
+                sock.setblocking(False)
+                try:
+                    await loop.sock_connect(sock, address)
+                    return sock
+                except OSError as err:
+                    sock.close()
+                    last = err
+                except BaseException:
+                    sock.close()
+                    raise
+            raise last or OSError(f"no address of {endpoint.host!r} to connect to")
+
+
+async def resolve(host: str, port: int) -> list[tuple]:
+    """``getaddrinfo`` for a Stream host (TCP), on the event loop's resolver."""
+    loop = asyncio.get_running_loop()
+    return await loop.getaddrinfo(host, port, type=pysocket.SOCK_STREAM)
+
+
+async def _off_loop_if_large(parse: Any, value: Any, size: int) -> Any:
+    """``parse(value)``, in a thread when ``size`` is over :data:`OFF_LOOP_BYTES` (the event loop stays free
+    while a large frame is read)."""
+    if size > OFF_LOOP_BYTES:
+        return await asyncio.to_thread(parse, value)
+    return parse(value)
 
 
 class _HandshakeError(Exception):
@@ -240,6 +295,10 @@ def _describe(err: BaseException) -> str:
     """An error's kind and, for HTTP handshake failures, the status; never its text (it may quote the URI)."""
     if isinstance(err, _HandshakeError):
         return str(err)
+    cause = err.__cause__
+    redirect = getattr(getattr(cause, "response", None), "status_code", None)
+    if isinstance(err, ValueError) and isinstance(redirect, int) and 300 <= redirect < 400:
+        return f"HTTP {redirect}: a redirect, not followed"
     status = getattr(getattr(err, "response", None), "status_code", None)
     code = getattr(getattr(err, "rcvd", None), "code", None)
     detail = type(err).__name__

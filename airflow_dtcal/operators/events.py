@@ -57,6 +57,11 @@ __all__ = [
 ]
 
 
+#: How many times a create answered with an event deleted since is made again (each costs a GetEvent and a
+#: CreateEvent); more means someone deletes the events as fast as they are made.
+MAX_RECREATES = 5
+
+
 class CreateEventOperator(DingTalkCalendarBaseOperator):
     """Create an event in the organizer's calendar and return its event id (the XCom return value).
 
@@ -155,6 +160,15 @@ class CreateEventOperator(DingTalkCalendarBaseOperator):
     def check(self, ex: Execution) -> dict[str, Any]:
         return {"event": self.build_event(ex)}
 
+    def creation_token(self, ex: Execution, event: dict) -> str:
+        """The CreateEvent's ``x-client-token``: the same on every try of this task instance."""
+        return ex.token("CreateEvent", [ex.organizer_id, ex.calendar_id, event])
+
+    def may_be_replayed(self, ex: Execution) -> bool:
+        """Whether DingTalk may answer the create with an event made earlier with the same token (which may
+        have been deleted or cancelled since): on a later try of the task."""
+        return (getattr(ex.context["ti"], "try_number", 1) or 1) > 1
+
     def run(self, ex: Execution) -> str:
         from airflow_dtcal.core.calls import derive_client_token
 
@@ -162,17 +176,26 @@ class CreateEventOperator(DingTalkCalendarBaseOperator):
         event = {k: v for k, v in ex.event.items() if k != "attendees"}
         if ex.attendees:
             event["attendees"] = ex.attendees
-        token = ex.token("CreateEvent", [organizer, calendar, event])
+        token = self.creation_token(ex, event)
         hook = ex.hook
         created = hook.create_event(organizer, event, calendar_id=calendar, client_token=token)
-        if (getattr(ex.context["ti"], "try_number", 1) or 1) > 1 and _gone(
-            hook, organizer, created["id"], calendar
-        ):
+        # A replayed answer may name an event deleted or cancelled since: create anew, with a token derived
+        # from it (the same for every run that meets the same deleted event), until the event is live.
+        for recreated in range(MAX_RECREATES + 1):
+            if not (self.may_be_replayed(ex) and _gone(hook, organizer, created["id"], calendar)):
+                break
+            if recreated == MAX_RECREATES:
+                from airflow_dtcal.exceptions import DingTalkError
+
+                raise DingTalkError(
+                    f"DingTalk answered {MAX_RECREATES + 1} creates with events deleted or cancelled since; "
+                    "not creating more"
+                )
             self.log.info(
                 "Event %s from an earlier try was deleted or cancelled; creating a new one", created["id"]
             )
-            fresh = derive_client_token(token, "after", created["id"])
-            created = hook.create_event(organizer, event, calendar_id=calendar, client_token=fresh)
+            token = derive_client_token(token, "after", created["id"])
+            created = hook.create_event(organizer, event, calendar_id=calendar, client_token=token)
         # The summary and description are not logged: a rendered template may hold anything.
         self.log.info(
             "Created DingTalk event %s at %s for organizer %s with %d attendees",
@@ -206,6 +229,14 @@ class EnsureEventOperator(CreateEventOperator):
 
     The search (in the organizer's calendar, by unionId whatever ``id_type`` named them with) costs one
     ListEvents call per 100 events of the organizer in the window.
+
+    Runs at the same time (two DAG runs, a backfill beside the schedule) may both search before either has
+    created. Their CreateEvent carries the same ``x-client-token``, derived from the organizer, the
+    calendar and the key (not the DAG run), so DingTalk takes the second as a repeat of the first and
+    answers with the same event: one event. DingTalk remembers a token for a day; when the event it answers
+    with was deleted or cancelled since (one GetEvent call checks), a new one is created with a token
+    derived from the old event's id, which racing runs share again. A ``client_token`` given to the
+    operator replaces the derived one.
     """
 
     template_fields: Sequence[str] = (*CreateEventOperator.template_fields, "dedup_key")
@@ -235,6 +266,20 @@ class EnsureEventOperator(CreateEventOperator):
 
         checked = super().check(ex)
         return {**checked, "window": key_search_window(checked["event"], ex.dedup_window_days)}
+
+    def creation_token(self, ex: Execution, event: dict) -> str:
+        """The same for every run that ensures this key for this organizer's calendar, so that DingTalk
+        collapses concurrent creates into one (a given ``client_token`` wins)."""
+        from airflow_dtcal.core.calls import client_token, derive_client_token
+
+        if self.client_token is not None:
+            return client_token(self.client_token)
+        return derive_client_token(
+            "airflow-dtcal", "EnsureEvent", ex.organizer_id, ex.calendar_id, self.dedup_key
+        )
+
+    def may_be_replayed(self, ex: Execution) -> bool:
+        return True  # the token outlives the run: any run may get back an event deleted since
 
     def run(self, ex: Execution) -> str:
         time_min, time_max = ex.window

@@ -1,6 +1,6 @@
-"""What a calendar change is, for :class:`~airflow_dtcal.triggers.watch.CalendarChangeTrigger`: a Stream
-notice read into a payload, a listed event classified (create, update, delete), fingerprints of the fields a
-watch compares. Pure: no Airflow import, no I/O.
+"""What a calendar change is, for :class:`~airflow_dtcal.triggers.watch.CalendarChangeTrigger`: the watched
+calendars a Stream notice wakes, a listed event classified (create, update, delete), fingerprints of the
+fields a watch compares, the dedup key of a change. Pure: no Airflow import, no I/O.
 """
 
 from __future__ import annotations
@@ -9,37 +9,30 @@ import calendar as _calendar
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from airflow_dtcal.core.errors import InvalidArgumentError
 from airflow_dtcal.core.times import read_wire_time
 
 
-def stream_notice(data: Mapping[str, Any], calendars: list[str]) -> dict | None:
-    """The payload (without source and dedup key) for a ``calendar_event_change`` notice concerning one of
-    ``calendars``, or None when it concerns none of them or lacks an event id."""
+def notice_calendars(
+    data: Mapping[str, Any], calendars: Iterable[str], event_ids: Iterable[str] | None = None
+) -> list[str]:
+    """The watched calendars a ``calendar_event_change`` notice says changed (those of ``calendars`` in its
+    ``unionIdList``); none when it names no event, or an event not among ``event_ids`` (when given: its
+    ``calendarEventId`` or ``legacyCalendarEventId``). A notice is only a wake-up: the watch reads what
+    changed from the calendar's change log."""
     event_id = data.get("calendarEventId")
-    if not isinstance(event_id, str) or not event_id:
-        return None
     union_ids = data.get("unionIdList")
-    if not isinstance(union_ids, list):
-        return None
-    watched = next((u for u in union_ids if isinstance(u, str) and u in calendars), None)
-    if watched is None:
-        return None
-    change = data.get("changeType")
-    legacy = data.get("legacyCalendarEventId")
-    return {
-        "calendar": watched,
-        "calendar_id": str(data.get("calendarId") or "primary")[:128],
-        "event_id": event_id,
-        "legacy_event_id": legacy if isinstance(legacy, str) and legacy else None,
-        "change_type": change if isinstance(change, str) and change else "update",
-        "update_time": iso_time(data.get("calendarEventUpdateTime")),
-        "changed_fields": None,
-        "event": None,
-    }
+    if not isinstance(event_id, str) or not event_id or not isinstance(union_ids, list):
+        return []
+    if event_ids is not None:
+        legacy = data.get("legacyCalendarEventId")
+        if not {event_id, legacy} & set(event_ids):
+            return []
+    watched = set(calendars)
+    return sorted({u for u in union_ids if isinstance(u, str) and u in watched})
 
 
 def classify(event: Mapping[str, Any], known: bool = False) -> str:
@@ -57,13 +50,44 @@ def classify(event: Mapping[str, Any], known: bool = False) -> str:
     return "update"
 
 
-def fingerprint(event: Mapping[str, Any], fields: list[str]) -> dict[str, str]:
-    """A short hash of each of ``fields`` of an event; times compared by instant, not by their text."""
-    return {name: _hash(_canonical(event.get(name))) for name in fields}
+#: Hex digits of one field's hash in a fingerprint.
+FIELD_HASH = 8
+
+
+def fingerprint(event: Mapping[str, Any], fields: Iterable[str]) -> str:
+    """The hashes of ``fields`` of an event (times compared by instant, not by their text), in the order
+    of the sorted field names, :data:`FIELD_HASH` hex digits each."""
+    return "".join(_hash(_canonical(event.get(name)))[:FIELD_HASH] for name in sorted(fields))
+
+
+def changed_fields(old: str, new: str, fields: list[str]) -> list[str] | None:
+    """Which of ``fields`` differ between two fingerprints, in the order of ``fields``; None when ``old``
+    was taken over other fields (it cannot tell)."""
+    names = sorted(fields)
+    if len(old) != FIELD_HASH * len(names) or len(new) != len(old):
+        return None
+    changed = {
+        name
+        for i, name in enumerate(names)
+        if old[i * FIELD_HASH : (i + 1) * FIELD_HASH] != new[i * FIELD_HASH : (i + 1) * FIELD_HASH]
+    }
+    return [name for name in fields if name in changed]
 
 
 def payload_hash(event: Mapping[str, Any]) -> str:
     return _hash(event)
+
+
+def dedup_key(source: str, calendar: str, event: Mapping[str, Any]) -> str:
+    """The key of one change: the watched calendar, the event and a hash of the event as it was read.
+    Reading the same change again (after a restart, from an older position) gives the same key; a later
+    change of the event another one."""
+    return f"{source}:{calendar}:{event.get('id')}:{payload_hash(event)}"
+
+
+def resync_key(source: str, calendar: str, lost_token: str) -> str:
+    """The key of a calendar's resync after ``lost_token`` expired (the same lost token, the same key)."""
+    return f"{source}:{calendar}:resync:{_hash(lost_token)[:12]}"
 
 
 def summary_of(event: Mapping[str, Any]) -> dict:

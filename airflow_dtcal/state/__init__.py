@@ -2,7 +2,8 @@
 
 ==============  ==================================================================================
 ``variables``   small JSON state in an Airflow Variable (load, save; sync and async)
-``watermarks``  an incremental export's sync tokens per calendar and data interval
+``watermarks``  an incremental export's watermark: kept beside the data (the ``calendars`` table, one
+                record per data interval), read and checked here
 ``cursor``      a calendar watch's cursor (CalendarChangeTrigger)
 ==============  ==================================================================================
 """

@@ -1,4 +1,5 @@
-"""Small JSON state kept in an Airflow Variable: an export's watermark, a change watcher's cursor.
+"""Small JSON state kept in an Airflow Variable: a change watcher's cursor (an export's watermark lives beside
+its data instead: :mod:`airflow_dtcal.state.watermarks`).
 
 A Variable is a place Airflow owns: it lives in the metadata database, survives worker and triggerer
 restarts and moves between machines, and an operator can read or reset it with ``airflow variables get`` /
@@ -9,8 +10,8 @@ directly, exactly as Airflow's own ``airflow.models.Variable`` decides.
 Keys never contain a word Airflow treats as sensitive (``token``, ``secret``, ``password``, ``api_key``...,
 see :data:`SENSITIVE_WORDS`, plus the deployment's ``[core] sensitive_var_conn_names``): Airflow masks the
 values of such Variables everywhere, which would hide the state from the people who need to read it. A key
-given by a DAG is refused (:func:`check_key`); the keys derived by default are built with
-:func:`key_part`, which leaves such words out. The state is never a secret: a ``syncToken`` is a position in
+given by a DAG is refused (:func:`check_key`); the keys derived by default (the watch's) are a prefix and a
+digest, free of them. The state is never a secret: a ``syncToken`` is a position in
 a calendar's change log, not a credential.
 
 What is read back is untrusted (anyone who may edit Variables can write anything there): it is bounded in
@@ -112,22 +113,6 @@ def check_key(key: Any, field: str = "state_key") -> str:
     return key
 
 
-def key_part(text: str, limit: int = 200) -> str:
-    """``text`` (a connection id, say) made fit to be part of a derived key: the safe alphabet only, and
-    every word Airflow treats as sensitive left out (``my_token_conn`` -> ``my__conn``)."""
-    part = re.sub(r"[^A-Za-z0-9_.:-]", "_", text)
-    patterns = [_pattern(word) for word in sorted(sensitive_words(), key=len, reverse=True)]
-    found = True
-    while found:  # removing one word may join the halves of another
-        found = False
-        for pattern in patterns:
-            match = pattern.search(part)
-            if match:
-                part = part[: match.start()] + part[match.end() :]
-                found = True
-    return part[:limit]
-
-
 def _check_key(key: Any) -> str:
     with invalid_arguments():
         return check_key(key)
@@ -145,10 +130,14 @@ def _variable_class():
     return Variable
 
 
+def load_raw(key: str) -> str | None:
+    """The text stored under ``key``, or None when there is none."""
+    return _variable_class().get(_check_key(key), None)  # the default is positional (SDK vs models)
+
+
 def load_state(key: str) -> dict | None:
     """The JSON object stored under ``key``, or None when there is none yet."""
-    key = _check_key(key)
-    raw = _variable_class().get(key, None)  # the default is positional: its name differs (SDK vs models)
+    raw = load_raw(key)
     if raw is None:
         return None
     return parse_state(key, raw)
@@ -183,10 +172,16 @@ def parse_state(key: str, raw: Any) -> dict:
 
 def save_state(key: str, value: dict, description: str | None = None) -> None:
     """Store ``value`` (a JSON object) under ``key``, replacing what was there."""
-    key = _check_key(key)
     if not isinstance(value, dict):
         raise DingTalkInvalidArgumentError("state", "must be a JSON object (a dict)", type(value).__name__)
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    save_text(key, json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False), description)
+
+
+def save_text(key: str, text: str, description: str | None = None) -> None:
+    """Store ``text`` (a JSON object already serialized) under ``key``, replacing what was there."""
+    key = _check_key(key)
+    if not text.startswith("{"):
+        raise DingTalkInvalidArgumentError("state", "must be a JSON object", text[:40])
     if len(text.encode()) > MAX_STATE_BYTES:
         raise DingTalkConfigurationError(
             f"the state for Variable {key!r} is {len(text.encode()):,} bytes; at most {MAX_STATE_BYTES:,}"
@@ -196,13 +191,40 @@ def save_state(key: str, value: dict, description: str | None = None) -> None:
 
 async def aload_state(key: str) -> dict | None:
     """:func:`load_state` for code on an event loop (a trigger): run in a thread, never blocking the loop."""
-    from asgiref.sync import sync_to_async
+    return await _in_thread(load_state, key)
 
-    return await sync_to_async(load_state)(key)
+
+async def aload_raw(key: str) -> str | None:
+    """:func:`load_raw` for code on an event loop (a trigger)."""
+    return await _in_thread(load_raw, key)
 
 
 async def asave_state(key: str, value: dict, description: str | None = None) -> None:
     """:func:`save_state` for code on an event loop (a trigger)."""
+    await _in_thread(save_state, key, value, description)
+
+
+async def asave_text(key: str, text: str, description: str | None = None) -> None:
+    """:func:`save_text` for code on an event loop (a trigger)."""
+    await _in_thread(save_text, key, text, description)
+
+
+async def _in_thread(fn: Any, *args: Any) -> Any:
+    """``fn(*args)`` through ``sync_to_async`` (what Airflow asks of triggers), then honour a cancellation
+    that came meanwhile.
+
+    On Airflow 3.0 and 3.1 a Variable read or write in a triggerer goes through ``async_to_sync`` inside
+    the thread; when the trigger is cancelled at the moment that inner call has just finished, asgiref
+    returns the thread's result instead of raising ``CancelledError``, and a cancelled trigger would go on
+    (polling DingTalk until the triggerer stops). The task still records the cancellation request
+    (``Task.cancelling()``): it is raised here.
+    """
+    import asyncio
+
     from asgiref.sync import sync_to_async
 
-    await sync_to_async(save_state)(key, value, description)
+    result = await sync_to_async(fn)(*args)
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError("cancelled while the Variable was read or written")
+    return result

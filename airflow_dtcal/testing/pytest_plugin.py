@@ -37,6 +37,8 @@ _DEFAULTS: dict[str, Any] = {
     "sync_token_ttl": 7 * 86400.0,
     "stream_ticket_ttl": 90.0,
     "stream_redelivery_delay": 60.0,
+    "stream_seed": 0,  # STREAM_SEED: which open connection of an app gets each push
+    "stream_duplicate_rate": 0.0,  # STREAM_DUPLICATE_RATE: acked pushes pushed once more
 }
 
 
@@ -44,7 +46,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "dtcal_emulator(qps_limit=None, latency=0.0, token_ttl=7200, monthly_quota=None, "
-        "sync_token_ttl=604800, stream_ticket_ttl=90, stream_redelivery_delay=60): configure the "
+        "sync_token_ttl=604800, stream_ticket_ttl=90, stream_redelivery_delay=60, stream_seed=0, "
+        "stream_duplicate_rate=0.0): configure the "
         "dtcal_emulator fixture for this test (qps_limit in calls/s per app and API, None = off; latency and "
         "the *_ttl/delay settings in seconds; monthly_quota in calendar calls per month, None = no quota).",
     )
@@ -97,6 +100,7 @@ def dtcal_emulator(
     emulator.set_sync_token_ttl(options["sync_token_ttl"])
     emulator.set_stream_ticket_ttl(options["stream_ticket_ttl"])
     emulator.set_stream_redelivery_delay(options["stream_redelivery_delay"])
+    emulator.set_stream_delivery(options["stream_seed"], options["stream_duplicate_rate"])
     emulator.app_key = APP_KEY
     emulator.app_secret = APP_SECRET
     monkeypatch.setenv(PACER_DIR_ENV, dtcal_pacer_dir)
@@ -107,11 +111,13 @@ def dtcal_emulator(
 
 
 def _forget_hook_state() -> None:
-    """Clear the hook's process-wide token cache, pacer and people cache, if the hook was imported at all."""
+    """Clear the hook's process-wide token cache, pacers, the month's call ledger of this session's pacing
+    directory and the people cache, if the hook was imported at all."""
     pacing = sys.modules.get("airflow_dtcal.core.pacing")
     if pacing is not None:
         pacing.TOKENS.clear()
-        pacing.PACER.clear()
+        pacing.PACERS.clear()
+        pacing.PACERS.host_ledger.clear()
     people = sys.modules.get("airflow_dtcal.planning.people")
     if people is not None:  # userId -> unionId mappings of an earlier test's directory
         people.DIRECTORY.clear()

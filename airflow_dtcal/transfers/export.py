@@ -9,22 +9,27 @@ pyarrow are imported only when a task runs. Arguments are template fields stored
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_dtcal.operators.arguments import IDS, checked_by, one_of, optional
+from airflow_dtcal.operators.arguments import IDS, one_of
 from airflow_dtcal.operators.base import DingTalkCalendarBaseOperator, Execution
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath, XComArg
 
+    from airflow_dtcal.export.claims import Claim
     from airflow_dtcal.export.partition import PartitionRun
     from airflow_dtcal.export.plan import ExportPlan
+    from airflow_dtcal.state.watermarks import Start
 
 __all__ = ["ExportEventsOperator"]
 
 #: ListEvents lists at most this many attendees inside each event; a full inline list may be cut short.
 INLINE_ATTENDEES = 100
+#: ``calendars`` rows are written this many at a time (a Parquet row group each; memory holds one batch).
+CALENDAR_ROWS_PER_WRITE = 1000
 
 
 class _Resync(Exception):
@@ -52,18 +57,25 @@ def _calendars(value: Any, argument: str) -> tuple[str, ...]:
     return check_calendars(value)
 
 
+#: Calendars named one by one in the XCom; beyond, only counts per mode (the calendars table holds them all).
+MAX_NAMED_CALENDARS = 1000
+
+
 class ExportEventsOperator(DingTalkCalendarBaseOperator):
     """Write the events of calendars (and their attendees' responses, and check-ins) to a storage path.
 
     One partition per table and data interval,
     ``<destination>/<table>/interval_start=<UTC start>/part-0.jsonl`` (and ``part-0.parquet``), then
     ``_SUCCESS``; a re-run of the interval replaces its partitions (see ``docs/export.md``). Pages are
-    streamed into the files, so memory stays flat however many events there are.
+    streamed into the files, so memory stays flat however many events there are. Every run also writes the
+    ``calendars`` table (one row per calendar: how it was listed), which is the incremental watermark: it
+    lives beside the data, one record per interval (:mod:`airflow_dtcal.state.watermarks`).
 
-    Returns ``{"path", "partition", "rows": {"events", "attendees", "check_ins"}, "mode", "calendars",
-    "files"}``: the destination, the partition name, the rows written per table (``None`` for a table not
-    exported), the run's mode (``full``, ``incremental`` or ``resync``), each calendar's mode and the data
-    files written.
+    Returns ``{"path", "partition", "rows": {"events", "attendees", "check_ins"}, "mode", "modes",
+    "calendars", "files"}``: the destination, the partition name, the rows written per table (``None`` for a
+    table not exported), the run's mode (``full``, ``incremental`` or ``resync``), how many calendars were
+    listed each way, each calendar's mode (``None`` beyond 1,000 calendars: the XCom stays small, and the
+    ``calendars`` table holds every one) and the data files written.
 
     :param calendars: the calendar owners whose (primary) calendars are exported, unionIds by default (see
         ``id_type``, argument ``"calendars"``). (templated)
@@ -80,11 +92,10 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
         calendar's owner organizes; one GetSignInList call per such event (cancelled ones excepted).
     :param formats: ``("jsonl",)`` (default) or ``("jsonl", "parquet")``; Parquet needs ``pyarrow``
         (``pip install 'airflow-dtcal[parquet]'``).
-    :param time_min: full mode: the window's start; incremental mode: where a full listing starts (default:
-        the data interval's start). (templated)
+    :param time_min: full mode: the window's start; incremental mode: where a calendar's first full listing
+        starts, its *horizon* (default: the data interval's start); a resync lists again from the horizon.
+        (templated)
     :param time_max: full mode only: the window's end (default: the data interval's end). (templated)
-    :param state_key: the Airflow Variable holding the incremental watermark (default: derived from the
-        connection, calendar id, calendars and destination). (templated)
     :param page_size: events per ListEvents page, and per batch written (1 to 100, default 100).
     :param id_type: for ``calendars``. :param on_unknown: ``"skip"`` leaves out the calendars of people who
         cannot be resolved.
@@ -94,14 +105,12 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
     rules = {
         "destination": _destination_rule,
         "mode": one_of("full", "incremental"),
-        "state_key": optional(checked_by("airflow_dtcal.state.variables:check_key")),
     }
     template_fields: Sequence[str] = (
         "calendars",
         "destination",
         "time_min",
         "time_max",
-        "state_key",
         "calendar_id",
         "dingtalk_conn_id",
     )
@@ -117,7 +126,6 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
         formats: Sequence[str] = ("jsonl",),
         time_min: Any = None,
         time_max: Any = None,
-        state_key: str | XComArg | None = None,
         page_size: int = 100,
         **kwargs: Any,
     ) -> None:
@@ -130,7 +138,6 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
         self.formats = formats
         self.time_min = time_min
         self.time_max = time_max
-        self.state_key = state_key
         self.page_size = page_size
 
     # ------------------------------------------------------------------ arguments
@@ -170,39 +177,32 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
                 "destination", f"is not a storage path Airflow can open: {err}"
             ) from None
 
-    def _state_key(self, calendar: str, owners: Sequence[str], destination: Any) -> str:
-        from airflow_dtcal.state.watermarks import state_key
-
-        if self.state_key is None:
-            return state_key(self.dingtalk_conn_id, calendar, owners, str(destination))
-        return str(self.state_key)  # rendered, and checked by the rules (when made and in execute())
-
     # ------------------------------------------------------------------ the run
 
     def check(self, ex: Execution) -> dict[str, Any]:
+        from airflow_dtcal.core.errors import InvalidArgumentError
+        from airflow_dtcal.export.plan import MAX_ID_CHARS
+
+        if len(ex.calendar_id) > MAX_ID_CHARS:
+            raise InvalidArgumentError(
+                "calendar_id", f"must be at most {MAX_ID_CHARS} characters", ex.calendar_id
+            )
         return {"plan": self._plan(ex.context), "destination": self._destination(ex.destination)}
 
     def run(self, ex: Execution) -> dict:
+        from airflow_dtcal.export.claims import Claim
         from airflow_dtcal.export.partition import PartitionRun, partition_name
         from airflow_dtcal.export.plan import overall_mode
+        from airflow_dtcal.export.rows import CALENDARS
         from airflow_dtcal.state import watermarks
 
         plan, calendar, destination, owners = ex.plan, ex.calendar_id, ex.destination, ex.calendars
         interval = watermarks.interval_key(plan.interval_start)
         partition = partition_name(plan.interval_start)
-
-        state, key = None, None
-        starts: dict[str, str | None] = dict.fromkeys(owners)
         if plan.mode == "incremental":
-            from airflow_dtcal.exceptions import DingTalkConfigurationError
-            from airflow_dtcal.state.variables import load_state
-
-            key = self._state_key(calendar, owners, destination)
-            try:
-                state = watermarks.check_state(load_state(key), f"Variable {key!r}")
-            except ValueError as err:
-                raise DingTalkConfigurationError(str(err)) from None
-            starts = watermarks.start_tokens(state, interval, owners)
+            starts = watermarks.load_start_points(destination, plan.interval_start, owners, plan.time_min)
+        else:
+            starts = {owner: watermarks.Start(None, plan.time_min) for owner in owners}
         self.log.info(
             "Exporting %s of %d calendars (%s mode) for the interval from %s into %s/<table>/%s",
             ", ".join(plan.tables),
@@ -212,19 +212,27 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
             destination,
             partition,
         )
-
+        ti = ex.context.get("ti") if hasattr(ex.context, "get") else None
+        dag, task, run, attempt = (getattr(ti, n, "?") for n in ("dag_id", "task_id", "run_id", "try_number"))
+        by = f"{dag}.{task} {run} try {attempt}"
+        claim = Claim(destination, partition, uuid.uuid4().hex[:12], by=by)
+        claim.take()
+        tables = (*plan.tables, CALENDARS)
         resync: set[str] = set()
         while True:
-            files = PartitionRun(destination, plan.tables, plan.formats, partition, uuid.uuid4().hex[:12])
+            files = PartitionRun(destination, tables, plan.formats, partition, uuid.uuid4().hex[:12])
             try:
                 files.open()
-                outcome = {
-                    owner: self._export_calendar(
+                modes, marks = {}, []
+                for owner in owners:
+                    modes[owner], mark = self._export_calendar(
                         files, plan, interval, calendar, owner, starts[owner], resync
                     )
-                    for owner in owners
-                }
-                written = files.commit()
+                    marks.append(mark)
+                    if len(marks) == CALENDAR_ROWS_PER_WRITE or owner == owners[-1]:
+                        files.write(CALENDARS, marks)  # a Parquet row group per write: not one per calendar
+                        marks = []
+                written = _commit(files, claim)
                 break
             except _Resync as restart:
                 files.abort()
@@ -238,31 +246,22 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
                 files.abort()
                 raise
 
-        modes = {owner: mode for owner, (mode, _end) in outcome.items()}
-        if key is not None:  # incremental mode
-            from airflow_dtcal.state.variables import save_state
-
-            started_from = {o: None if modes[o] == "resync" else starts[o] for o in owners}
-            ended_at = {owner: end for owner, (_mode, end) in outcome.items()}
-            save_state(
-                key,
-                watermarks.record(state, interval, started_from, ended_at),
-                description=f"airflow-dtcal export watermark: sync tokens per calendar and data interval "
-                f"({self.dag_id}.{self.task_id})",
-            )
         rows = {table: files.rows.get(table) for table in ("events", "attendees", "check_ins")}
+        counts = dict(Counter(modes.values()))
         self.log.info(
-            "Wrote %s into %s (%s)",
+            "Wrote %s into %s (calendars: %s)",
             ", ".join(f"{n:,} {t}" for t, n in rows.items() if n is not None),
             partition,
-            ", ".join(f"{o}: {m}" for o, m in modes.items()) or "no calendars",
+            ", ".join(f"{n:,} {m}" for m, n in sorted(counts.items())) or "none",
         )
         return {
             "path": str(destination),
             "partition": partition,
             "rows": rows,
             "mode": overall_mode(list(modes.values())),
-            "calendars": modes,
+            "modes": counts,
+            # An XCom stays small: each calendar by name up to MAX_NAMED_CALENDARS (the calendars table holds all).
+            "calendars": modes if len(modes) <= MAX_NAMED_CALENDARS else None,
             "files": written,
         }
 
@@ -273,34 +272,53 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
         interval: str,
         calendar: str,
         owner: str,
-        token: str | None,
+        start: Start,
         resync: set[str],
-    ) -> tuple[str, str | None]:
-        """Write one calendar's rows; its mode (``full``, ``incremental``, ``resync``) and the sync token it
-        ended at (incremental mode)."""
-        from airflow_dtcal.export.rows import RowContext
+    ) -> tuple[str, dict]:
+        """Write one calendar's rows; its mode (``full``, ``incremental``, ``resync``) and its ``calendars``
+        row."""
+        from airflow_dtcal.export.rows import FULL, INCREMENTAL, RESYNC, RowContext, calendar_row
         from airflow_dtcal.state.watermarks import interval_key
 
         context = RowContext(interval, interval_key(plan.interval_end), owner, calendar)
-        if plan.mode == "full":
-            return "full", self._write_pages(files, plan, context, None)
-        if owner in resync or token is None:
-            mode = "resync" if owner in resync else "full"
-            return mode, self._write_pages(files, plan, context, None)
-
-        from airflow_dtcal.exceptions import DingTalkSyncTokenExpiredError
-
         before = files.rows["events"]
-        try:
-            return "incremental", self._write_pages(files, plan, context, token)
-        except DingTalkSyncTokenExpiredError:
-            if files.rows["events"] != before:
-                raise _Resync(owner) from None
-        self.log.warning("The sync token of %s expired; listing its calendar again in full", owner)
-        resync.add(owner)
-        return "resync", self._write_pages(files, plan, context, None)
+        began: str | None = None
+        if plan.mode == "full":
+            mode, end = FULL, self._write_pages(files, plan, context, None, plan.time_min)
+        elif owner in resync or start.token is None:
+            mode = RESYNC if owner in resync else FULL
+            end = self._write_pages(files, plan, context, None, start.listed_from)
+        else:
+            from airflow_dtcal.exceptions import DingTalkSyncTokenExpiredError
 
-    def _pages(self, plan: ExportPlan, owner: str, calendar: str, token: str | None) -> Iterator[tuple]:
+            try:
+                mode, began = INCREMENTAL, start.token
+                end = self._write_pages(files, plan, context, start.token, None)
+            except DingTalkSyncTokenExpiredError:
+                if files.rows["events"] != before:
+                    raise _Resync(owner) from None
+                self.log.warning(
+                    "The sync token of %s expired; listing its calendar again in full from %s",
+                    owner,
+                    start.listed_from,
+                )
+                resync.add(owner)
+                mode, began = RESYNC, None
+                end = self._write_pages(files, plan, context, None, start.listed_from)
+        row = calendar_row(
+            context,
+            mode=mode,
+            listed_from=plan.time_min if plan.mode == "full" else start.listed_from,
+            listed_until=plan.time_max,
+            started_from=began,
+            ended_at=end,
+            events=files.rows["events"] - before,
+        )
+        return mode, row
+
+    def _pages(
+        self, plan: ExportPlan, owner: str, calendar: str, token: str | None, time_min: str | None
+    ) -> Iterator[tuple]:
         """``(events, full listing?, sync token)`` page by page."""
         hook = self.get_hook()
         if plan.mode == "full":
@@ -319,14 +337,14 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
             owner,
             calendar_id=calendar,
             sync_token=token,
-            time_min=plan.time_min if token is None else None,
+            time_min=time_min if token is None else None,
             page_size=plan.page_size,
             max_attendees=INLINE_ATTENDEES,
         ):
             yield page.events, page.full, page.sync_token
 
     def _write_pages(
-        self, files: PartitionRun, plan: ExportPlan, context: Any, token: str | None
+        self, files: PartitionRun, plan: ExportPlan, context: Any, token: str | None, time_min: str | None
     ) -> str | None:
         """Stream one calendar's events (and their attendees and check-ins) into the files, page by page;
         the sync token of the last page."""
@@ -334,7 +352,7 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
 
         end = None
         owner, calendar = context.calendar_owner, context.calendar_id
-        for events, full, sync_token in self._pages(plan, owner, calendar, token):
+        for events, full, sync_token in self._pages(plan, owner, calendar, token, time_min):
             changes = [change_kind(event, full=full) for event in events]
             files.write("events", [event_row(context, e, c) for e, c in zip(events, changes, strict=True)])
             if "attendees" in plan.tables:
@@ -379,6 +397,30 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
             )
             for people in _batches(users, 500):
                 files.write("check_ins", check_in_rows(context, event, change, people))
+
+
+def _commit(files: PartitionRun, claim: Claim) -> list[str]:
+    """Move the run's files into place if the interval is still this run's (see
+    :mod:`airflow_dtcal.export.claims`); :class:`DingTalkConcurrentRunError` when another run took it."""
+
+    def still_ours() -> None:
+        claim.check()
+        if not all(temp.exists() for temp in files.temporary_files()):
+            raise claim.lost("its temporary files were removed while it wrote them")
+
+    from airflow_dtcal.export.partition import SUCCESS
+
+    try:
+        return files.commit(before_moving=still_ours)
+    except FileNotFoundError:
+        # Another run's clean-up removed a file of this run between the check and its move: the partitions
+        # may hold files of both, so they are marked incomplete until a run completes them.
+        for directory in files.directories.values():
+            try:
+                (directory / SUCCESS).unlink()
+            except OSError:
+                pass
+        raise claim.lost("a file of this run was removed while it was moved into place") from None
 
 
 def _batches(items: Any, size: int) -> Iterator[list]:

@@ -21,7 +21,12 @@ BIN = Path(sys.executable).parent
 ADMIN_USER = "deployer"
 # The emulator accepts any non-empty App Key / App Secret; the secret must never show up in Airflow's output.
 APP_KEY, APP_SECRET = "deploy-app-key", "deploy-app-secret-" + secrets.token_hex(8)
-AIRFLOW_SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer")
+# Two triggerers (each runs at most two triggers, so the three watches of the event-driven example are
+# shared between them, as in a deployment with more than one triggerer).
+AIRFLOW_SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer", "triggerer-2")
+TRIGGERER_CAPACITY = 2
+#: DAGs of the deployment check itself (two more watches of the same DingTalk app), beside dags/.
+DEPLOYMENT_DAGS = Path(__file__).resolve().parent / "dags"
 
 
 @dataclass
@@ -55,12 +60,15 @@ class Deployment:
         self._airflow_command(["db", "migrate"], "db-migrate.log", timeout=300)
         print("Starting airflow " + ", ".join(AIRFLOW_SERVICES) + " (LocalExecutor)...")
         for name in AIRFLOW_SERVICES:
-            argv = [str(BIN / "airflow"), name]
+            command = "triggerer" if name.startswith("triggerer") else name
+            argv = [str(BIN / "airflow"), command]
             if name == "api-server":
                 argv += ["--host", "127.0.0.1", "--port", str(api_port)]
-            if name in ("scheduler", "triggerer"):
+            if command in ("scheduler", "triggerer"):
                 # Their log servers listen on every interface; the API server reads the log files directly.
                 argv += ["--skip-serve-logs"]
+            if command == "triggerer":
+                argv += ["--capacity", str(TRIGGERER_CAPACITY)]
             self.services.append(Service(name, argv, self.log_dir / f"{name}.log", env=self.env).start())
         self.api = AirflowAPI(f"http://127.0.0.1:{api_port}", ADMIN_USER, password)
         airflow = [self.service(n) for n in AIRFLOW_SERVICES]
@@ -105,6 +113,11 @@ class Deployment:
         self.services[self.services.index(old)] = new
         print(f"  started {name} again (pid {new.process.pid})")
 
+    def kill_service(self, name: str) -> None:
+        """SIGKILL one service's whole process group at once (a machine losing power, an OOM kill)."""
+        self.service(name).kill()
+        print(f"  killed {name} (SIGKILL)")
+
     def stop(self) -> None:
         for service in reversed(self.services):
             if service.process is not None:
@@ -143,6 +156,22 @@ class Deployment:
             **inherited,
             "AIRFLOW_HOME": str(home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+            "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(
+                [
+                    {
+                        "name": "dags-folder",
+                        "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+                        "kwargs": {},
+                    },
+                    {
+                        "name": "deployment-watches",
+                        "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+                        "kwargs": {"path": str(DEPLOYMENT_DAGS)},
+                    },
+                ]
+            ),
+            # A killed triggerer's triggers move to a live one once its heartbeat is this old (default 30 s).
+            "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "15",
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": "4",  # at most 4 task processes at once: small machines, CI

@@ -9,8 +9,9 @@
 3. waits for the runs and checks every task succeeded, the sensor deferred and resumed through the
    triggerer, event ids crossed process boundaries through XCom, and the emulator holds exactly the
    intended events and attendees;
-4. the event-driven example (watch.py): the all-hands watch runs exactly once per reschedule through the
-   triggerer and DingTalk Stream mode, also across a restart of the triggerer;
+4. the event-driven example (watch.py): three watches of one DingTalk app, run by two triggerers, each get
+   every change they asked for through DingTalk Stream mode (each notice pushed to one connection of the
+   app), also across a restart of a triggerer and a SIGKILL of both (at least once, same dedup keys);
 5. stops everything it started (also on failure, Ctrl-C or SIGTERM). The logs stay in .deployment/logs/.
 """
 
@@ -26,7 +27,7 @@ from pathlib import Path
 from checks import check_deferral, check_emulator_state, check_runs, check_secret_absent
 from deployment import ROOT, Deployment
 from responder import RetroAttendees
-from scenarios import DIRECTORY, FOLLOWUP, POOL, POOL_SLOTS, RUNS, WATCH, Run
+from scenarios import DIRECTORY, FOLLOWUP, POOL, POOL_SLOTS, RUNS, WATCHES, Run
 from services import DeploymentError, tail, wait_until
 from watch import all_hands_env, check_watch, run_watch
 
@@ -49,13 +50,13 @@ def main() -> int:
         print(f"Deployment up in {time.monotonic() - started:.0f}s")
         prepare(deployment)
         run_ids = run_all(deployment)
-        run_watch(deployment)
+        watched = run_watch(deployment)
         print("Checking the results...")
         for line in [
             *check_emulator_state(deployment),
             *check_runs(deployment, run_ids),
             *check_deferral(deployment, run_ids),
-            *check_watch(deployment),
+            *check_watch(deployment, watched),
             *check_secret_absent(deployment),
         ]:
             print(f"  ok  {line}")
@@ -86,7 +87,7 @@ def _exit_on_signal(signum: int, frame: object) -> None:
 def prepare(deployment: Deployment) -> None:
     """Wait until the dag-processor has parsed dags/, then create the pool and unpause every DAG."""
     api = deployment.api
-    wanted = {run.dag_id for run in RUNS} | {WATCH}
+    wanted = {run.dag_id for run in RUNS} | set(WATCHES)
 
     def parsed() -> bool:
         errors = api.import_errors()

@@ -23,18 +23,35 @@ RETRO_ANSWERS = {
 WEEK_11_ROTA = ["union-lead-010", "union-eng-103", "union-eng-104"]  # (11 * 2) % 5 = 2: engineers 3 and 4
 
 
-# The event-driven example (watch.py): the all-hands, created before Airflow starts, is changed twice by
-# the CEO's assistant in DingTalk (another app than Airflow's); only the reschedules make DAG runs.
+# The event-driven example (watch.py): three watches of the CEO's calendar on one DingTalk app (the all-hands
+# watch of dags/ and two of scripts/deployment/dags/), run by two triggerers. The CEO's assistant (another
+# app than Airflow's) changes the CEO's calendar in three rounds; only the all-hands' reschedules make runs
+# of the all-hands watch, each booking a prep meeting in the CEO's calendar (which the calendar watch sees).
 WATCH = "dingtalk_all_hands_watch"
 WATCH_ASSET = "dingtalk_all_hands"
+CALENDAR_WATCH, CALENDAR_ASSET = "dtcal_deploy_ceo_calendar", "dingtalk_ceo_calendar"
+RENAMES_WATCH, RENAMES_ASSET = "dtcal_deploy_ceo_renames", "dingtalk_ceo_renames"
+WATCHES = (WATCH, CALENDAR_WATCH, RENAMES_WATCH)
 CEO = "union-ceo-001"
 ALL_HANDS = "All-hands"
-# (new summary, day, hour): a rename, then a reschedule; then, while the triggerer is down, both again.
-WATCH_CHANGES = (
-    [("All-hands (agenda attached)", None, None), (None, "2026-12-08", 10)],
-    [("All-hands (new room)", None, None), (None, "2026-12-15", 14)],
+BOARD = "Board meeting"
+# (what, event, new summary, day, hour): the assistant's changes, round by round. Round 1 with both
+# triggerers up; round 2 while one triggerer is stopped (SIGTERM) and started again; round 3's reschedule
+# is followed by SIGKILL of both triggerers right after Airflow stored its asset event.
+WATCH_ROUNDS = (
+    [
+        ("create", BOARD, BOARD, "2026-12-10", 15),
+        ("rename", ALL_HANDS, "All-hands (agenda attached)", None, None),
+        ("move", ALL_HANDS, None, "2026-12-08", 10),
+    ],
+    [
+        ("rename", BOARD, "Board meeting (new room)", None, None),
+        ("move", ALL_HANDS, None, "2026-12-15", 14),
+    ],
+    [("move", ALL_HANDS, None, "2026-12-22", 9)],
 )
-PREP_DATES = {"2026-12-08": "2026-12-07", "2026-12-15": "2026-12-14"}  # all-hands date -> prep date
+# all-hands date -> prep date (the working day before)
+PREP_DATES = {"2026-12-08": "2026-12-07", "2026-12-15": "2026-12-14", "2026-12-22": "2026-12-21"}
 
 # The people the onboarding example names by userId (its default params), seeded into the emulator.
 DIRECTORY = [
@@ -149,8 +166,11 @@ EXPECTED_EVENTS = {
         },
         "union-author-001",  # its organizer (the others': ORGANIZER)
     ),
-    # Moved twice and renamed twice by the assistant; the watch DAG booked one prep meeting per new date.
-    "All-hands (new room)": (*_timed("2026-12-15", 14), {CEO: "accepted"}, CEO),
+    # Renamed once and moved three times by the assistant; the watch DAG booked one prep meeting per new
+    # date (also for the change it was handed twice: its booking is keyed by the date).
+    "All-hands (agenda attached)": (*_timed("2026-12-22", 9), {CEO: "accepted"}, CEO),
     "All-hands prep (2026-12-08)": (*_timed("2026-12-07", 10), {CEO: "accepted"}, CEO),
     "All-hands prep (2026-12-15)": (*_timed("2026-12-14", 14), {CEO: "accepted"}, CEO),
+    "All-hands prep (2026-12-22)": (*_timed("2026-12-21", 9), {CEO: "accepted"}, CEO),
+    "Board meeting (new room)": (*_timed("2026-12-10", 15), {CEO: "accepted"}, CEO),
 }

@@ -96,6 +96,16 @@ class Service:
         except subprocess.TimeoutExpired:
             print(f"  {self.name} (pid {pgid}) is still there after SIGKILL")
 
+    def kill(self) -> None:
+        """SIGKILL the whole process group at once: no clean-up, no last words."""
+        if self.process is None:
+            return
+        _signal_group(self.process.pid, signal.SIGKILL)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            print(f"  {self.name} (pid {self.process.pid}) is still there after SIGKILL")
+
 
 def _signal_group(pgid: int, sig: int) -> None:
     try:

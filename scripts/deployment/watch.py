@@ -1,36 +1,63 @@
-"""The event-driven example end to end: ``dingtalk_all_hands_watch`` runs once per reschedule of the all-hands,
-through the real triggerer and DingTalk Stream mode (the emulator's gateway), also across a triggerer restart.
+"""The event-driven example end to end: three watches of one DingTalk app, run by two triggerers, each get
+every change they asked for, through DingTalk Stream mode, across a triggerer restart and a SIGKILL.
 
 1. Before Airflow starts, the CEO's assistant creates the all-hands (:func:`all_hands_env`); its id reaches the
-   DAG through the environment (the DAG reads ``DTCAL_ALL_HANDS_EVENT_ID`` when parsed).
+   DAG through the environment (the DAG reads ``DTCAL_ALL_HANDS_EVENT_ID`` when parsed), with a safety poll
+   every 10 s (``DTCAL_WATCH_POLL_INTERVAL``) so a notice that went to another connection is read soon.
 2. After the other examples ran: they are paused and the scheduler is restarted with its job schedule on
-   (asset-triggered runs are created by the scheduler's scheduling loop, which the first phase keeps off so
-   the other DAGs run only when triggered). The watch DAG is unpaused and parsed again, so the triggerer
-   starts its CalendarChangeTrigger, which opens a Stream connection.
-3. The assistant renames the all-hands (not a reschedule: no run) and moves it: exactly one run.
-4. The triggerer is stopped; while it is down the assistant renames and moves the all-hands again (DingTalk
-   queues the notices); a new triggerer process starts: exactly one more run, nothing repeated.
+   (asset-triggered runs are created by the scheduler's scheduling loop). The three watch DAGs (the all-hands
+   watch of dags/, and a watch of every change and one of renames of the CEO's calendar, from
+   scripts/deployment/dags/) are unpaused and parsed again; the two triggerers (two triggers at most each)
+   start their CalendarChangeTriggers, each with a Stream connection of the same app. The emulator pushes
+   each notice to ONE of the app's connections (seeded), and 30% of acknowledged notices once more.
+3. The assistant changes the CEO's calendar in three rounds (scenarios.WATCH_ROUNDS): round 1 with both
+   triggerers up; round 2 while one triggerer is stopped (SIGTERM, once the watches' positions settled);
+   round 3 reschedules the all-hands and, as soon as Airflow stored the all-hands watch's asset event for it
+   (before the watch saved its position past it), both triggerers are killed (SIGKILL) and started again.
+4. Checked (:func:`check_watch`): each watch's asset events carry exactly the changes it asked for (each
+   distinct dedup key once), except the change handed over right before the kill: the all-hands watch fires
+   it again after the restart, with the same dedup key (the stated guarantee: at least once), and its DAG,
+   idempotent by design, books one prep meeting per date.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from typing import Any
 
 import requests
 from deployment import Deployment
-from scenarios import ALL_HANDS, CEO, PREP_DATES, RUNS, WATCH, WATCH_ASSET, WATCH_CHANGES
+from scenarios import (
+    ALL_HANDS,
+    CALENDAR_ASSET,
+    CALENDAR_WATCH,
+    CEO,
+    PREP_DATES,
+    RENAMES_ASSET,
+    RENAMES_WATCH,
+    RUNS,
+    WATCH,
+    WATCH_ASSET,
+    WATCH_ROUNDS,
+    WATCHES,
+)
 from services import DeploymentError, tail, wait_until
 
+from airflow_dtcal.state.cursor import SETTLE_SECONDS
 from airflow_dtcal.testing import EmulatorAdmin
 
 ASSISTANT_APP = {"appKey": "ceo-assistant-app", "appSecret": "ceo-assistant-secret"}
-SETTLE = 5.0  # seconds to wait, once everything is acknowledged, for a run that should not come
+SAFETY_POLL = 10  # seconds between a watch's safety polls here (an hour by default)
+STREAM_SEED, DUPLICATE_RATE = 11, 0.3
+ASSETS = {WATCH: WATCH_ASSET, CALENDAR_WATCH: CALENDAR_ASSET, RENAMES_WATCH: RENAMES_ASSET}
+TRIGGERERS = ("triggerer", "triggerer-2")
+WAIT = 180.0
 
 
 class Assistant:
-    """The CEO's assistant, changing the all-hands in DingTalk (through another app than Airflow's)."""
+    """The CEO's assistant, changing the CEO's calendar in DingTalk (through another app than Airflow's)."""
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
@@ -49,9 +76,9 @@ class Assistant:
             )
         return answer.json()
 
-    def create_all_hands(self) -> str:
-        start, end = _slot("2026-12-04", 10)
-        return self._call("POST", "", {"summary": ALL_HANDS, "start": start, "end": end})["id"]
+    def create(self, summary: str, day: str, hour: int) -> str:
+        start, end = _slot(day, hour)
+        return self._call("POST", "", {"summary": summary, "start": start, "end": end})["id"]
 
     def change(self, event_id: str, summary: str | None, day: str | None, hour: int | None) -> None:
         body: dict[str, Any] = {"id": event_id}
@@ -69,116 +96,283 @@ def _slot(day: str, hour: int) -> tuple[dict, dict]:
 
 
 def all_hands_env(emulator_url: str) -> dict[str, str]:
-    """Create the all-hands; the environment that points the watch DAG at it (Stream mode)."""
-    event_id = Assistant(emulator_url).create_all_hands()
+    """Create the all-hands; the environment that points the watch DAGs at it (Stream mode)."""
+    event_id = Assistant(emulator_url).create(ALL_HANDS, "2026-12-04", 10)
     print(f"  the assistant created the all-hands: {event_id}")
     return {
         "DTCAL_ALL_HANDS_ORGANIZER": CEO,
         "DTCAL_ALL_HANDS_EVENT_ID": event_id,
         "DTCAL_WATCH_SOURCE": "stream",
+        "DTCAL_WATCH_POLL_INTERVAL": str(SAFETY_POLL),
+        "DTCAL_WATCH_CALL_BUDGET": "1000000",
     }
 
 
-def run_watch(deployment: Deployment) -> None:
+def describe(payload: dict) -> tuple:
+    """What a change said: (event id, change type, the event's summary and start) as the watch read it."""
+    event = payload.get("event") or {}
+    return (
+        payload["event_id"],
+        payload["change_type"],
+        event.get("summary"),
+        (event.get("start") or {}).get("dateTime"),
+    )
+
+
+def _payloads(deployment: Deployment, dag_id: str) -> list[dict]:
+    return [e["extra"]["payload"] for e in deployment.api.asset_events(ASSETS[dag_id])]
+
+
+def _steps(upto_round: int) -> list[tuple]:
+    return [change for changes in WATCH_ROUNDS[:upto_round] for change in changes]
+
+
+def expected_changes(ids: dict[str, str], steps: list[tuple]) -> dict[str, set[tuple]]:
+    """The changes each watch asked for, after the assistant's ``steps`` (the prep meetings the all-hands
+    watch books are checked on their own)."""
+    state = {ALL_HANDS: (ALL_HANDS, "2026-12-04T10:00:00+08:00")}
+    expected: dict[str, set[tuple]] = {dag_id: set() for dag_id in WATCHES}
+    for what, name, summary, day, hour in steps:
+        old_summary, old_start = state.get(name, (summary, None))
+        new = (summary or old_summary, f"{day}T{hour:02d}:00:00+08:00" if day else old_start)
+        state[name] = new
+        change = (ids[name], "create" if what == "create" else "update", *new)
+        expected[CALENDAR_WATCH].add(change)
+        if what == "rename":
+            expected[RENAMES_WATCH].add(change)
+        if what == "move" and name == ALL_HANDS:
+            expected[WATCH].add(change)
+    return expected
+
+
+def run_watch(deployment: Deployment) -> dict:
+    """Run the scenario; returns what :func:`check_watch` needs (event ids, the key handed over at the kill)."""
     api, admin = deployment.api, EmulatorAdmin(deployment.emulator_url)
     assistant = Assistant(deployment.emulator_url)
-    event_id = deployment.env["DTCAL_ALL_HANDS_EVENT_ID"]
-    print("The event-driven example (the all-hands watch):")
+    ids = {ALL_HANDS: deployment.env["DTCAL_ALL_HANDS_EVENT_ID"]}
+    began = time.monotonic()
+    print("The event-driven example (three watches of one app, two triggerers):")
+    admin.set_stream_delivery(STREAM_SEED, DUPLICATE_RATE)
     for run in RUNS:
         api.pause(run.dag_id)
     deployment.stop_service("scheduler")
     deployment.start_service("scheduler", {"AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "True"})
-    airflow = [deployment.service(n) for n in ("api-server", "scheduler", "dag-processor", "triggerer")]
-    api.unpause(WATCH)
-    api.reparse(WATCH)
-    wait_until(
-        "the watch's trigger to open a Stream connection",
-        lambda: admin.stream_connections(),
-        timeout=180,
-        interval=0.5,
-        services=airflow,
-        logs=[deployment.service(n).log_path for n in ("dag-processor", "triggerer")],
-    )
-    print("  the triggerer's CalendarChangeTrigger is connected to DingTalk Stream")
+    for dag_id in WATCHES:
+        api.unpause(dag_id)
+        api.reparse(dag_id)
 
-    def runs_done(count: int) -> bool:
+    def services() -> list:
+        return [deployment.service(n) for n in ("api-server", "scheduler", "dag-processor", *TRIGGERERS)]
+
+    logs = [deployment.service(n).log_path for n in (*TRIGGERERS, "dag-processor")]
+    wait_until(
+        "three Stream connections of the app (one per watch)",
+        lambda: len(admin.stream_connections()) >= 3,
+        timeout=WAIT,
+        services=services(),
+        logs=logs,
+    )
+    wait_until(
+        "every watch's first listing saved",
+        lambda: len(_positions(api)) == 3 and all(_positions(api).values()),
+        timeout=WAIT,
+        services=services(),
+        logs=logs,
+    )
+    print("  three CalendarChangeTriggers connected to DingTalk Stream and listed the CEO's calendar")
+
+    def fired(dag_id: str, change: tuple) -> bool:
+        return change in {describe(p) for p in _payloads(deployment, dag_id)}
+
+    killed_key = None
+    done: list[tuple] = []
+    for number, changes in enumerate(WATCH_ROUNDS, start=1):
+        if number > 1:  # the previous round's changes were handed over long enough ago to be saved past
+            time.sleep(SETTLE_SECONDS + 2)
+        if number == 2:
+            deployment.stop_service("triggerer")  # a planned stop: it repeats nothing
+        for step in changes:
+            what, name, summary, day, hour = step
+            if what == "create":
+                ids[name] = assistant.create(summary, day, hour)
+            else:
+                assistant.change(ids[name], summary, day, hour)
+            print(f"  the assistant: {what} {name} {summary or ''} {day or ''}".rstrip())
+            before, done = expected_changes(ids, done), [*done, step]
+            if number == 2:
+                continue  # one triggerer is down: its watches read the round when it is back
+            after = expected_changes(ids, done)
+            for dag_id in WATCHES:  # each change read on its own (changes between two reads make one)
+                for change in after[dag_id] - before[dag_id]:
+                    wait_until(
+                        f"{dag_id} to fire {change}",
+                        lambda d=dag_id, c=change: fired(d, c),
+                        timeout=WAIT,
+                        services=services(),
+                        logs=logs,
+                    )
+            if number == 3:
+                killed_key = _kill_after_handover(deployment)
+        if number == 2:
+            deployment.start_service("triggerer")
+        wanted = expected_changes(ids, done)
+        for dag_id in WATCHES:
+            wait_until(
+                f"{dag_id} to fire the changes of round {number}",
+                lambda d=dag_id, w=wanted: w[d] <= {describe(p) for p in _payloads(deployment, d)},
+                timeout=WAIT,
+                services=services(),
+                logs=logs,
+            )
+        print(f"  round {number}: every watch fired every change it asked for")
+    assert killed_key is not None
+    wait_until(
+        "the all-hands watch to fire the killed change again, after the restart",
+        lambda: [p["dedup_key"] for p in _payloads(deployment, WATCH)].count(killed_key) >= 2,
+        timeout=WAIT,
+        services=services(),
+        logs=logs,
+    )
+
+    def runs_done() -> bool:
         runs = api.dag_runs(WATCH)
-        if len(runs) > count:
-            raise DeploymentError(f"{len(runs)} runs of {WATCH}, expected {count}: {runs}")
         failed = [r["dag_run_id"] for r in runs if r["state"] == "failed"]
         if failed:
             raise DeploymentError(f"{WATCH} runs failed: {failed}")
-        return len(runs) == count and all(r["state"] == "success" for r in runs)
+        preps = {e["summary"] for e in admin.events() if e["summary"].startswith("All-hands prep")}
+        return len(preps) == len(PREP_DATES) and all(r["state"] == "success" for r in runs)
 
-    for round_number, changes in enumerate(WATCH_CHANGES, start=1):
-        if round_number == 2:
-            deployment.stop_service("triggerer")
-        for summary, day, hour in changes:
-            assistant.change(event_id, summary, day, hour)
-        print(f"  the assistant changed the all-hands: {changes}")
-        if round_number == 2:
-            deployment.start_service("triggerer")
-            airflow[3] = deployment.service("triggerer")
-        wait_until(
-            f"run {round_number} of {WATCH}",
-            lambda n=round_number: runs_done(n),
-            timeout=180,
-            interval=0.5,
-            services=airflow,
-            logs=[deployment.service(n).log_path for n in ("triggerer", "scheduler")],
-        )
-        wait_until(
-            "every Stream notice acknowledged",
-            lambda: not admin.pending_stream_messages(),
-            timeout=60,
-            services=airflow,
-        )
-        print(f"  {WATCH}: {round_number} run(s), every notice acknowledged")
-    time.sleep(SETTLE)  # a duplicate would show up as a third run or asset event in check_watch
+    wait_until("the all-hands watch's runs", runs_done, timeout=WAIT, services=services(), logs=logs)
+    wait_until(
+        "the calendar watch to see the prep meetings",
+        lambda: sum(1 for p in _payloads(deployment, CALENDAR_WATCH) if _is_prep(p)) >= len(PREP_DATES),
+        timeout=WAIT,
+        services=services(),
+        logs=logs,
+    )
+    wait_until(
+        "every Stream notice acknowledged",
+        lambda: not admin.pending_stream_messages(),
+        timeout=60,
+        services=services(),
+    )
+    time.sleep(SETTLE_SECONDS)  # a repeat that should not come would show in check_watch
+    seconds = time.monotonic() - began
+    print(f"  the event-driven example took {seconds:.0f}s")
+    return {"ids": ids, "killed_key": killed_key, "seconds": seconds}
 
 
-def check_watch(deployment: Deployment) -> list[str]:
-    """Exactly one run and one asset event per reschedule; renames made none; each notice acknowledged."""
+def _is_prep(payload: dict) -> bool:
+    return payload["change_type"] == "create" and str((payload["event"] or {}).get("summary")).startswith(
+        "All-hands prep"
+    )
+
+
+def _positions(api: Any) -> dict[str, bool]:
+    """Each watch's cursor head -> whether its part 1 holds a sync token (its first listing was saved)."""
+    found = api.variables()
+    heads = {k: v for k, v in found.items() if k.startswith(("dtcal_watch_stream_", "dtcal_deploy_watch_"))}
+    heads = {k: v for k, v in heads.items() if "." not in k}
+    return {
+        k: bool(any(pos[0] for pos in json.loads(found.get(f"{k}.1", "{}")).get("calendars", {}).values()))
+        for k in heads
+    }
+
+
+def _kill_after_handover(deployment: Deployment) -> str:
+    """As soon as Airflow stored the all-hands watch's asset event for the last reschedule, SIGKILL both
+    triggerers (the watch saves its position past a change only SETTLE_SECONDS after handing it over), then
+    start them again. Returns the change's dedup key."""
+    day, hour = WATCH_ROUNDS[-1][-1][3:5]
+    start = f"{day}T{hour:02d}:00:00+08:00"
+
+    def stored() -> str | None:
+        for payload in _payloads(deployment, WATCH):
+            if (payload["event"] or {}).get("start", {}).get("dateTime") == start:
+                return payload["dedup_key"]
+        return None
+
+    key = wait_until(
+        "the all-hands watch's asset event for the reschedule", stored, timeout=WAIT, interval=0.2
+    )
+    for name in TRIGGERERS:
+        deployment.kill_service(name)
+    print(f"  both triggerers killed right after Airflow stored {key}")
+    for name in TRIGGERERS:
+        deployment.start_service(name)
+    return key
+
+
+def check_watch(deployment: Deployment, outcome: dict) -> list[str]:
+    """Each watch fired exactly the changes it asked for, each distinct change once, except what was handed
+    over right before the kill (fired again with the same key); one prep meeting per date."""
     api, admin = deployment.api, EmulatorAdmin(deployment.emulator_url)
-    event_id = deployment.env["DTCAL_ALL_HANDS_EVENT_ID"]
-    runs = sorted(api.dag_runs(WATCH), key=lambda r: r["run_after"])
-    assert [(r["state"], r["run_type"]) for r in runs] == [("success", "asset_triggered")] * 2, runs
-    events = api.asset_events(WATCH_ASSET)
-    payloads = [e["extra"]["payload"] for e in events]
-    assert all(e["extra"].get("from_trigger") for e in events), events
-    assert len(payloads) == 2, f"asset events: {payloads}"
-    moved_to = [p["event"]["start"]["dateTime"] for p in payloads]
-    assert moved_to == ["2026-12-08T10:00:00+08:00", "2026-12-15T14:00:00+08:00"], payloads
-    assert {(p["event_id"], p["change_type"], tuple(p["changed_fields"])) for p in payloads} == {
-        (event_id, "update", ("start", "end"))
-    }, payloads
-    keys = [p["dedup_key"] for p in payloads]
-    assert len(set(keys)) == 2, keys
-    dates = [api.xcom(WATCH, r["dag_run_id"], "read_change")["date"] for r in runs]
-    assert dates == list(PREP_DATES), dates
+    ids, killed_key = outcome["ids"], outcome["killed_key"]
+    expected = expected_changes(ids, _steps(len(WATCH_ROUNDS)))
+    lines = []
+    for dag_id in WATCHES:
+        payloads = _payloads(deployment, dag_id)
+        changes = {describe(p) for p in payloads if not _is_prep(p)}
+        assert changes == expected[dag_id], (
+            f"{dag_id}: fired {sorted(changes)}, expected {sorted(expected[dag_id])}"
+        )
+        counts = Counter(p["dedup_key"] for p in payloads)
+        by_key = {p["dedup_key"]: describe(p) for p in payloads}
+        assert len(by_key) == len({describe(p) for p in payloads}), (
+            f"{dag_id}: one change, two keys: {by_key}"
+        )
+        repeated = {k: n for k, n in counts.items() if n > 1}
+        # Handed over within SETTLE_SECONDS before the kill: the last reschedule, and the prep meeting its
+        # first run booked (the only changes of the last round).
+        last_day, last_prep = WATCH_ROUNDS[-1][-1][3], f"All-hands prep ({WATCH_ROUNDS[-1][-1][3]})"
+        allowed = {k for k, c in by_key.items() if (c[3] or "").startswith(last_day) or c[2] == last_prep}
+        # At least once: a repeat carries the change's key. Besides the restart's repeat, Airflow may run one
+        # watch in both triggerers for a moment while it moves the killed triggerer's triggers (seen here):
+        # each instance then fires the change again, with the same key.
+        assert set(repeated) <= allowed, f"{dag_id} repeated {repeated}, of which only {allowed} may be"
+        if dag_id == WATCH:
+            assert counts[killed_key] >= 2, f"the killed change fired {counts[killed_key]} times"
+            assert set(repeated) == {killed_key}, repeated
+        preps = sorted(describe(p)[2] for p in payloads if _is_prep(p))
+        if dag_id == CALENDAR_WATCH:
+            assert sorted(set(preps)) == [f"All-hands prep ({d})" for d in PREP_DATES], preps
+        assert all(e["extra"].get("from_trigger") for e in api.asset_events(ASSETS[dag_id]))
+        lines.append(
+            f"{dag_id}: {len(counts)} distinct changes fired, exactly those it asked for"
+            + (f"; repeated with the same key after the SIGKILL: {repeated}" if repeated else "")
+        )
+    runs = api.dag_runs(WATCH)
+    assert runs and all(r["state"] == "success" and r["run_type"] == "asset_triggered" for r in runs), runs
+    dates = sorted({api.xcom(WATCH, r["dag_run_id"], "read_change")["date"] for r in runs})
+    assert dates == sorted(PREP_DATES), dates
 
-    messages = [m for m in admin.stream_messages() if m["data"]["calendarEventId"] == event_id]
-    assert len(messages) == 4 and all(m["status"] == "acked" for m in messages), messages
+    messages = [m for m in admin.stream_messages() if m["data"]["calendarEventId"] in set(ids.values())]
+    assert messages and all(m["status"] == "acked" for m in messages), messages
+    connections = {a["connectionId"] for m in messages for a in m["acks"]}
     stats = admin.stream_stats()
-    assert stats["connections_opened"] >= 2, stats
-    log = deployment.service("triggerer").log_text()
-    fired = log.count(f"Event {event_id}: update")
-    assert fired == 2, f"the trigger fired {fired} times:\n{tail(deployment.service('triggerer').log_path)}"
-    # The cursor is an Airflow Variable, written from the triggerer: the two notices fired are in it.
-    cursors = {k: json.loads(v) for k, v in api.variables().items() if k.startswith("dtcal_watch_stream_")}
-    assert len(cursors) == 1, sorted(cursors)
-    [(cursor_key, cursor)] = cursors.items()
-    assert cursor["seen"] == keys, cursor
+    assert len(connections) >= 3 and stats["duplicates"] >= 1, (connections, stats)
+    log = "".join(deployment.service(n).log_text() for n in TRIGGERERS)
+    assert "Stream notices for" in log and "HAS STOPPED" not in log and "IS WAITING" not in log
+    sizes = {
+        k: len(v.encode())
+        for k, v in api.variables().items()
+        if k.startswith(("dtcal_watch_", "dtcal_deploy_"))
+    }
+    assert sizes and max(sizes.values()) < 256 * 1024, sizes
     # The Stream ticket (single use, in the WebSocket URL) is never logged.
     files = [p for p in deployment.log_dir.rglob("*") if p.is_file()]
     files += [p for p in (deployment.workdir / "airflow-home" / "logs").rglob("*") if p.is_file()]
     leaks = [str(p) for p in files if "ticket=" in p.read_text(errors="replace")]
     assert not leaks, f"a Stream ticket URL appears in {leaks}"
-    return [
-        f"{WATCH}: 4 changes to the all-hands (2 renames, 2 reschedules, the second pair while the triggerer "
-        f"was down) made exactly 2 asset events and 2 asset-triggered runs ({', '.join(dates)}), each "
-        f"booking its prep meeting; dedup keys {keys}",
-        f"DingTalk Stream: all 4 notices about the all-hands acknowledged; {stats['connections_opened']} "
-        f"connections opened (one per triggerer process at least); {stats['redeliveries']} redeliveries; "
-        f"the cursor (Variable {cursor_key}) holds both dedup keys; no log holds a ticket URL",
+    lines += [
+        f"{WATCH}: {len(runs)} asset-triggered runs, one prep meeting per new date ({', '.join(dates)}), the "
+        "repeated change included",
+        f"DingTalk Stream: {len(messages)} notices about the CEO's events, spread over {len(connections)} "
+        f"connections ({stats['connections_opened']} opened), {stats['duplicates']} pushed again after their "
+        f"ack; all acknowledged; cursors {sizes} bytes; no log holds a ticket URL; "
+        f"the example took {outcome['seconds']:.0f}s",
     ]
+    return lines
+
+
+__all__ = ["all_hands_env", "check_watch", "run_watch", "tail"]

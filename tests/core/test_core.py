@@ -12,7 +12,6 @@ from airflow_dtcal.core import answers, calls, retry
 from airflow_dtcal.core.calls import derive_client_token
 from airflow_dtcal.core.errors import InvalidArgumentError
 from airflow_dtcal.core.ids import normalize_attendees
-from airflow_dtcal.core.pacing import PACER_WINDOW, Pacer
 from airflow_dtcal.core.paging import Pager
 from airflow_dtcal.core.settings import resolve_settings
 from airflow_dtcal.exceptions import (
@@ -81,47 +80,6 @@ def test_only_the_calls_own_failures_are_retried():
         DingTalkTransportError("CreateEvent", "tls", retryable=False), "CreateEvent"
     )
     assert not retry.is_retryable(ValueError("x"), "CreateEvent")
-
-
-def test_the_pacer_honours_fractional_rates():
-    pacer = Pacer()
-    w = PACER_WINDOW  # a little over DingTalk's one second, for network jitter
-    waits = [pacer.reserve(("app", "op"), 2.5) for _ in range(5)]
-    assert waits[0] == waits[1] == 0
-    assert waits[2] == pytest.approx(w * 0.8, abs=0.02)  # 2 starts in any 0.8 window = 2.5/s
-    assert waits[4] == pytest.approx(w * 1.6, abs=0.02)
-    slow = [pacer.reserve(("app", "slow"), 0.5) for _ in range(2)]
-    assert slow[1] == pytest.approx(w * 2, abs=0.02)
-    assert [pacer.reserve(("app", "off"), 0) for _ in range(50)] == [0.0] * 50
-    burst = [pacer.reserve(("app", "q"), 20) for _ in range(21)]
-    assert burst[:20] == [0.0] * 20 and burst[20] == pytest.approx(w, abs=0.02)
-
-
-def test_a_throttle_halves_the_rate_once_per_window_and_successes_grow_it_back():
-    pacer = Pacer()
-    key = ("app", "adapt")
-    pacer.throttled(key)
-    pacer.throttled(key)  # a second answer from the same burst of calls in flight: one signal
-    assert pacer.factor(key) == 0.5
-    for _ in range(10):
-        pacer.succeeded(key)
-    assert 0.5 < pacer.factor(key) < 1.0
-    for _ in range(100):
-        pacer.succeeded(key)
-    assert pacer.factor(key) == 1.0
-
-
-def test_a_rate_that_grows_back_releases_no_burst():
-    pacer = Pacer()
-    key = ("app", "grow")
-    pacer.throttled(key)  # 20/s -> 10/s
-    first = [pacer.reserve(key, 20) for _ in range(10)]
-    assert first == [0.0] * 10
-    for _ in range(30):
-        pacer.succeeded(key)  # back to 20/s: the window must still remember the 10 starts just made
-    assert pacer.factor(key) == 1.0
-    later = [pacer.reserve(key, 20) for _ in range(11)]
-    assert later[:10] == [0.0] * 10 and later[10] > 0.9  # 20 in the window, not 10 more on top
 
 
 def test_ids_are_one_segment_and_dot_segments_are_refused():

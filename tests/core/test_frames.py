@@ -112,22 +112,6 @@ def test_a_ping_is_answered_with_its_own_data():
     }
 
 
-@pytest.mark.parametrize(
-    "endpoint",
-    ["wss://wss-open-connection.dingtalk.com/connect", "ws://127.0.0.1:8765/gateway", "ws://localhost:1/x"],
-)
-def test_endpoints_are_wss_or_loopback_ws(endpoint):
-    assert stream.check_endpoint(endpoint) == endpoint
-
-
-@pytest.mark.parametrize(
-    "endpoint", ["ws://example.com/x", "http://127.0.0.1/x", "wss://", "", None, 5, "ws://10.0.0.1/x"]
-)
-def test_other_endpoints_are_refused(endpoint):
-    with pytest.raises(DingTalkAnswerError, match="endpoint"):
-        stream.check_endpoint(endpoint)
-
-
 def test_the_backoff_doubles_up_to_its_ceiling():
     for failures in range(1, 40):
         delay = backoff(failures, 60.0)

@@ -1,4 +1,5 @@
-"""The pure parts of the export: rows, writers, the partition replace protocol, the plan and the watermark."""
+"""The pure parts of the export: rows, writers, the partition replace protocol and the plan (the watermark:
+tests/state/test_watermarks.py)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,6 @@ from airflow_dtcal.export.rows import (
     event_row,
 )
 from airflow_dtcal.export.writers import JsonLinesWriter, ParquetTableWriter
-from airflow_dtcal.state import watermarks
 
 CTX = RowContext("2026-03-09T00:00:00+00:00", "2026-03-10T00:00:00+00:00", "union-a", "primary")
 EVENT = {
@@ -280,6 +280,8 @@ def test_plan_defaults_to_the_data_interval():
         ({"calendars": []}, "calendars", "at least one"),
         ({"calendars": ["union-a", " "]}, "calendars[1]", "non-empty"),
         ({"calendars": ["union-a", "union-a"]}, "calendars[1]", "repeats"),
+        ({"calendars": [f"u{n}" for n in range(50_001)]}, "calendars", "at most 50,000"),
+        ({"calendars": ["union-a", "u" * 257]}, "calendars[1]", "at most 256 characters"),
         ({"mode": "delta"}, "mode", "full, incremental"),
         ({"formats": ["csv"]}, "formats", "unknown format"),
         ({"formats": ["parquet"]}, "formats", "jsonl"),
@@ -312,52 +314,3 @@ def test_overall_mode():
     assert overall_mode(["full", "full"]) == "full"
     assert overall_mode(["full", "incremental"]) == "incremental"
     assert overall_mode(["incremental", "resync", "full"]) == "resync"
-
-
-# ---------------------------------------------------------------------------- watermark
-
-D1, D2, D3 = "2026-03-09T00:00:00+00:00", "2026-03-10T00:00:00+00:00", "2026-03-11T00:00:00+00:00"
-
-
-def test_watermark_new_interval_continues_and_a_rerun_replays():
-    assert watermarks.start_tokens(None, D1, ["a"]) == {"a": None}
-    state = watermarks.record(None, D1, {"a": None}, {"a": "T1"})
-    assert watermarks.start_tokens(state, D2, ["a", "b"]) == {"a": "T1", "b": None}
-    state = watermarks.record(state, D2, {"a": "T1", "b": None}, {"a": "T2", "b": "U2"})
-    assert watermarks.start_tokens(state, D3, ["a", "b"]) == {"a": "T2", "b": "U2"}
-    # A re-run of D2 starts where D2 started, whatever came after.
-    state = watermarks.record(state, D3, {"a": "T2", "b": "U2"}, {"a": "T3", "b": "U3"})
-    assert watermarks.start_tokens(state, D2, ["a", "b"]) == {"a": "T1", "b": None}
-    assert watermarks.check_state(json.loads(json.dumps(state)), "Variable 'k'") == state
-
-
-def test_watermark_keeps_the_newest_intervals():
-    state = None
-    for day in range(1, 41):
-        state = watermarks.record(
-            state, f"2026-03-{day:02d}T00" if day < 32 else f"2026-04-{day - 31:02d}T00", {}, {"a": str(day)}
-        )
-    assert len(state["intervals"]) == watermarks.KEEP_INTERVALS
-    assert min(state["intervals"]) == "2026-03-10T00"
-
-
-@pytest.mark.parametrize(
-    "stored",
-    [
-        [1],
-        {"version": 2, "intervals": {}},
-        {"version": 1},
-        {"version": 1, "intervals": {D1: {"ended_at": 3}}},
-    ],
-)
-def test_a_damaged_watermark_is_refused_with_its_name(stored):
-    with pytest.raises(ValueError, match="watermark Variable 'dtcal_x'.*delete it"):
-        watermarks.check_state(stored, "Variable 'dtcal_x'")
-
-
-def test_state_key_depends_on_calendars_and_destination_not_their_order():
-    key = watermarks.state_key("dingtalk_calendar_default", "primary", ["b", "a"], "s3://x/y")
-    assert key.startswith("dtcal_export__dingtalk_calendar_default__")
-    assert key == watermarks.state_key("dingtalk_calendar_default", "primary", ["a", "b"], "s3://x/y")
-    assert key != watermarks.state_key("dingtalk_calendar_default", "primary", ["a", "b"], "s3://x/z")
-    assert key != watermarks.state_key("dingtalk_calendar_default", "primary", ["a"], "s3://x/y")

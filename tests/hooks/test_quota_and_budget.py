@@ -16,7 +16,7 @@ import textwrap
 
 import pytest
 
-from airflow_dtcal.core.pacing import PACER
+from airflow_dtcal.core.pacing import PACERS
 from airflow_dtcal.exceptions import DingTalkQuotaExceededError
 from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
 from airflow_dtcal.operators.base import CALLS_XCOM_KEY
@@ -31,21 +31,22 @@ EVENT = {"summary": "s", "start": {"date": "2026-12-07"}, "end": {"date": "2026-
 def test_throttling_slows_the_app_down_and_surfaces_no_error(dtcal_emulator, monkeypatch):
     hook = DingTalkCalendarHook(rate_limit=20, max_attempts=10, backoff_initial=0.05, backoff_max=1.5)
     key = (*hook.settings.app, "CreateEvent")
-    shared = hook.settings.pacing == "host"
+    assert hook.settings.pacing == "host"
+    pacer = PACERS.host
     after_cuts: list[float] = []
-    throttled = PACER.throttled
+    throttled = pacer.throttled
 
-    def spy(k, *, shared=False):  # the share the app allows itself right after each throttling answer
-        throttled(k, shared=shared)
-        after_cuts.append(PACER.factor(k, shared=shared))
+    def spy(k, rate, window):  # the share the app allows itself right after each throttling answer
+        throttled(k, rate, window)
+        after_cuts.append(pacer.factor(k))
 
-    monkeypatch.setattr(PACER, "throttled", spy)
+    monkeypatch.setattr(pacer, "throttled", spy)
     hook.run_many(lambda _: hook.create_event("org", EVENT), range(24), max_in_flight=8)
     stats = dtcal_emulator.stats()
     assert stats["throttled"]["CreateEvent"] > 0  # the server allows 4/s, the hook started at 20/s
     assert stats["applied"]["CreateEvent"] == 24  # every create went through, no error surfaced
     assert after_cuts and after_cuts[0] == 0.5  # the first throttle halved the rate
-    assert PACER.factor(key, shared=shared) <= 1.0
+    assert pacer.factor(key) <= 1.0
     # (that successes grow the rate back, step by step, is checked on the pacer itself in test_core)
 
 
@@ -56,15 +57,16 @@ WORKER = textwrap.dedent(
     from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
 
     starts = []
-    reserve = pacing.PACER.reserve
+    backend = getattr(pacing.PACERS, sys.argv[1])
+    reserve = backend.reserve
 
-    def recording(key, rate, shared=False):  # note when the pacer lets each create start
-        delay = reserve(key, rate, shared=shared)
+    def recording(key, rate, window):  # note when the pacer lets each create start
+        delay = reserve(key, rate, window)
         if key[-1] == "CreateEvent":
             starts.append(time.monotonic() + delay)
         return delay
 
-    pacing.PACER.reserve = recording
+    backend.reserve = recording
     hook = DingTalkCalendarHook(pacing=sys.argv[1], rate_limit=10, max_attempts=10, backoff_initial=0.2)
     event = {"summary": "s", "start": {"date": "2026-12-07"}, "end": {"date": "2026-12-08"}, "isAllDay": True}
     hook.run_many(lambda _: hook.create_event("org", event), range(int(sys.argv[2])), max_in_flight=4)
@@ -106,13 +108,13 @@ def test_processes_of_one_machine_pace_together_and_surface_no_error(dtcal_emula
     What is checked is the pacer's own decisions across processes (when each create was let start), which
     no scheduling jitter of a loaded machine can change; the emulator's throttling counts are reported by
     ``make bench``. Either way no error reaches the caller and every create is applied once."""
-    PACER.clear()
+    PACERS.clear()
     alone = _workers(dtcal_emulator, "process", processes=4, creates=15)
     assert dtcal_emulator.stats()["applied"]["CreateEvent"] == 60
     assert _busiest_window(alone, 1.0) > 10  # each process allows itself 10/s: together they exceed it
 
     dtcal_emulator.reset()
-    PACER.clear()
+    PACERS.clear()
     together = _workers(dtcal_emulator, "host", processes=4, creates=15)
     assert dtcal_emulator.stats()["applied"]["CreateEvent"] == 60
     assert _busiest_window(together, 1.0) <= 10  # one window for the whole machine
@@ -211,14 +213,14 @@ def test_many_triggers_in_one_triggerer_share_one_token_and_one_pacer(dtcal_emul
 
     event_ids = [seed_event(dtcal_emulator, {"a": "accepted"}) for _ in range(60)]
     starts: list[float] = []
-    reserve = pacing.PACER.reserve
+    areserve = pacing.PACERS.host.areserve
 
-    def recording(key, rate, shared=False):
-        delay = reserve(key, rate, shared=shared)
+    async def recording(key, rate, window):
+        delay = await areserve(key, rate, window)
         starts.append(time.monotonic() + delay)
         return delay
 
-    monkeypatch.setattr(pacing.PACER, "reserve", recording)
+    monkeypatch.setattr(pacing.PACERS.host, "areserve", recording)
 
     async def first(trigger):
         async for event in trigger.run():
@@ -233,3 +235,65 @@ def test_many_triggers_in_one_triggerer_share_one_token_and_one_pacer(dtcal_emul
     assert dtcal_emulator.stats()["token_fetches"] == 1
     starts.sort()
     assert max(sum(1 for u in starts if t <= u < t + 1.0) for t in starts) <= 20
+
+
+# ------------------------------------------------------------------------------------------- the month's ledger
+
+
+@pytest.mark.dtcal_emulator(qps_limit=5)
+def test_the_machines_ledger_counts_what_dingtalk_counts_per_dag(dtcal_emulator, monkeypatch):
+    """Throttled attempts, token fetches and contacts lookups are not counted; every other answered calendar
+    call is, sync and async alike, attributed to the task's DAG (AIRFLOW_CTX_DAG_ID, set by Airflow)."""
+    import asyncio
+
+    from airflow_dtcal.hooks.limiter import month_usage
+
+    monkeypatch.setenv("AIRFLOW_CTX_DAG_ID", "invites")
+    hook = DingTalkCalendarHook(pacing="process", rate_limit=20, max_attempts=10, backoff_initial=0.05)
+    hook.run_many(lambda _: hook.create_event("org", EVENT), range(12), max_in_flight=6)
+    monkeypatch.setenv("AIRFLOW_CTX_DAG_ID", "reminders")
+    other = DingTalkCalendarHook()
+
+    async def listing():
+        await other.alist_events("org")
+        await other.aclose()
+
+    asyncio.run(listing())
+    usage, store = month_usage(other, other.settings)
+    stats = dtcal_emulator.stats()
+    assert stats["throttled"]["CreateEvent"] > 0  # some attempts were throttled (and retried)
+    assert store == "host" and usage.total == 13 == stats["counted_total"]
+    assert usage.by_dag == {"invites": 12, "reminders": 1}
+
+
+def test_a_monthly_budget_refuses_the_task_before_any_request(dtcal_emulator, caplog, capfd):
+    from airflow_dtcal.exceptions import DingTalkMonthlyBudgetError
+
+    DingTalkCalendarHook().create_event("org", EVENT)
+    DingTalkCalendarHook().create_event("org", EVENT)
+    calls = dict(dtcal_emulator.stats()["calls"])
+    budgeted = DingTalkCalendarHook(monthly_budget=2)
+    with pytest.raises(
+        DingTalkMonthlyBudgetError, match="expects 1 DingTalk call but only 0 of this app's 2"
+    ):
+        budgeted.create_event("org", EVENT)
+    assert dtcal_emulator.stats()["calls"] == calls  # not even the token was fetched
+    assert budgeted.calls_spent == {}
+    logs = caplog.text + "".join(capfd.readouterr())
+    assert "this month (" in logs and "2 of 2 DingTalk calls" in logs
+
+
+def test_the_ledger_file_stays_small_whatever_the_number_of_dags(tmp_path, monkeypatch):
+    from airflow_dtcal.core.pacing import HostLedger, files, month
+
+    monkeypatch.setenv(files.DIRECTORY_ENV, str(tmp_path / "pacer"))
+    monkeypatch.setattr(month, "MAX_DAGS", 50)  # 1,000 in production; the rule is the same
+    ledger = HostLedger()
+    for i in range(month.MAX_DAGS * 10):  # ten times the DAGs a month's entry names
+        ledger.add("app", f"dag_{i:05d}")
+    usage = ledger.read("app")
+    assert usage.total == month.MAX_DAGS * 10
+    assert len(usage.by_dag) == month.MAX_DAGS + 1 and usage.by_dag[month.OTHER_DAGS] == 9 * month.MAX_DAGS
+    size = (tmp_path / "pacer" / f"{month.PREFIX}app").stat().st_size
+    assert size < 40 * (month.MAX_DAGS + 2)  # about 30 bytes a DAG: well under the read cap
+    assert size < files.MAX_STATE_BYTES

@@ -9,9 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import socket
+import threading
+from types import SimpleNamespace
 
+import pytest
 from websockets.asyncio.server import serve
 
+from airflow_dtcal.hooks import stream as stream_module
 from airflow_dtcal.hooks.stream import ChangeStream
 from tests.bounded_work import assert_bounded
 
@@ -57,15 +63,21 @@ class Gateway:
 
 
 class OpenStub:
-    """Stands in for the hook's aopen_stream_connection: a fresh ticket per connection."""
+    """Stands in for the hook's aopen_stream_connection (a fresh ticket per connection) and its settings (a
+    connection to an emulator on 127.0.0.1, so the gateway's loopback endpoint is the connection's own host)."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, endpoint: str | None = None, suffix: str = "") -> None:
         self.port = port
+        self.endpoint = endpoint or f"ws://127.0.0.1:{port}/connect"
+        self.suffix = suffix
         self.calls = 0
 
     async def aopen_stream_connection(self, topics=("calendar_event_change",)) -> dict:
         self.calls += 1
-        return {"endpoint": f"ws://127.0.0.1:{self.port}/connect", "ticket": f"ticket/{self.calls}+x"}
+        return {"endpoint": self.endpoint, "ticket": f"ticket/{self.calls}+x"}
+
+    async def asettings(self):
+        return SimpleNamespace(base_url=f"http://127.0.0.1:{self.port}", stream_host_suffix=self.suffix)
 
 
 def test_the_client_skips_garbage_answers_pings_and_reconnects_after_an_oversized_frame():
@@ -148,3 +160,161 @@ def test_hostile_frames_at_the_cap_cost_the_stream_about_what_valid_json_does():
     # child process against four valid-JSON frames of the same size (a 256 KiB frame once blocked the
     # event loop 717 s).
     assert_bounded("stream", 256 * 1024, ["escaped-quotes", "quotes", "open-brackets", "empty-pairs"])
+
+
+class Recorder(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def quiet_logger(name: str) -> tuple[logging.Logger, Recorder]:
+    logger = logging.getLogger(f"tests.stream.{name}")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    recorder = Recorder()
+    logger.addHandler(recorder)
+    return logger, recorder
+
+
+async def _attempts(stream: ChangeStream, stub: OpenStub, count: int) -> None:
+    """Iterate the stream until it opened ``count`` connections (each fails), then stop it."""
+    consumer = asyncio.ensure_future(anext(stream.messages()))
+    try:
+        while stub.calls < count:
+            assert not consumer.done(), consumer
+            await asyncio.sleep(0.05)
+    finally:
+        consumer.cancel()
+        await asyncio.gather(consumer, return_exceptions=True)
+        await stream.close()
+
+
+def test_a_redirect_during_the_handshake_is_not_followed():
+    """The gateway's own endpoint answers the handshake with 302 to another address (here a listener that
+    counts connections): the client does not go there, it logs the redirect and tries again later."""
+    touched: list[int] = []
+
+    async def main():
+        async def count(reader, writer):
+            touched.append(1)
+            writer.close()
+
+        trap = await asyncio.start_server(count, "127.0.0.1", 0)
+        trap_port = trap.sockets[0].getsockname()[1]
+
+        async def handler(connection) -> None:  # never reached: every handshake is redirected
+            await connection.close()
+
+        async with serve(
+            handler, "127.0.0.1", 0, process_request=lambda c, r: _redirect(c, trap_port)
+        ) as server:
+            port = server.sockets[0].getsockname()[1]
+            stub = OpenStub(port)
+            logger, recorder = quiet_logger("redirect")
+            stream = ChangeStream(stub, max_backoff=0.2, logger=logger)
+            await asyncio.wait_for(_attempts(stream, stub, 3), WAIT)
+        trap.close()
+        await trap.wait_closed()
+        return recorder.lines, stream.connections
+
+    lines, connections = asyncio.run(main())
+    assert touched == [] and connections == 0
+    refusals = [line for line in lines if "HTTP 302: a redirect, not followed" in line]
+    assert len(refusals) >= 2, lines
+    assert not any("ticket" in line for line in lines)
+
+
+def _redirect(connection, trap_port: int):
+    response = connection.respond(302, "moved\n")
+    response.headers["Location"] = f"ws://127.0.0.1:{trap_port}/steal"
+    return response
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "wss://169.254.169.254/connect",  # link-local (cloud metadata)
+        "wss://10.20.30.40/connect",  # private
+        "wss://[fd00::1]/connect",
+        "ws://127.0.0.2:443/connect",  # loopback, but not the connection's own host
+        "wss://wss-open-connection.dingtalk.com.attacker.example/connect",
+    ],
+)
+def test_an_endpoint_the_connection_never_named_is_refused_before_any_connection(endpoint, monkeypatch):
+    looked_up: list[str] = []
+
+    async def resolve(host, port):  # any lookup would be recorded (and would answer a private address)
+        looked_up.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.5", port))]
+
+    monkeypatch.setattr(stream_module, "resolve", resolve)
+
+    async def main():
+        stub = OpenStub(9, endpoint=endpoint)
+        logger, recorder = quiet_logger("refused")
+        stream = ChangeStream(stub, max_backoff=0.2, logger=logger)
+        await asyncio.wait_for(_attempts(stream, stub, 2), WAIT)
+        return recorder.lines, stream.connections
+
+    lines, connections = asyncio.run(main())
+    assert connections == 0 and looked_up == []
+    assert any("opening a Stream connection failed" in line and "endpoint" in line for line in lines), lines
+
+
+def test_a_named_host_that_resolves_to_a_private_address_is_refused(monkeypatch):
+    """DingTalk's Stream host, or one under the configured suffix, answered by DNS with a private address
+    (a hostile network): refused, never connected."""
+    looked_up: list[str] = []
+
+    async def resolve(host, port):
+        looked_up.append(host)
+        return [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.5", port)),
+            (socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("fe80::1", port, 0, 0)),
+        ]
+
+    monkeypatch.setattr(stream_module, "resolve", resolve)
+
+    async def main():
+        stub = OpenStub(9, endpoint="wss://gw.stream.example.com/connect", suffix=".stream.example.com")
+        logger, recorder = quiet_logger("dns")
+        stream = ChangeStream(stub, max_backoff=0.2, logger=logger)
+        await asyncio.wait_for(_attempts(stream, stub, 2), WAIT)
+        return recorder.lines, stream.connections
+
+    lines, connections = asyncio.run(main())
+    assert connections == 0 and looked_up[:2] == ["gw.stream.example.com"] * 2
+    assert any("resolves to no public address (10.0.0.5, fe80::1)" in line for line in lines), lines
+
+
+def test_a_large_frame_is_parsed_off_the_event_loop(monkeypatch):
+    """A frame of about 200 KiB is parsed in a thread (the loop goes on serving other triggers); a small
+    one on the loop itself."""
+    threads: dict[str, int] = {}
+    real = stream_module.parse_frame
+
+    def probe(raw):
+        frame = real(raw)
+        threads[frame.message_id] = threading.get_ident()
+        return frame
+
+    monkeypatch.setattr(stream_module, "parse_frame", probe)
+    big = frame("EVENT", "big", "calendar_event_change", {"calendarEventId": "e1", "note": "x" * 200_000})
+    gateway = Gateway([[frame("EVENT", "small", "calendar_event_change", {"calendarEventId": "e0"}), big]])
+
+    async def main():
+        async with serve(gateway.handler, "127.0.0.1", 0, max_size=None) as server:
+            stream = ChangeStream(OpenStub(server.sockets[0].getsockname()[1]))
+            messages = stream.messages()
+            got = [await asyncio.wait_for(anext(messages), WAIT) for _ in range(2)]
+            await messages.aclose()
+            return got, threading.get_ident()
+
+    got, loop_thread = asyncio.run(main())
+    assert [m.message_id for m in got] == ["small", "big"]
+    assert len(got[1].data["note"]) == 200_000
+    assert threads["small"] == loop_thread and threads["big"] != loop_thread

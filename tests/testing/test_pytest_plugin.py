@@ -51,6 +51,7 @@ def test_a_connection_and_state(dtcal_emulator):
     dtcal_emulator.fail_next(count=5)
     dtcal_emulator.set_latency(0.5)
     dtcal_emulator.set_monthly_quota(1)
+    dtcal_emulator.set_stream_delivery(9, 0.5)
     assert len(dtcal_emulator.events()) == 1
 
 
@@ -60,6 +61,7 @@ def test_b_state_was_reset(dtcal_emulator):
     assert dtcal_emulator.config() == {
         "qps_limit": None, "latency": 0.0, "token_ttl": 7200, "monthly_quota": None,
         "sync_token_ttl": 604800.0, "stream_ticket_ttl": 90.0, "stream_redelivery_delay": 60.0,
+        "stream_seed": 0, "stream_duplicate_rate": 0.0,
     }
     assert dtcal_emulator.stats()["counted_total"] == 0
 

@@ -1,11 +1,12 @@
 """ExportEventsOperator against the emulator over real HTTP, execute() called directly (the Airflow runs of
-the example DAG are in test_export_airflow.py). The incremental watermark lives in an Airflow Variable of
-the test session's metadata database.
+the example DAG are in test_export_in_airflow.py). The incremental watermark lives beside the data, in the
+destination's ``calendars`` table.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import types
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 import requests
 
-from airflow_dtcal.exceptions import DingTalkInvalidArgumentError
+from airflow_dtcal.exceptions import DingTalkConfigurationError, DingTalkInvalidArgumentError
 from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
 from airflow_dtcal.transfers.export import ExportEventsOperator
 
@@ -86,6 +87,7 @@ def test_full_export_of_the_interval_with_attendees_and_parquet(dtcal_emulator, 
     run = export(tmp_path, formats=["jsonl", "parquet"])
 
     assert run.result["mode"] == "full" and run.result["calendars"] == {ANN: "full", BO: "full"}
+    assert run.result["modes"] == {"full": 2}
     assert run.result["rows"] == {"events": 4, "attendees": 10, "check_ins": None}
     events = run.rows(tmp_path, "events")
     assert sorted((r["calendar_owner"], r["summary"]) for r in events) == [
@@ -364,14 +366,19 @@ def test_a_token_that_expires_mid_way_rewrites_the_partition(airflow_db, dtcal_e
     assert sorted(p.name for p in partition.iterdir()) == ["_SUCCESS", "part-0.jsonl"]
 
 
-def test_a_damaged_watermark_fails_with_its_variable_name(airflow_db, dtcal_emulator, tmp_path):
-    from airflow_dtcal.exceptions import DingTalkConfigurationError
-    from airflow_dtcal.state.variables import save_state
-
-    save_state("dtcal_export_damaged", {"version": 9})
-    with pytest.raises(DingTalkConfigurationError, match="dtcal_export_damaged.*delete it"):
-        export(tmp_path, mode="incremental", state_key="dtcal_export_damaged")
-    assert dtcal_emulator.requests() == []
+def test_a_damaged_watermark_fails_naming_its_file_before_any_request(dtcal_emulator, tmp_path):
+    export(tmp_path, mode="incremental", calendars=[ANN])
+    record = tmp_path / "calendars" / "interval_start=2026-03-09T00-00-00+00-00" / "part-0.jsonl"
+    record.write_text('{"interval_start": "2026-03-09T00:00:00+00:00", "calendar_owner": 7}\n')
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    calls = len(dtcal_emulator.requests())
+    with pytest.raises(
+        DingTalkConfigurationError,
+        match=f"{re.escape(str(record))} line 1 has no calendar_owner.*remove its directory",
+    ):
+        export(tmp_path, start=DAY2, mode="incremental", calendars=[ANN])
+    assert len(dtcal_emulator.requests()) == calls
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
 
 
 # ---------------------------------------------------------------------------- bad arguments
@@ -387,8 +394,8 @@ def test_a_damaged_watermark_fails_with_its_variable_name(airflow_db, dtcal_emul
         ({"destination": ""}, "destination"),
         ({"destination": "nosuchprotocol://bucket/x"}, "destination"),
         ({"mode": "incremental", "time_max": "2026-03-10T00:00:00Z"}, "time_max"),
-        ({"state_key": "no spaces allowed"}, "state_key"),
-        ({"state_key": "export_token_state"}, "state_key"),
+        ({"calendars": [ANN, "x" * 257]}, "calendars[1]"),
+        ({"calendar_id": "c" * 257}, "calendar_id"),
         ({"page_size": 0}, "page_size"),
         ({"id_type": "email"}, "id_type"),
         ({"destination": "relative/lake"}, "destination"),
@@ -475,3 +482,14 @@ def test_parquet_without_pyarrow_fails_naming_pyarrow_before_any_request(
     ):
         Run(op, DAY1, DAY2)
     assert dtcal_emulator.requests() == [] and list(tmp_path.iterdir()) == []
+
+
+def test_beyond_the_named_calendars_the_xcom_holds_counts_only(dtcal_emulator, hook, tmp_path, monkeypatch):
+    """The return value (an XCom) stays small however many calendars: past MAX_NAMED_CALENDARS each
+    calendar's mode is left to the calendars table, and only the counts per mode remain."""
+    from airflow_dtcal.transfers import export as module
+
+    monkeypatch.setattr(module, "MAX_NAMED_CALENDARS", 1)
+    run = export(tmp_path)
+    assert run.result["calendars"] is None and run.result["modes"] == {"full": 2}
+    assert {r["calendar_owner"] for r in run.rows(tmp_path, "calendars")} == {ANN, BO}

@@ -125,6 +125,25 @@ def test_daily_incremental_export_across_days(airflow_db, dtcal_emulator, tmp_pa
     # Monday's partition is untouched.
     assert len(rows(tmp_path, "events", export["partition"])) == 8
 
+    # The watermark is the calendars table beside the data: Tuesday continued each calendar from where
+    # Monday ended it; no Airflow Variable holds export state.
+    monday_marks = {m["calendar_owner"]: m for m in rows(tmp_path, "calendars", export["partition"])}
+    tuesday_marks = {m["calendar_owner"]: m for m in rows(tmp_path, "calendars", delta["partition"])}
+    assert set(monday_marks) == set(tuesday_marks) == set(TEAM)
+    for owner in TEAM:
+        assert monday_marks[owner]["mode"] == "full" and monday_marks[owner]["started_from"] is None
+        assert tuesday_marks[owner]["started_from"] == monday_marks[owner]["ended_at"]
+        assert (
+            tuesday_marks[owner]["listed_from"]
+            == monday_marks[owner]["listed_from"]
+            == "2026-03-08T16:10:00Z"
+        )
+    from airflow.models.variable import Variable
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        assert [v.key for v in session.query(Variable) if v.key.startswith("dtcal_export")] == []
+
     # Neither the app secret nor the access token is in the XComs, the files or the logs.
     token = requests.post(
         f"{dtcal_emulator.base_url}/v1.0/oauth2/accessToken",
@@ -157,9 +176,14 @@ def test_a_token_reset_between_days_resyncs_and_the_next_day_follows_the_new_tok
     assert result["mode"] == "resync"
     assert result["calendars"] == dict.fromkeys(TEAM, "resync")
     owned = [r for r in rows(tmp_path, "events", result["partition"]) if r["calendar_owner"] == ORGANIZER]
-    # A resync lists every event from the interval's start (the 10th, 00:10 Shanghai): Monday's planning
-    # is before it, the meeting added on the 10th is listed.
-    assert [(r["summary"], r["change"]) for r in owned] == [("Added", "snapshot")]
+    # A resync lists the calendar again from its horizon, where its first listing started (Monday's
+    # interval, from the 9th 00:10 Shanghai): Monday's planning and the meeting added on the 10th. The
+    # calendars table says so for every calendar, so a warehouse replaces each calendar's state with them.
+    assert [(r["summary"], r["change"]) for r in owned] == [("Planning", "snapshot"), ("Added", "snapshot")]
+    marks = rows(tmp_path, "calendars", result["partition"])
+    assert sorted((m["calendar_owner"], m["mode"], m["listed_from"], m["started_from"]) for m in marks) == [
+        (owner, "resync", "2026-03-08T16:10:00Z", None) for owner in sorted(TEAM)
+    ]
     # The day after follows the tokens the resync kept.
     hook.create_event(ALICE, meeting("Later", 11, attendees=(), day=11))
     later = run_day(tmp_path, TUESDAY_RUN.add(days=1)).xcom("export_team_calendars")

@@ -72,30 +72,29 @@ def test_bad_arguments_are_refused_naming_the_field(changes_to_kwargs, field):
     assert caught.value.field == field
 
 
-def test_a_stream_notice_is_reported_for_the_watched_calendar_only():
+def test_a_stream_notice_wakes_the_watched_calendars_it_names_only():
+    """A notice is a wake-up (the watch reads the calendar's own change log): it names the watched
+    calendars among its unionIdList, none for an event the watch does not follow."""
     data = {
         "calendarEventId": "evt-1",
         "calendarId": "primary",
-        "unionIdList": ["union-other", "union-ceo-001"],
+        "unionIdList": ["union-other", "union-ceo-001", "union-cfo-002"],
         "changeType": "update",
         "operator": {"type": "user"},
         "calendarEventUpdateTime": 1763900000000,
         "legacyCalendarEventId": "legacy-1",
     }
-    notice = calendar_changes.stream_notice(data, ["union-ceo-001"])
-    assert notice == {
-        "calendar": "union-ceo-001",
-        "calendar_id": "primary",
-        "event_id": "evt-1",
-        "legacy_event_id": "legacy-1",
-        "change_type": "update",
-        "update_time": "2025-11-23T12:13:20+00:00",
-        "changed_fields": None,
-        "event": None,
-    }
-    assert calendar_changes.stream_notice(data, ["union-nobody"]) is None
-    assert calendar_changes.stream_notice({**data, "calendarEventId": None}, ["union-ceo-001"]) is None
-    assert calendar_changes.stream_notice({**data, "unionIdList": "union-ceo-001"}, ["union-ceo-001"]) is None
+    watched = ["union-ceo-001", "union-cfo-002", "union-nobody"]
+    assert calendar_changes.notice_calendars(data, watched) == ["union-ceo-001", "union-cfo-002"]
+    assert calendar_changes.notice_calendars(data, ["union-nobody"]) == []
+    assert calendar_changes.notice_calendars(data, watched, ["evt-1"]) == ["union-ceo-001", "union-cfo-002"]
+    assert calendar_changes.notice_calendars(data, watched, ["legacy-1"]) == [
+        "union-ceo-001",
+        "union-cfo-002",
+    ]
+    assert calendar_changes.notice_calendars(data, watched, ["evt-2"]) == []
+    assert calendar_changes.notice_calendars({**data, "calendarEventId": None}, watched) == []
+    assert calendar_changes.notice_calendars({**data, "unionIdList": "union-ceo-001"}, watched) == []
 
 
 def test_listed_events_are_classified_by_status_and_times():
@@ -127,13 +126,13 @@ def test_fingerprints_read_both_stored_forms_by_the_one_rule():
         {"dateTime": "2026-12-01T03:00:00", "timeZone": "Europe/Berlin"},
         {"dateTime": "2026-12-01T02:00:00Z"},
     ]
-    prints = {calendar_changes.fingerprint({"start": f}, ["start"])["start"] for f in forms}
+    prints = {calendar_changes.fingerprint({"start": f}, ["start"]) for f in forms}
     assert len(prints) == 1
     moved = {"start": {"dateTime": "2026-12-01T10:00:00", "timeZone": "Europe/Berlin"}}
-    assert calendar_changes.fingerprint(moved, ["start"])["start"] not in prints
+    assert calendar_changes.fingerprint(moved, ["start"]) not in prints
     # Fingerprints kept in a cursor before the rule (offset-bearing times) still match: no spurious update.
     before = {"dateTime": "2026-12-01T02:00:00+00:00", "timeZone": None}
-    assert prints == {calendar_changes._hash(before)}
+    assert prints == {calendar_changes._hash(before)[: calendar_changes.FIELD_HASH]}
 
 
 def test_fingerprints_of_times_the_rule_cannot_read_compare_their_text():

@@ -116,6 +116,9 @@ class EmulatorAdmin(EmulatorControls):
     def set_stream_redelivery_delay(self, seconds: float) -> None:
         self._call("POST", "config", {"stream_redelivery_delay": seconds})
 
+    def set_stream_delivery(self, seed: int = 0, duplicate_rate: float = 0.0) -> None:
+        self._call("POST", "config", {"stream_seed": seed, "stream_duplicate_rate": duplicate_rate})
+
     def stream_stats(self) -> dict:
         return self._call("GET", "stream")
 

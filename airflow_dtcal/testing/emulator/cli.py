@@ -10,7 +10,9 @@ from typing import Any
 
 from airflow_dtcal.testing.emulator.contract import (
     DEFAULT_QPS_LIMIT,
+    STREAM_DUPLICATE_RATE,
     STREAM_REDELIVERY_DELAY,
+    STREAM_SEED,
     STREAM_TICKET_TTL,
     SYNC_TOKEN_TTL,
     TOKEN_TTL,
@@ -42,6 +44,16 @@ def _non_negative_int(value: str) -> int:
     if not value.isascii() or not value.isdigit():
         raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value!r}")
     return int(value)
+
+
+def _rate(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {value!r}") from None
+    if not 0 <= number <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {value!r}")
+    return number
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,6 +106,20 @@ def build_parser() -> argparse.ArgumentParser:
         f"(default {STREAM_REDELIVERY_DELAY:g})",
     )
     parser.add_argument(
+        "--stream-seed",
+        type=_non_negative_int,
+        default=STREAM_SEED,
+        help="which open Stream connection of an app gets each push: a hash of this seed and the message "
+        f"(default {STREAM_SEED})",
+    )
+    parser.add_argument(
+        "--stream-duplicate-rate",
+        type=_rate,
+        default=STREAM_DUPLICATE_RATE,
+        help="share (0 to 1) of acked Stream pushes pushed once more, as DingTalk may "
+        f"(default {STREAM_DUPLICATE_RATE:g})",
+    )
+    parser.add_argument(
         "--stream-ticket-ttl",
         type=_positive,
         default=STREAM_TICKET_TTL,
@@ -144,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     emulator.set_sync_token_ttl(args.sync_token_ttl)
     emulator.set_stream_redelivery_delay(args.stream_redelivery_delay)
     emulator.set_stream_ticket_ttl(args.stream_ticket_ttl)
+    emulator.set_stream_delivery(args.stream_seed, args.stream_duplicate_rate)
     stop = threading.Event()
 
     def _stop(signum: int, frame: Any) -> None:

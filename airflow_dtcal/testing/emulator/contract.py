@@ -86,3 +86,8 @@ SYNC_TOKEN_TTL = 7 * 86400.0  # seconds a ListEvents syncToken stays valid (the 
 STREAM_EVENT_TOPIC = "calendar_event_change"
 STREAM_TICKET_TTL = 90.0  # seconds a connection ticket may wait before it is used (once)
 STREAM_REDELIVERY_DELAY = 60.0  # seconds after which an unacked (or LATER) message is sent again
+# Each push goes to ONE open connection of the app, chosen at random (DingTalk's load balancing; the
+# developerpedia Stream protocol FAQ); the emulator's choice is a hash of this seed and the message.
+STREAM_SEED = 0
+# Share of acknowledged messages pushed once more ("even an acked push may arrive again"); 0 = never.
+STREAM_DUPLICATE_RATE = 0.0

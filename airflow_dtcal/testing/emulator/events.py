@@ -23,6 +23,7 @@ from typing import Any
 from airflow_dtcal.testing.emulator import directory, stream
 from airflow_dtcal.testing.emulator.contract import MAX_ATTENDEES_PER_EVENT
 from airflow_dtcal.testing.emulator.errors import ApiError, event_not_found, invalid
+from airflow_dtcal.testing.emulator.messages import invalid_text_at
 from airflow_dtcal.testing.emulator.rules import UTC, check_attendee_list, event_fields, parse_instant
 from airflow_dtcal.testing.emulator.state import State
 
@@ -253,6 +254,9 @@ def seed(state: State, events: Any) -> list[str]:
         for i, item in enumerate(events):
             if not isinstance(item, dict):
                 raise ValueError(f"events[{i}] is not an object")
+            where = invalid_text_at(item, f"events[{i}]")
+            if where is not None:
+                raise ValueError(f"{where} is not valid Unicode text (a lone UTF-16 surrogate)")
             organizer = item.get("organizer")
             if isinstance(organizer, dict):
                 organizer = organizer.get("id")

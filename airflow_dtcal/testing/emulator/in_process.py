@@ -179,6 +179,11 @@ class DingTalkEmulator(EmulatorControls):
         """Seconds after which an unacked (or LATER) message is sent again on an open connection."""
         self._state.configure(stream_redelivery_delay=seconds)
 
+    def set_stream_delivery(self, seed: int = 0, duplicate_rate: float = 0.0) -> None:
+        """Which open connection of an app gets each push (a hash of ``seed`` and the message: see
+        docs/emulator.md), and the share of acked pushes pushed once more (0 = never)."""
+        self._state.configure(stream_seed=seed, stream_duplicate_rate=duplicate_rate)
+
     def stream_stats(self) -> dict:
         return stream.stream_stats(self._state)
 

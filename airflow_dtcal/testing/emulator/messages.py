@@ -68,8 +68,39 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _invalid(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def invalid_text_at(value: Any, path: str = "") -> str | None:
+    """Where ``value`` (parsed JSON) holds a string, or an object key, that is not valid Unicode text: a lone
+    UTF-16 surrogate (U+D800 to U+DFFF), which a JSON ``\\ud800`` escape can carry but UTF-8 cannot. The path
+    (``attendees[1].displayName``), or None when every string is valid. Iterative: any nesting depth."""
+    stack: list[tuple[Any, str]] = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            if _invalid(item):
+                return where or "the body"
+        elif isinstance(item, list):
+            stack.extend((child, f"{where}[{i}]") for i, child in reversed(list(enumerate(item))))
+        elif isinstance(item, dict):
+            children = []
+            for key, child in item.items():
+                if _invalid(key):
+                    return f"a key of {where or 'the body'}"
+                children.append((child, f"{where}.{key}" if where else key))
+            stack.extend(reversed(children))
+    return None
+
+
 def parse_json_body(raw: bytes) -> Any:
-    """The JSON value of a body: strict UTF-8 and strict JSON (no NaN/Infinity); ``invalid`` otherwise."""
+    """The JSON value of a body: strict UTF-8, strict JSON (no NaN/Infinity) and valid Unicode text (no lone
+    surrogate escape); ``invalid`` otherwise."""
     if not raw:
         return None
     try:
@@ -77,6 +108,13 @@ def parse_json_body(raw: bytes) -> Any:
     except UnicodeDecodeError:
         raise invalid("The request body is not valid UTF-8") from None
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant)
     except ValueError:
         raise invalid("The request body is not valid JSON") from None
+    where = invalid_text_at(value)
+    if where is not None:
+        raise invalid(
+            f"{where} is not valid Unicode text: it holds a lone UTF-16 surrogate escape (\\ud800-\\udfff), "
+            "which cannot be stored as UTF-8"
+        )
+    return value

@@ -18,7 +18,9 @@ from typing import Any
 from airflow_dtcal.testing.emulator.contract import (
     OPERATIONS,
     ORG_TIME_ZONE,
+    STREAM_DUPLICATE_RATE,
     STREAM_REDELIVERY_DELAY,
+    STREAM_SEED,
     STREAM_TICKET_TTL,
     SYNC_TOKEN_TTL,
 )
@@ -32,6 +34,8 @@ SETTINGS = (
     "sync_token_ttl",
     "stream_ticket_ttl",
     "stream_redelivery_delay",
+    "stream_seed",
+    "stream_duplicate_rate",
 )
 #: Settings that are a number of seconds > 0.
 SECONDS_SETTINGS = ("token_ttl", "sync_token_ttl", "stream_ticket_ttl", "stream_redelivery_delay")
@@ -41,6 +45,7 @@ STREAM_COUNTS = (
     "published",
     "deliveries",
     "redeliveries",
+    "duplicates",
     "acked",
     "later",
     "failed_acks",
@@ -77,6 +82,14 @@ def check_setting(name: str, value: Any) -> Any:
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
             raise ValueError(f"monthly_quota must be null (no quota) or an integer >= 0, got {value!r}")
         return value
+    if name == "stream_seed":
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**63:
+            raise ValueError(f"stream_seed must be an integer from 0 to 2**63 - 1, got {value!r}")
+        return value
+    if name == "stream_duplicate_rate":
+        if not _number(value) or not 0 <= value <= 1:
+            raise ValueError(f"stream_duplicate_rate must be a number from 0 to 1, got {value!r}")
+        return float(value)
     if name in SECONDS_SETTINGS:
         if not _number(value) or value <= 0:
             raise ValueError(f"{name} must be a number of seconds > 0, got {value!r}")
@@ -106,6 +119,8 @@ class State:
         self.sync_token_ttl: float = SYNC_TOKEN_TTL
         self.stream_ticket_ttl: float = STREAM_TICKET_TTL
         self.stream_redelivery_delay: float = STREAM_REDELIVERY_DELAY
+        self.stream_seed: int = STREAM_SEED
+        self.stream_duplicate_rate: float = STREAM_DUPLICATE_RATE
         self.apps = dict(apps) if apps is not None else None
         self.max_logged_requests = max_logged_requests
         self._clear()
@@ -137,6 +152,7 @@ class State:
         self.stream_apps: dict[str, set] = {}  # app key -> the EVENT topics of its latest connection-open
         self.stream_messages: dict[str, dict] = {}  # app key -> {messageId -> message}, oldest first
         self.stream_connections: dict[str, Any] = {}  # connectionId -> StreamConnection (open ones)
+        self.stream_serial = 0  # messages published so far (each message's serial number)
         self.stream_counts = dict.fromkeys(STREAM_COUNTS, 0)
 
     # ---- lifecycle and configuration

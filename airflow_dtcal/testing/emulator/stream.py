@@ -1,18 +1,27 @@
 """Stream mode's bookkeeping: connection tickets, the apps subscribed to ``calendar_event_change``, the
-messages queued for each app, their acks, and what each open connection is due to be sent.
+messages queued for each app, their acks, and which open connection each message is pushed to.
 
 ``POST /v1.0/gateway/connections/open`` (:func:`open_connection`) checks the app's credentials, remembers
 the app's EVENT topics and hands out a single-use ticket for the WebSocket (``stream_connection.py``).
 From then on every write to an event queues one message per subscribed app (:func:`publish`), whether or
-not it is connected. A message goes to every open connection of its app; it is sent again to a connection
-that has not acked it (or answered ``LATER``, or a non-200 code) ``stream_redelivery_delay`` seconds after
-the last send, and at once to a new connection; an acked message is never sent again.
+not it is connected.
+
+Delivery follows DingTalk's load balancing (developerpedia, Stream protocol FAQ: each push goes to ONE of
+the app's open connections, chosen at random): a message is pushed to one open connection of its app,
+chosen by a hash of ``stream_seed``, the message's serial number and its delivery attempt, among the open
+connections in the order they opened. So a given seed and the same connections give the same choices,
+whatever the timing. A message not acked (no answer, ``LATER``, or a code other than 200) is pushed again,
+to a connection chosen afresh, ``stream_redelivery_delay`` seconds after its last push or reply, and at
+once when the connection it went to closes. An acked message is never pushed again, except that a share
+``stream_duplicate_rate`` of acks (chosen by the same hash) is followed by one more push of the message to
+a connection chosen afresh, as DingTalk warns may happen after network jitter.
 
 Functions that take a :class:`State` expect the caller to hold ``state.lock``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import secrets
@@ -117,14 +126,18 @@ def publish(state: State, ev: dict, change: str, actor: str | None, union_ids: l
     for app in apps:
         queue = state.stream_messages.setdefault(app, {})
         message_id = uuid.uuid4().hex
+        state.stream_serial += 1
         queue[message_id] = {
             "messageId": message_id,
+            "serial": state.stream_serial,
             "eventId": event_id,
             "eventBornTime": born,
             "data": text,
             "status": "pending",
             "deliveries": 0,
-            "sent": {},  # connectionId -> monotonic time of the last send (or LATER/failed reply)
+            "to": None,  # connectionId of the connection it is (to be) pushed to
+            "sentAt": None,  # monotonic time of that push (or of the LATER/failed reply), None before it
+            "duplicate": None,  # acked, and to be pushed once more (to this connectionId; "": not chosen yet)
             "acks": [],
         }
         state.stream_counts["published"] += 1
@@ -171,22 +184,60 @@ def system_frame(connection: Any, topic: str, data: dict) -> dict:
     }
 
 
+def _hash(state: State, message: dict, salt: str) -> int:
+    text = f"{state.stream_seed}:{message['serial']}:{salt}"
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+
+
+def _choose(state: State, message: dict, open_ids: list[str], salt: str) -> str:
+    """One of ``open_ids`` (open connections of the app, oldest first) for this push of ``message``."""
+    return open_ids[_hash(state, message, salt) % len(open_ids)]
+
+
+def _open_ids(state: State, app: str) -> list[str]:
+    connections = [
+        c for c in state.stream_connections.values() if c.app == app and wants_calendar_events(c.topics)
+    ]
+    return [c.id for c in sorted(connections, key=lambda c: c.serial)]
+
+
 def due(state: State, connection: Any) -> list[dict]:
-    """The EVENT frames ``connection`` should be sent now (at most :data:`MAX_BATCH`), marked as sent."""
+    """The EVENT frames ``connection`` should be sent now (at most :data:`MAX_BATCH`), marked as sent.
+
+    Each message not yet acked goes to one open connection of the app (see the module doc); a message
+    whose connection closed, or that was not acked ``stream_redelivery_delay`` seconds after its push, is
+    given to a connection chosen afresh (perhaps the same one)."""
     if not wants_calendar_events(connection.topics):
         return []
     now = time.monotonic()
+    open_ids = _open_ids(state, connection.app)
+    if connection.id not in open_ids:
+        return []
     frames = []
     for message in state.stream_messages.get(connection.app, {}).values():
         if message["status"] == "acked":
-            continue
-        last = message["sent"].get(connection.id)
-        if last is not None and now - last < state.stream_redelivery_delay:
-            continue
+            target = message["duplicate"]
+            if target is None:
+                continue
+            if target not in open_ids:
+                target = message["duplicate"] = _choose(state, message, open_ids, "duplicate")
+            if target != connection.id:
+                continue
+            message["duplicate"] = None
+            state.stream_counts["duplicates"] += 1
+        else:
+            target, sent = message["to"], message["sentAt"]
+            stale = sent is not None and now - sent >= state.stream_redelivery_delay
+            if target not in open_ids or stale:
+                attempt = f"push-{message['deliveries']}"
+                target = message["to"] = _choose(state, message, open_ids, attempt)
+                message["sentAt"] = sent = None
+            if target != connection.id or sent is not None:
+                continue
+            message["sentAt"] = now
         if message["deliveries"]:
             state.stream_counts["redeliveries"] += 1
         message["deliveries"] += 1
-        message["sent"][connection.id] = now
         state.stream_counts["deliveries"] += 1
         frames.append(event_frame(connection, message))
         if len(frames) == MAX_BATCH:
@@ -227,8 +278,11 @@ def record_reply(state: State, connection: Any, reply: Any) -> None:
     if code == 200 and status != "LATER":
         message["status"] = "acked"
         state.stream_counts["acked"] += 1
+        rate = state.stream_duplicate_rate
+        if rate and _hash(state, message, "duplicate?") / 2**64 < rate:
+            message["duplicate"] = ""  # pushed once more, to a connection chosen when one asks (due)
         return
-    message["sent"][connection.id] = time.monotonic()  # redelivered after the delay, counted from now
+    message["to"], message["sentAt"] = connection.id, time.monotonic()  # redelivered after the delay
     if code == 200:
         message["status"] = "later"
         state.stream_counts["later"] += 1

@@ -43,12 +43,14 @@ def is_upgrade_path(path: str) -> bool:
 
 
 class StreamConnection:
-    """An open WebSocket of one app; ``stream.py`` reads ``id``, ``app``, ``topics`` and ``pings``."""
+    """An open WebSocket of one app; ``stream.py`` reads ``id``, ``serial`` (the order connections opened
+    in), ``app``, ``topics`` and ``pings``."""
 
     def __init__(self, state: Any, sock: socket.socket, app: str, topics: set[str]) -> None:
         self.state = state
         self.sock = sock
         self.id = uuid.uuid4().hex
+        self.serial = 0  # set when it opens
         self.app = app
         self.topics = topics
         self.pings: dict[str, float] = {}  # messageId of a SYSTEM ping -> when it was sent
@@ -93,8 +95,9 @@ class StreamConnection:
 
     def serve(self, ws: WebSocket) -> None:
         with self.state.lock:
-            self.state.stream_connections[self.id] = self
             self.state.stream_counts["connections_opened"] += 1
+            self.serial = self.state.stream_counts["connections_opened"]
+            self.state.stream_connections[self.id] = self
         try:
             self._loop(ws)
         except ProtocolError as err:

@@ -25,7 +25,13 @@ from .wsclient import WsClient
 LINE = re.compile(r"^dtcal-emulator listening on (http://127\.0\.0\.1:(\d+))$")
 SCRIPT = Path(sys.executable).with_name("dtcal-emulator")
 
-STREAM_DEFAULTS = {"sync_token_ttl": 604800.0, "stream_ticket_ttl": 90.0, "stream_redelivery_delay": 60.0}
+STREAM_DEFAULTS = {
+    "sync_token_ttl": 604800.0,
+    "stream_ticket_ttl": 90.0,
+    "stream_redelivery_delay": 60.0,
+    "stream_seed": 0,
+    "stream_duplicate_rate": 0.0,
+}
 
 
 class Running:

@@ -3,6 +3,7 @@ calendar_event_change pushes, acks, redelivery and the admin controls."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import struct
 import time
@@ -362,3 +363,109 @@ def test_replayed_and_refused_writes_push_nothing(
     with pytest.raises(TimeoutError):
         client.read_frame(timeout=0.5)
     assert emu.stream_stats()["published"] == 1
+
+
+# ---- delivery across the connections of one app (DingTalk's load balancing)
+
+
+def expected_connection(seed: int, serial: int, attempt: str, count: int) -> int:
+    """The documented choice (docs/emulator.md): a hash of the seed, the message's serial number and the
+    delivery attempt picks one of the app's open connections, in the order they opened."""
+    digest = hashlib.sha256(f"{seed}:{serial}:{attempt}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % count
+
+
+def drain(clients: list[WsClient], count: int, ack: bool = True) -> list[list[dict]]:
+    """Read from every client until ``count`` EVENT frames came in all; each is acked unless ``ack`` is
+    False. Returns the frames each client got."""
+    got: list[list[dict]] = [[] for _ in clients]
+    deadline = time.monotonic() + 20
+    while sum(map(len, got)) < count:
+        assert time.monotonic() < deadline, f"only {sum(map(len, got))} of {count} pushes came"
+        for index, client in enumerate(clients):
+            try:
+                message = client.read_json(timeout=0.05)
+            except TimeoutError:
+                continue
+            got[index].append(message)
+            if ack:
+                client.ack(message)
+    return got
+
+
+@pytest.mark.dtcal_emulator(stream_seed=7)
+def test_each_push_goes_to_one_open_connection_of_the_app_chosen_by_the_seed(
+    emu: DingTalkEmulator, api: Api, clients: list[WsClient]
+) -> None:
+    first = connect(emu)
+    clients.append(first)
+    second = connect(emu)
+    clients.append(second)
+    emu.wait_for_stream_connections(2)
+    writes = 24
+    for _ in range(writes):
+        api.new_event("org")
+    got = drain([first, second], writes)
+    emu.wait_for_stream_acks(writes)
+    ids = [[m["headers"]["messageId"] for m in frames] for frames in got]
+    assert not set(ids[0]) & set(ids[1])  # never to both
+    assert sorted(ids[0] + ids[1]) == sorted(m["messageId"] for m in emu.stream_messages())
+    assert ids[0] and ids[1]  # each connection got a share
+    serials = {m["messageId"]: n for n, m in enumerate(emu.stream_messages(), start=1)}
+    for index, frames in enumerate(ids):
+        assert all(expected_connection(7, serials[m], "push-0", 2) == index for m in frames)
+    stats = emu.stream_stats()
+    assert (stats["deliveries"], stats["redeliveries"], stats["acked"]) == (writes, 0, writes)
+
+
+@pytest.mark.dtcal_emulator(stream_seed=3)
+def test_a_push_not_acked_on_a_closed_connection_goes_at_once_to_another(
+    emu: DingTalkEmulator, api: Api, clients: list[WsClient]
+) -> None:
+    first = connect(emu)
+    clients.append(first)
+    second = connect(emu)
+    clients.append(second)
+    emu.wait_for_stream_connections(2)
+    for _ in range(8):
+        api.new_event("org")
+    got = drain([first, second], 8, ack=False)
+    taken = [m["headers"]["messageId"] for m in got[0]]
+    assert taken, "seed 3 gives the first connection a share of 8 pushes"
+    for message in got[1]:
+        second.ack(message)
+    first.close()  # its pushes were never acked
+    again = drain([second], len(taken))[0]
+    assert sorted(m["headers"]["messageId"] for m in again) == sorted(taken)
+    emu.wait_for_stream_acks(8)
+    assert emu.stream_stats()["redeliveries"] == len(taken)
+
+
+@pytest.mark.dtcal_emulator(stream_duplicate_rate=1.0)
+def test_an_acked_push_may_come_once_more(emu: DingTalkEmulator, api: Api, clients: list[WsClient]) -> None:
+    client = connect(emu)
+    clients.append(client)
+    api.new_event("org")
+    first = client.read_json()
+    client.ack(first)
+    again = client.read_json(timeout=5)
+    assert again["headers"]["messageId"] == first["headers"]["messageId"]
+    assert again["data"] == first["data"]
+    client.ack(again)
+    api.new_event("org")  # the next push is the next message: the duplicate came once only
+    following = client.read_json(timeout=5)
+    assert following["headers"]["messageId"] != first["headers"]["messageId"]
+    stats = emu.stream_stats()
+    assert (stats["duplicates"], stats["acked"]) == (1, 1)
+    [message, _] = emu.stream_messages()
+    assert message["status"] == "acked" and message["deliveries"] == 2
+
+
+def test_the_delivery_settings_are_validated(emu: DingTalkEmulator) -> None:
+    with pytest.raises(ValueError, match="stream_duplicate_rate must be a number from 0 to 1"):
+        emu.set_stream_delivery(0, 1.5)
+    with pytest.raises(ValueError, match="stream_seed must be an integer"):
+        emu.set_stream_delivery(-1, 0.0)
+    emu.set_stream_delivery(11, 0.25)
+    config = emu.config()
+    assert (config["stream_seed"], config["stream_duplicate_rate"]) == (11, 0.25)

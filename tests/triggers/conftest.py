@@ -1,0 +1,139 @@
+"""What the CalendarChangeTrigger tests share: a Triggerer that runs one trigger as Airflow's does, waits
+bounded by a guard (never a measurement), writes made through the hook, and the saved cursor's positions."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
+from airflow_dtcal.planning.events import build_event
+from airflow_dtcal.state import cursor as cursor_module
+from airflow_dtcal.state import variables
+from airflow_dtcal.testing import EmulatorAdmin
+from airflow_dtcal.triggers.watch import CalendarChangeTrigger
+
+ORGANIZER = "union-ceo-001"
+OTHER = "union-someone-else"
+WAIT = 60.0  # a guard against a hung test, not a measurement
+
+
+class Triggerer:
+    """Runs one trigger the way Airflow's triggerer does, collecting its events in a queue."""
+
+    def __init__(self, trigger: CalendarChangeTrigger) -> None:
+        classpath, kwargs = trigger.serialize()  # the triggerer re-creates a trigger from its kwargs
+        self.trigger = CalendarChangeTrigger(**kwargs)
+        self.events: asyncio.Queue = asyncio.Queue()
+        self.task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        async for event in self.trigger.run():
+            self.events.put_nowait(event.payload)
+
+    async def next(self) -> dict:
+        getter = asyncio.ensure_future(self.events.get())
+        done, _ = await asyncio.wait({getter, self.task}, timeout=WAIT, return_when=asyncio.FIRST_COMPLETED)
+        if getter in done:
+            return getter.result()
+        getter.cancel()
+        if self.task in done:
+            raise AssertionError(f"the trigger ended: {self.task.exception()!r}")
+        raise AssertionError("no TriggerEvent in time")
+
+    async def stop(self) -> None:
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
+
+
+async def until(what: str, check: Callable[[], Any], interval: float = 0.05) -> Any:
+    """Wait for ``check()`` (run in a thread: it may call the emulator's admin API) to be truthy."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT
+    while True:
+        result = await asyncio.to_thread(check)
+        if result:
+            return result
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+def in_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Awaitable[Any]:
+    return asyncio.to_thread(fn, *args, **kwargs)
+
+
+def new_event(hook: DingTalkCalendarHook, summary: str = "All-hands", hour: int = 10, attendees=()) -> str:
+    body = build_event(
+        summary=summary,
+        start=f"2026-12-01T{hour:02d}:00:00+08:00",
+        end=f"2026-12-01T{hour + 1:02d}:00:00+08:00",
+        attendees=list(attendees),
+    )
+    return hook.create_event(ORGANIZER, body)["id"]
+
+
+def move(hook: DingTalkCalendarHook, event_id: str, hour: int) -> None:
+    hook.patch_event(
+        ORGANIZER,
+        event_id,
+        {
+            "start": {"dateTime": f"2026-12-01T{hour:02d}:00:00+08:00", "timeZone": "Asia/Shanghai"},
+            "end": {"dateTime": f"2026-12-01T{hour + 1:02d}:00:00+08:00", "timeZone": "Asia/Shanghai"},
+        },
+    )
+
+
+def rename(hook: DingTalkCalendarHook, event_id: str, summary: str) -> None:
+    hook.patch_event(ORGANIZER, event_id, {"summary": summary})
+
+
+def watch(**kwargs: Any) -> CalendarChangeTrigger:
+    kwargs.setdefault("calendars", [ORGANIZER])
+    kwargs.setdefault("state_key", f"dtcal_test_watch_{uuid.uuid4().hex[:12]}")
+    return CalendarChangeTrigger(**kwargs)
+
+
+@pytest.fixture(autouse=True)
+def quick_settle(monkeypatch):
+    """Positions are saved 0.2 s after a TriggerEvent was handed over (10 s in a triggerer): this loop
+    stores each event as it is yielded."""
+    monkeypatch.setattr(cursor_module, "SETTLE_SECONDS", 0.2)
+
+
+@pytest.fixture
+def admin(dtcal_emulator) -> EmulatorAdmin:
+    admin = EmulatorAdmin(dtcal_emulator.base_url)
+    admin.set_stream_redelivery_delay(0.5)
+    return admin
+
+
+@pytest.fixture
+def hook(dtcal_emulator) -> DingTalkCalendarHook:
+    return DingTalkCalendarHook(rate_limit=0)
+
+
+def saved_position(trigger: CalendarChangeTrigger, calendar: str = ORGANIZER) -> list:
+    """The saved ``[sync token, next page]`` of a watched calendar ([None, None] before any)."""
+    part = variables.load_state(f"{trigger.cursor_key}.1") or {}
+    return (part.get("calendars") or {}).get(calendar, [None, None])
+
+
+def saved_token(trigger: CalendarChangeTrigger) -> str | None:
+    return saved_position(trigger)[0]
+
+
+def saved_page(trigger: CalendarChangeTrigger) -> str | None:
+    return saved_position(trigger)[1]
+
+
+def duplicates_at_least(admin: EmulatorAdmin, count: int) -> Callable[[], bool]:
+    return lambda: admin.stream_stats()["duplicates"] >= count
+
+
+def connected(admin: EmulatorAdmin, count: int = 1) -> Callable[[], bool]:
+    return lambda: len(admin.stream_connections()) >= count
