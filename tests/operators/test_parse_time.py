@@ -26,16 +26,6 @@ with DAG("dtcal_parse_{name}", schedule=None, start_date=pendulum.datetime(2026,
 """
 
 BAD_DAGS = {
-    "export_state_key": (
-        "ExportEventsOperator(task_id='x', calendars=['u1'], destination='/data/lake', "
-        "mode='incremental', state_key='dingtalk token watermark')",
-        "state_key",
-    ),
-    "export_masked_state_key": (
-        "ExportEventsOperator(task_id='x', calendars=['u1'], destination='/data/lake', "
-        "mode='incremental', state_key='dingtalk_token_watermark')",
-        "state_key: contains 'token'",
-    ),
     "export_destination": (
         "ExportEventsOperator(task_id='x', calendars=['u1'], destination='data/lake')",
         "destination: is a relative path",
@@ -106,7 +96,7 @@ def test_templates_and_xcom_args_are_left_for_the_run(tmp_path):
 
         ExportEventsOperator(
             task_id="export", calendars="{{ params.calendars }}", destination="{{ params.lake }}",
-            mode="incremental", state_key="{{ params.key }}",
+            mode="incremental",
         )
         EnsureEventOperator(
             task_id="ensure", organizer_id="{{ params.o }}", dedup_key=key(), summary="s", start="2026-03-09",

@@ -4,11 +4,14 @@ bounded by a guard (never a measurement), writes made through the hook, and the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
+import structlog
 
 from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
 from airflow_dtcal.planning.events import build_event
@@ -44,6 +47,12 @@ class Triggerer:
         if self.task in done:
             raise AssertionError(f"the trigger ended: {self.task.exception()!r}")
         raise AssertionError("no TriggerEvent in time")
+
+    async def watching(self, admin: EmulatorAdmin) -> None:
+        """Wait until the Stream watch is connected and its first listing is saved: a change made before
+        that listing is part of it (nothing fires for what is there when a watch starts)."""
+        await until("the Stream connection", connected(admin))
+        await until("the first listing", lambda: saved_token(self.trigger))
 
     async def stop(self) -> None:
         self.task.cancel()
@@ -137,3 +146,31 @@ def duplicates_at_least(admin: EmulatorAdmin, count: int) -> Callable[[], bool]:
 
 def connected(admin: EmulatorAdmin, count: int = 1) -> Callable[[], bool]:
     return lambda: len(admin.stream_connections()) >= count
+
+
+class _Lines(logging.Handler):
+    def __init__(self, into: list[dict]) -> None:
+        super().__init__(logging.DEBUG)
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.into.append({"event": record.getMessage(), "log_level": record.levelname.lower()})
+
+
+@contextlib.contextmanager
+def trigger_logs() -> Iterator[list[dict]]:
+    """The watch's log lines as structlog's ``capture_logs`` gives them (``{"event": ...}``), on every Airflow
+    line: from 3.1 a trigger logs through structlog, on 3.0 through the standard library."""
+    with structlog.testing.capture_logs() as logs:
+        if not isinstance(CalendarChangeTrigger(calendars=["u"], source="poll").log, logging.Logger):
+            yield logs
+            return
+        logger = logging.getLogger("airflow_dtcal.triggers.watch")
+        handler, level = _Lines(logs), logger.level
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+        try:
+            yield logs
+        finally:
+            logger.removeHandler(handler)
+            logger.setLevel(level)

@@ -25,7 +25,6 @@ from tests.triggers.conftest import (
     OTHER,
     WAIT,
     Triggerer,
-    connected,
     duplicates_at_least,
     in_thread,
     move,
@@ -47,7 +46,7 @@ def test_stream_fires_once_per_change_and_filters_calendars_and_types(admin, hoo
     async def main():
         triggerer = Triggerer(watch(source="stream", change_types=["create", "update"]))
         try:
-            await until("the Stream connection", connected(admin))
+            await triggerer.watching(admin)
             event_id = await in_thread(new_event, hook)
             created = await triggerer.next()
             await in_thread(
@@ -81,7 +80,7 @@ def test_stream_with_fields_fires_only_when_they_change(admin, hook):
     async def main():
         triggerer = Triggerer(watch(source="stream", event_ids=[event_id], fields=["start", "end"]))
         try:
-            await until("the Stream connection", connected(admin))
+            await triggerer.watching(admin)
             # the baseline GetEvent happened before connecting: a rename now is not a reschedule
             await in_thread(rename, hook, event_id, "All-hands (agenda attached)")
             await in_thread(hook.add_attendees, ORGANIZER, event_id, ["union-new-1"])
@@ -103,7 +102,7 @@ def test_stream_reconnects_after_a_drop_a_disconnect_and_answers_pings(admin, ho
     async def main():
         triggerer = Triggerer(watch(source="stream", event_ids=[event_id]))
         try:
-            await until("the Stream connection", connected(admin))
+            await triggerer.watching(admin)
             await in_thread(admin.ping_stream_connections)
             await until("the ping's answer", lambda: admin.stream_stats()["pongs"] >= 1)
             assert await in_thread(admin.drop_stream_connections) == 1
@@ -135,7 +134,7 @@ def test_stream_notices_pushed_again_fire_nothing_again(admin, hook):
     async def main():
         triggerer = Triggerer(watch(source="stream", event_ids=[event_id]))
         try:
-            await until("the Stream connection", connected(admin))
+            await triggerer.watching(admin)
             fired: list[dict] = []
             for hour in (11, 12, 13):
                 await in_thread(move, hook, event_id, hour)
@@ -159,7 +158,7 @@ def test_stream_survives_a_triggerer_restart_without_repeating_or_losing_changes
     async def first_run():
         triggerer = Triggerer(trigger)
         try:
-            await until("the Stream connection", connected(admin))
+            await triggerer.watching(admin)
             listed = await until("the first listing saved", lambda: saved_token(trigger))
             await in_thread(move, hook, event_id, 11)
             fired = await triggerer.next()
@@ -197,7 +196,7 @@ def test_stream_a_failed_read_after_a_notice_is_read_again_and_fires_once(
     async def main():
         triggerer = Triggerer(watch(source="stream", event_ids=[event_id], fields=["start", "end"]))
         try:
-            await until("the Stream connection", connected(admin))
+            await triggerer.watching(admin)
             await until("the first listing", lambda: variables.load_state(triggerer.trigger.cursor_key))
             await in_thread(admin.fail_next, 1, 503, operation="ListEvents")
             await in_thread(move, hook, event_id, 17)

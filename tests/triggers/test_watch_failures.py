@@ -11,7 +11,6 @@ import threading
 import time
 
 import pytest
-import structlog
 
 from airflow_dtcal.exceptions import DingTalkAnswerError, DingTalkAuthError, DingTalkServerError
 from airflow_dtcal.state import variables
@@ -26,6 +25,7 @@ from tests.triggers.conftest import (
     in_thread,
     new_event,
     saved_token,
+    trigger_logs,
     until,
     watch,
 )
@@ -78,7 +78,7 @@ def test_a_thousand_failures_in_a_row_neither_overflow_nor_end_the_watch(
     admin.fail_next(1100, 503, operation="ListEvents")
 
     async def main():
-        with structlog.testing.capture_logs() as logs:
+        with trigger_logs() as logs:
             triggerer = Triggerer(watch(source="poll", poll_interval=0.2))
             try:
                 await until("1,100 failures", lambda: len(waits) >= 1100)
@@ -105,7 +105,7 @@ def test_max_failures_stops_the_watch_for_good(admin, dtcal_emulator, monkeypatc
     admin.fail_next(50, 503, operation="ListEvents")
 
     async def main():
-        with structlog.testing.capture_logs() as logs:
+        with trigger_logs() as logs:
             triggerer = Triggerer(watch(source="poll", poll_interval=0.2, max_failures=3))
             try:
                 stopped = await until("the watch to stop", lambda: logged(logs, "HAS STOPPED"))
@@ -124,7 +124,7 @@ def test_an_unknown_person_stops_the_watch_for_good_after_one_lookup(admin, hook
     admin.seed_users([{"userId": "ceo", "unionId": ORGANIZER, "name": "The CEO"}])
 
     async def main():
-        with structlog.testing.capture_logs() as logs:
+        with trigger_logs() as logs:
             unknown = Triggerer(
                 watch(source="poll", poll_interval=0.2, id_type="userId", calendars=["nobody-42"])
             )
@@ -168,7 +168,7 @@ def test_a_damaged_cursor_names_its_variable_and_the_reset_command_then_resumes_
     variables._variable_class().set(key, damage)
 
     async def main():
-        with structlog.testing.capture_logs() as logs:
+        with trigger_logs() as logs:
             triggerer = Triggerer(trigger)
             try:
                 waiting = await until("the report", lambda: logged(logs, "IS WAITING"))
@@ -203,7 +203,7 @@ def test_a_damaged_part_names_the_part_and_the_head_to_delete(admin, monkeypatch
     variables.save_state(f"{key}.1", {"version": 2, "generation": "g1", "calendars": {ORGANIZER: "token"}})
 
     async def main():
-        with structlog.testing.capture_logs() as logs:
+        with trigger_logs() as logs:
             triggerer = Triggerer(trigger)
             try:
                 return await until("the report", lambda: logged(logs, "IS WAITING"))
@@ -225,7 +225,7 @@ def test_an_answer_larger_than_the_cap_is_an_answer_error_backed_off_like_an_out
     waits = record_waits(monkeypatch)
 
     async def main():
-        with structlog.testing.capture_logs() as logs:
+        with trigger_logs() as logs:
             triggerer = Triggerer(watch(source="poll", poll_interval=0.2))
             try:
                 await until("three failures", lambda: len(waits) >= 3)
