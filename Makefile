@@ -3,7 +3,7 @@
 # Both run on the newest Airflow release by default (venv .venv). Another release:
 #   make test AIRFLOW_VERSION=3.1.8     (venv .venv-airflow-3.1.8)
 #   make demo AIRFLOW_VERSION=3.0.6
-# `make test-matrix` runs the suite on the latest release of every supported line (see MATRIX).
+# `make test-matrix` runs the Airflow-facing suite on the latest release of every supported line (see MATRIX).
 # Each line's few dependency pins are in constraints/airflow-<line>.txt, each with the reason it exists.
 PYTHON ?= python3
 NEWEST_AIRFLOW := 3.3.2
@@ -71,15 +71,24 @@ services:
 				|| { echo "apt-get install redis-server failed"; exit 1; }; \
 		else echo "redis-server is missing: apt-get install redis-server (the Redis pacing tests need it)"; exit 1; fi; }
 
+# The suite runs in PYTEST_WORKERS processes (pytest-xdist; each has its own Airflow home, metadata database,
+# emulator and Redis): most of a test's time is spent waiting on loopback HTTP and pacing, so 4 workers on 2
+# cores take about half the wall time of one. PYTEST_WORKERS=0 runs it in this process.
+PYTEST_WORKERS ?= 4
+# What test-suite selects: the whole suite by default; the matrix leaves out the tests of code that imports
+# no Airflow (marker airflow_free, see tests/conftest.py), which cannot differ between Airflow lines.
+PYTEST_SELECT ?=
+
 test: $(STAMP) lint typecheck services
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS)
 	$(BIN)/python benchmarks/run.py --quick
 
 # The test suite alone, on AIRFLOW_VERSION (what test-matrix runs for each line).
 test-suite: $(STAMP) services
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) $(PYTEST_SELECT)
 
-# The whole suite on the latest release of each supported line; fails if any line fails.
+# The suite on the latest release of each supported line, without the airflow_free tests (the newest line
+# runs those in `make test`); fails if any line fails.
 test-matrix:
 	@bash scripts/test-matrix.sh $(MATRIX)
 

@@ -40,12 +40,34 @@ os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(
 os.environ.pop("AIRFLOW_CONN_DINGTALK_CALENDAR_DEFAULT", None)
 
 
+#: Tests of what does not touch Airflow: the pure layers, the emulator and the hook's HTTP behaviour (the
+#: hook's only Airflow parts, the connection lookup and its form, are covered by the tests left out here).
+#: ``make test`` runs them on the newest Airflow; the matrix of older lines leaves them out (they cannot
+#: differ between lines, and CI time is bounded). ``tests/test_layers.py`` proves the pure layers import
+#: no Airflow.
+AIRFLOW_FREE = (
+    "tests/core/",
+    "tests/planning/",
+    "tests/export/",
+    "tests/testing/emulator/",
+    "tests/hooks/",
+    "tests/test_layers.py",
+    "tests/test_benchmarks_smoke.py",
+)
+TOUCHES_AIRFLOW = ("tests/hooks/test_connection_form.py",)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests that run a real Airflow (a migrated metadata database, ``dag.test()``, ``airflow dags test``)
-    are marked ``airflow``: ``pytest -m "not airflow"`` runs the fast ones alone."""
+    are marked ``airflow``: ``pytest -m "not airflow"`` runs the fast ones alone. Tests of code that imports
+    no Airflow are marked ``airflow_free`` (see :data:`AIRFLOW_FREE`)."""
     for item in items:
-        if "airflow_db" in getattr(item, "fixturenames", ()):
+        uses_db = "airflow_db" in getattr(item, "fixturenames", ())
+        if uses_db:
             item.add_marker(pytest.mark.airflow)
+        path = Path(str(item.fspath)).resolve().relative_to(ROOT).as_posix()
+        if not uses_db and path.startswith(AIRFLOW_FREE) and not path.startswith(TOUCHES_AIRFLOW):
+            item.add_marker(pytest.mark.airflow_free)
 
 
 @pytest.fixture(scope="session")

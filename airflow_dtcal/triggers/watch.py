@@ -387,8 +387,9 @@ class CalendarChangeTrigger(BaseEventTrigger):
         return (the watch starts afresh) once someone deleted or rewrote it."""
         from airflow_dtcal.state import variables
 
-        self.log.critical("THE WATCH OF %s (%s) IS WAITING: %s", self.calendars, self.source, err)
+        # Read before reporting: whoever reacts to the report (deletes the Variable) does so after this read.
         before = await variables.aload_raw(err.key)
+        self.log.critical("THE WATCH OF %s (%s) IS WAITING: %s", self.calendars, self.source, err)
         while True:
             await _pause(RESET_CHECK)
             if await variables.aload_raw(err.key) != before:

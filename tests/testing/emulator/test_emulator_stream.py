@@ -295,6 +295,8 @@ def test_websocket_control_frames(emu: DingTalkEmulator, clients: list[WsClient]
         (frame(0x0, b"stray continuation"), 1002),
         (bytes([0x80 | 0x40 | OP_TEXT, 0x80]) + b"\x00" * 4, 1002),  # a reserved bit
     ],
+    # Named, not shown: the frames carry random masks, and pytest-xdist's workers must collect equal ids.
+    ids=["unmasked", "binary", "not-json", "too-big", "long-ping", "stray-continuation", "reserved-bit"],
 )
 def test_protocol_errors_close_the_connection(
     emu: DingTalkEmulator, clients: list[WsClient], data: bytes, code: int
