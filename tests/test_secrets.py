@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -60,9 +61,13 @@ def test_example_dag_run_leaks_neither_secret_nor_token(dtcal_emulator):
     it hands one out. The provider adds no such line: it never re-masks the password and registers the
     token with this process's masker (airflow_dtcal.compat.mask_secret)."""
     probe_home = Path(tempfile.mkdtemp(prefix="dtcal-secret-probe-"))
-    probe = dags_test(probe_home, ROOT / "tests" / "dags", "dtcal_secret_probe", dtcal_emulator).splitlines()
     home = Path(tempfile.mkdtemp(prefix="dtcal-secret-test-"))
-    output = dags_test(home, ROOT / "dags", "dingtalk_event_attendees", dtcal_emulator)
+    with ThreadPoolExecutor(2) as pool:  # two Airflow homes, two processes each: side by side
+        probe_run = pool.submit(
+            dags_test, probe_home, ROOT / "tests" / "dags", "dtcal_secret_probe", dtcal_emulator
+        )
+        dag_run = pool.submit(dags_test, home, ROOT / "dags", "dingtalk_event_attendees", dtcal_emulator)
+        probe, output = probe_run.result().splitlines(), dag_run.result()
     assert "Created DingTalk event" in output and "Fetching a DingTalk access token" in output
 
     # The same app fetching again while its token is valid gets the same token (DingTalk's rule).
