@@ -8,6 +8,7 @@ import signal
 import threading
 from typing import Any
 
+from airflow_dtcal import DOCS_URL
 from airflow_dtcal.testing.emulator.contract import (
     DEFAULT_QPS_LIMIT,
     STREAM_DUPLICATE_RATE,
@@ -60,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dtcal-emulator",
         description="Run a local emulator of the DingTalk OAuth2 token and Calendar v1.0 API.",
+        epilog=f"Reference (faults, admin endpoints, seed format): {DOCS_URL}emulator.md",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument(
@@ -126,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"seconds a Stream connection ticket may wait before it is used (default {STREAM_TICKET_TTL:g})",
     )
     parser.add_argument(
-        "--seed", metavar="FILE.json", help="events and users to preload (see docs/emulator.md)"
+        "--seed", metavar="FILE.json", help=f"events and users to preload (format: {DOCS_URL}emulator.md)"
     )
     parser.add_argument(
         "--max-body-bytes",
