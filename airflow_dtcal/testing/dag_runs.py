@@ -7,8 +7,6 @@ when a DAG runs.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +30,9 @@ class DagRunResult:
         return self.state == "success"
 
 
-def run_dag(dag: Any, *, conf: dict | None = None, logical_date: Any = None, run_after: Any = None) -> DagRunResult:
+def run_dag(
+    dag: Any, *, conf: dict | None = None, logical_date: Any = None, run_after: Any = None
+) -> DagRunResult:
     """Run ``dag`` in-process and collect every task's state and ``return_value`` XCom."""
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
@@ -56,17 +56,19 @@ def run_dag(dag: Any, *, conf: dict | None = None, logical_date: Any = None, run
 
 
 def load_dag(path: Path, dag_id: str | None = None) -> Any:
-    """The DAG defined by the file at ``path`` (the one named ``dag_id`` when the file defines several)."""
-    from airflow.sdk import DAG
+    """The DAG defined by the file at ``path`` (the one named ``dag_id`` when the file defines several),
+    parsed by Airflow's own DagBag as the dag-processor would."""
+    try:  # Airflow 3.1+ (the old home warns there)
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 3.0
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
 
-    name = f"dtcal_dag_file_{abs(hash(str(path)))}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ValueError(f"{path}: not a Python file")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    dags = {value.dag_id: value for value in vars(module).values() if isinstance(value, DAG)}
+    if not path.is_file():
+        raise ValueError(f"{path}: no such DAG file")
+    bag = DagBag(dag_folder=str(path), safe_mode=False)
+    if bag.import_errors:
+        raise ValueError(f"{path}: the DAG file does not import:\n" + "\n".join(bag.import_errors.values()))
+    dags = {name: dag for name, dag in bag.dags.items() if Path(dag.fileloc).resolve() == path.resolve()}
     if dag_id is not None:
         if dag_id not in dags:
             raise ValueError(f"{path}: defines no DAG {dag_id!r} (it defines {sorted(dags)})")

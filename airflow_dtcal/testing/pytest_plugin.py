@@ -177,7 +177,7 @@ def dtcal_dag_test(
 ) -> Callable[..., DagRunResult]:
     """Run a DAG once with ``dag.test()`` against the emulator: ``run = dtcal_dag_test(dag)``.
 
-    Takes a DAG or the path of its file (relative to pytest's root directory; ``dag_id=`` picks one of
+    Takes a DAG or the path of its file (relative to where pytest started, or its root directory; ``dag_id=`` picks one of
     several), and ``conf=``, ``logical_date=``, ``run_after=`` as ``dag.test()`` does. The DAG's folder is
     made a DAG bundle unless a configured bundle already holds it.
     """
@@ -193,7 +193,10 @@ def dtcal_dag_test(
     ) -> DagRunResult:
         if isinstance(dag, str | os.PathLike):
             path = Path(dag)
-            dag = load_dag(path if path.is_absolute() else request.config.rootpath / path, dag_id)
+            if not path.is_absolute():  # from where pytest was started, else from its root directory
+                here = request.config.invocation_params.dir / path
+                path = here if here.exists() else request.config.rootpath / path
+            dag = load_dag(path, dag_id)
         _bundle_holding(Path(dag.fileloc).resolve().parent, monkeypatch)
         return run_dag(dag, conf=conf, logical_date=logical_date, run_after=run_after)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-DAG_FILE = '''
+DAG_FILE = """
 import pendulum
 from airflow.sdk import DAG
 from airflow_dtcal.operators.events import CreateEventOperator
@@ -22,7 +22,7 @@ with DAG("fixture_probe", schedule=None, start_date=pendulum.datetime(2026, 1, 5
         start=pendulum.datetime(2026, 12, 1, 10, tz="Asia/Shanghai"),
         end=pendulum.datetime(2026, 12, 1, 11, tz="Asia/Shanghai"),
     )
-'''
+"""
 
 
 @pytest.fixture
