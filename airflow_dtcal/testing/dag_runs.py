@@ -48,7 +48,7 @@ def run_dag(
             (ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"): str(ti.state)
             for ti in dag_run.get_task_instances(session=session)
         }
-        rows = session.scalars(
+        rows: Any = session.scalars(
             XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag.dag_id, key="return_value")
         )
         xcoms = {(row.task_id, row.map_index): XComModel.deserialize_value(row) for row in rows}

@@ -207,9 +207,10 @@ def _bundle_holding(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Make sure a configured local DAG bundle holds ``folder``; add one named ``dtcal-dag-test`` if none does."""
     from airflow.configuration import conf
 
-    bundles = conf.getjson("dag_processor", "dag_bundle_config_list") or []
+    configured = conf.getjson("dag_processor", "dag_bundle_config_list") or []
+    bundles: list[dict] = [b for b in configured if isinstance(b, dict)] if isinstance(configured, list) else []
     dags_folder = Path(os.path.expanduser(conf.get("core", "dags_folder"))).resolve()
-    for bundle in bundles if isinstance(bundles, list) else []:
+    for bundle in bundles:
         if bundle.get("classpath") != LOCAL_BUNDLE:
             continue
         path = (bundle.get("kwargs") or {}).get("path")
@@ -217,5 +218,5 @@ def _bundle_holding(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         if folder == root or root in folder.parents:
             return
     own = {"name": "dtcal-dag-test", "classpath": LOCAL_BUNDLE, "kwargs": {"path": str(folder)}}
-    others = [b for b in bundles if isinstance(b, dict) and b.get("name") != own["name"]]
+    others = [b for b in bundles if b.get("name") != own["name"]]
     monkeypatch.setenv(BUNDLES_ENV, json.dumps([*others, own]))
