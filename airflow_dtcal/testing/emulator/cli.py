@@ -61,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dtcal-emulator",
         description="Run a local emulator of the DingTalk OAuth2 token and Calendar v1.0 API.",
-        epilog=f"Reference (faults, admin endpoints, seed format): {DOCS_URL}emulator.md",
+        epilog=f"Reference (faults, admin endpoints, seed format):\n  {DOCS_URL}emulator.md",
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # the URL on a line of its own, unbroken
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument(
