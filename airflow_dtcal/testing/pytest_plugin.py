@@ -208,7 +208,9 @@ def _bundle_holding(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from airflow.configuration import conf
 
     configured = conf.getjson("dag_processor", "dag_bundle_config_list") or []
-    bundles: list[dict] = [b for b in configured if isinstance(b, dict)] if isinstance(configured, list) else []
+    bundles: list[dict] = (
+        [b for b in configured if isinstance(b, dict)] if isinstance(configured, list) else []
+    )
     dags_folder = Path(os.path.expanduser(conf.get("core", "dags_folder"))).resolve()
     for bundle in bundles:
         if bundle.get("classpath") != LOCAL_BUNDLE:
