@@ -7,9 +7,13 @@ when a DAG runs.
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+LOCAL_BUNDLE = "airflow.dag_processing.bundles.local.LocalDagBundle"
 
 
 @dataclass
@@ -76,3 +80,25 @@ def load_dag(path: Path, dag_id: str | None = None) -> Any:
     if len(dags) != 1:
         raise ValueError(f"{path}: defines {len(dags)} DAGs {sorted(dags)}; name one with dag_id=")
     return next(iter(dags.values()))
+
+
+def bundles_holding(folder: Path) -> str | None:
+    """None when a configured local DAG bundle holds ``folder``; else the bundle list (JSON, for
+    ``AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST``) with one named ``dtcal-dag-test`` that does."""
+    from airflow.configuration import conf
+
+    configured = conf.getjson("dag_processor", "dag_bundle_config_list") or []
+    bundles: list[dict] = (
+        [b for b in configured if isinstance(b, dict)] if isinstance(configured, list) else []
+    )
+    dags_folder = Path(os.path.expanduser(conf.get("core", "dags_folder"))).resolve()
+    for bundle in bundles:
+        if bundle.get("classpath") != LOCAL_BUNDLE:
+            continue
+        path = (bundle.get("kwargs") or {}).get("path")
+        root = Path(path).resolve() if path else dags_folder
+        if folder == root or root in folder.parents:
+            return None
+    own = {"name": "dtcal-dag-test", "classpath": LOCAL_BUNDLE, "kwargs": {"path": str(folder)}}
+    others = [b for b in bundles if b.get("name") != own["name"]]
+    return json.dumps([*others, own])

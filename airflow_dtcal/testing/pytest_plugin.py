@@ -22,7 +22,6 @@ emulator module is only imported when a test asks for a fixture.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -58,7 +57,6 @@ _DEFAULTS: dict[str, Any] = {
 }
 
 
-LOCAL_BUNDLE = "airflow.dag_processing.bundles.local.LocalDagBundle"
 BUNDLES_ENV = "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"
 _THROWAWAY_HOME: list[str] = []
 
@@ -181,7 +179,7 @@ def dtcal_dag_test(
     several), and ``conf=``, ``logical_date=``, ``run_after=`` as ``dag.test()`` does. The DAG's folder is
     made a DAG bundle unless a configured bundle already holds it.
     """
-    from airflow_dtcal.testing.dag_runs import load_dag, run_dag
+    from airflow_dtcal.testing.dag_runs import bundles_holding, load_dag, run_dag
 
     def run(
         dag: Any,
@@ -197,28 +195,9 @@ def dtcal_dag_test(
                 here = request.config.invocation_params.dir / path
                 path = here if here.exists() else request.config.rootpath / path
             dag = load_dag(path, dag_id)
-        _bundle_holding(Path(dag.fileloc).resolve().parent, monkeypatch)
+        bundles = bundles_holding(Path(dag.fileloc).resolve().parent)
+        if bundles is not None:
+            monkeypatch.setenv(BUNDLES_ENV, bundles)
         return run_dag(dag, conf=conf, logical_date=logical_date, run_after=run_after)
 
     return run
-
-
-def _bundle_holding(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make sure a configured local DAG bundle holds ``folder``; add one named ``dtcal-dag-test`` if none does."""
-    from airflow.configuration import conf
-
-    configured = conf.getjson("dag_processor", "dag_bundle_config_list") or []
-    bundles: list[dict] = (
-        [b for b in configured if isinstance(b, dict)] if isinstance(configured, list) else []
-    )
-    dags_folder = Path(os.path.expanduser(conf.get("core", "dags_folder"))).resolve()
-    for bundle in bundles:
-        if bundle.get("classpath") != LOCAL_BUNDLE:
-            continue
-        path = (bundle.get("kwargs") or {}).get("path")
-        root = Path(path).resolve() if path else dags_folder
-        if folder == root or root in folder.parents:
-            return
-    own = {"name": "dtcal-dag-test", "classpath": LOCAL_BUNDLE, "kwargs": {"path": str(folder)}}
-    others = [b for b in bundles if b.get("name") != own["name"]]
-    monkeypatch.setenv(BUNDLES_ENV, json.dumps([*others, own]))

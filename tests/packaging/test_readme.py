@@ -26,6 +26,9 @@ def test_the_readme_is_a_first_screen_with_absolute_links_that_resolve():
         if link.startswith(f"{REPO_URL}/blob/main/"):
             assert (ROOT / link.removeprefix(f"{REPO_URL}/blob/main/").split("#")[0]).is_file(), link
     assert DOCS_URL == f"{REPO_URL}/blob/main/docs/"
+    from airflow_dtcal.testing.emulator.cli import REFERENCE_URL
+
+    assert REFERENCE_URL == f"{DOCS_URL}emulator.md"
 
 
 def test_every_block_is_one_this_module_knows():
