@@ -21,13 +21,19 @@ endif
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+# Developer dependencies are PEP 735 dependency groups (pyproject.toml), not published extras.
 # Airflow 3.0 and 3.1 build the connection form with flask-appbuilder, which the fab provider brings.
-EXTRAS := test,bench
+# The newest line also gets the OpenLineage provider, which the export's lineage test needs.
+GROUPS := --group test --group bench
+EXTRAS :=
 ifneq ($(filter 3.0 3.1,$(AIRFLOW_LINE)),)
-EXTRAS := test,bench,fab
+EXTRAS := [fab]
+endif
+ifeq ($(AIRFLOW_VERSION),$(NEWEST_AIRFLOW))
+GROUPS += --group lineage
 endif
 
-.PHONY: demo test test-suite test-matrix test-deployment lint typecheck bench bench-quick venv clean services
+.PHONY: dist test-wheel demo test test-suite test-matrix test-deployment lint typecheck bench bench-quick venv clean services
 
 venv: $(STAMP)
 
@@ -41,7 +47,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	@echo "Installing airflow-dtcal with Airflow $(AIRFLOW_VERSION) into $(VENV) (a minute or more the first time)..."
 	@PIP_PROGRESS_BAR=off $(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip 2>&1 | grep -v "is ignored" || true
 	@PIP_PROGRESS_BAR=off $(BIN)/python -m pip install --quiet --disable-pip-version-check \
-		-e ".[$(EXTRAS)]" "apache-airflow==$(AIRFLOW_VERSION)" -c $(CONSTRAINTS) 2>&1 \
+		$(GROUPS) -e ".$(EXTRAS)" "apache-airflow==$(AIRFLOW_VERSION)" -c $(CONSTRAINTS) 2>&1 \
 		| grep -v -e "is ignored" -e "^\s*$$" || true
 	@$(BIN)/python -c "import airflow_dtcal.hooks.calendar, airflow_dtcal.testing, alibabacloud_dingtalk" \
 		> $(VENV)/.import-check.log 2>&1 \
@@ -95,10 +101,24 @@ test-matrix:
 # A real deployment: PostgreSQL, the emulator and Airflow's four services as separate processes (a few minutes).
 test-deployment: $(STAMP)
 	@$(BIN)/python -c "import psycopg2, asyncpg" 2>/dev/null || { \
-		PIP_PROGRESS_BAR=off $(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[deploy]" "apache-airflow==$(AIRFLOW_VERSION)" -c $(CONSTRAINTS) 2>&1 \
+		PIP_PROGRESS_BAR=off $(BIN)/python -m pip install --quiet --disable-pip-version-check --group deploy "apache-airflow==$(AIRFLOW_VERSION)" -c $(CONSTRAINTS) 2>&1 \
 			| grep -v -e "is ignored" -e "^\s*$$"; \
 		$(BIN)/python -c "import psycopg2, asyncpg" || { echo "Installing the deploy extra failed; see above."; exit 1; }; }
 	$(BIN)/python scripts/deployment/run.py
+
+# The wheel and the sdist in dist/, checked by twine (metadata, README rendering).
+dist: $(STAMP)
+	@$(BIN)/python -c "import build, twine" 2>/dev/null || PIP_PROGRESS_BAR=off $(BIN)/python -m pip install \
+		--quiet --disable-pip-version-check --group dist
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist . > .build.log 2>&1 || { tail -30 .build.log; exit 1; }
+	$(BIN)/python -m twine check --strict dist/*
+
+# The built wheel (not editable) in a fresh venv: the README's DAG run by `airflow dags test` against
+# dtcal-emulator, and the README's pytest example in a user's own project (a few minutes).
+test-wheel: dist
+	DTCAL_WHEEL="$$(ls dist/*.whl)" AIRFLOW_VERSION=$(AIRFLOW_VERSION) CONSTRAINTS=$(CONSTRAINTS) \
+		$(BIN)/python -m pytest -q -p no:cacheprovider tests/packaging/test_fresh_venv.py
 
 bench: $(STAMP) services
 	$(BIN)/python benchmarks/run.py
@@ -107,4 +127,4 @@ bench-quick: $(STAMP) services
 	$(BIN)/python benchmarks/run.py --quick
 
 clean:
-	rm -rf .venv .venv-airflow-* .demo .matrix .deployment build *.egg-info .pytest_cache .ruff_cache
+	rm -rf .venv .venv-airflow-* .demo .matrix .deployment build dist .build.log *.egg-info .pytest_cache .ruff_cache

@@ -4,4 +4,7 @@ Importing this package is cheap on purpose (the scheduler imports operator modul
 hooks, operators and the emulator live in their own modules.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
+
+#: Where the documentation lives (absolute, so links work from an installed package and on PyPI).
+DOCS_URL = "https://github.com/airflow-dtcal/airflow-dtcal/blob/main/docs/"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from airflow_dtcal import __version__
+from airflow_dtcal.core import connection_form
 
 
 def get_provider_info() -> dict:
@@ -32,24 +33,8 @@ def get_provider_info() -> dict:
                         "host": "api.dingtalk.com (or http://127.0.0.1:PORT for the emulator)",
                     },
                 },
-                "conn-fields": {
-                    "timeout": {
-                        "label": "Timeout (s)",
-                        "description": "Seconds to wait for DingTalk to answer one request (default 30).",
-                        "schema": {"type": ["number", "null"], "minimum": 0},
-                    },
-                    "max_attempts": {
-                        "label": "Max attempts",
-                        "description": "Tries per request, the first included (default 5).",
-                        "schema": {"type": ["integer", "null"], "minimum": 1},
-                    },
-                    "rate_limit": {
-                        "label": "Calls per second per API",
-                        "description": "Client-side pacing per app and API in one process; DingTalk allows 20 "
-                        "(default 20, 0 = off).",
-                        "schema": {"type": ["number", "null"], "minimum": 0},
-                    },
-                },
+                # The extra fields, from the one table the 3.0-3.1 form widgets use too.
+                "conn-fields": connection_form.conn_fields(),
             }
         ],
         "hook-class-names": ["airflow_dtcal.hooks.calendar.DingTalkCalendarHook"],

@@ -1,4 +1,4 @@
-"""Write a run's table and machine line into docs/benchmarks.md and the README's "## Performance" section.
+"""Write a run's table and machine line into docs/benchmarks.md (the README links there).
 
     .venv/bin/python benchmarks/report.py [results/latest.json]
 
@@ -16,7 +16,6 @@ from pathlib import Path
 from harness import ROOT, render_table
 
 DOCS = ROOT / "docs" / "benchmarks.md"
-README = ROOT / "README.md"
 
 
 def machine_line(document: dict) -> str:
@@ -44,7 +43,7 @@ def _replace(text: str, name: str, body: str) -> str:
 def update(document: dict) -> None:
     table = render_table(document["table"])
     line = machine_line(document)
-    for path in (DOCS, README):
+    for path in (DOCS,):
         text = path.read_text(encoding="utf-8")
         text = _replace(text, "machine", line)
         text = _replace(text, "table", table)
@@ -54,7 +53,7 @@ def update(document: dict) -> None:
 def main(argv: list[str]) -> None:
     source = Path(argv[0]) if argv else Path(__file__).resolve().parent / "results" / "latest.json"
     update(json.loads(source.read_text(encoding="utf-8")))
-    print(f"updated {DOCS.relative_to(ROOT)} and {README.relative_to(ROOT)} from {source}")
+    print(f"updated {DOCS.relative_to(ROOT)} from {source}")
 
 
 if __name__ == "__main__":

@@ -808,8 +808,8 @@ def main(argv: list[str] | None = None) -> int:
     output.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"results written to {output}")
     if not args.quick and args.output is None and wanted == set(MEASURES) and not broken:
-        report.update(document)  # the table and machine line of docs/benchmarks.md and the README
-        print("docs/benchmarks.md and the README's Performance table updated")
+        report.update(document)  # the table and machine line of docs/benchmarks.md
+        print("docs/benchmarks.md's table updated")
     for scratch in (airflow_home, private_tmp):
         shutil.rmtree(scratch, ignore_errors=True)
     if broken:

@@ -33,6 +33,15 @@ def test_every_test_the_security_note_names_exists():
 
 
 def test_the_readme_links_the_note_and_the_sdist_ships_it():
-    assert "(SECURITY.md)" in (ROOT / "README.md").read_text()
-    assert "include SECURITY.md" in (ROOT / "MANIFEST.in").read_text().splitlines()
+    # absolute, as every README link (it is the package's long description on PyPI)
+    assert (
+        "(https://github.com/airflow-dtcal/airflow-dtcal/blob/main/SECURITY.md)"
+        in (ROOT / "README.md").read_text()
+    )
+    includes = [
+        line.split()
+        for line in (ROOT / "MANIFEST.in").read_text().splitlines()
+        if line.startswith("include ")
+    ]
+    assert any("SECURITY.md" in words for words in includes)
     assert "## Reporting a vulnerability" in NOTE and "## What is not protected" in NOTE

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_dtcal.core import connection_form
 from airflow_dtcal.core.paging import EventPage
 from airflow_dtcal.core.settings import DEFAULTS, resolve_base_url
 from airflow_dtcal.hooks import attendees, checkins, events, people, rooms, stream
@@ -103,14 +104,14 @@ class DingTalkCalendarHook(CalendarClient):
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Airflow 3.0-3.1: the extra fields, from the one table the provider info's conn-fields use too."""
         from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
         from flask_babel import lazy_gettext
         from wtforms import StringField
 
         return {
-            "timeout": StringField(lazy_gettext("Timeout (s)"), widget=BS3TextFieldWidget()),
-            "max_attempts": StringField(lazy_gettext("Max attempts"), widget=BS3TextFieldWidget()),
-            "rate_limit": StringField(lazy_gettext("Calls per second per API"), widget=BS3TextFieldWidget()),
+            name: StringField(lazy_gettext(label), description=text, widget=BS3TextFieldWidget())
+            for name, (label, text) in connection_form.fields().items()
         }
 
     @classmethod
@@ -126,8 +127,6 @@ class DingTalkCalendarHook(CalendarClient):
                 "login": "dingxxxxxxxxxxxxxxxx",
                 "password": "the app's Client Secret",
                 "host": "api.dingtalk.com (or http://127.0.0.1:PORT for the emulator)",
-                "timeout": "30",
-                "max_attempts": "5",
-                "rate_limit": "20",
+                **connection_form.placeholders(),
             },
         }

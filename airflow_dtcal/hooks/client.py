@@ -24,8 +24,13 @@ from airflow_dtcal.compat import BaseHook, amask_secret, mask_secret
 from airflow_dtcal.core import answers, calls, retry
 from airflow_dtcal.core.calls import Call
 from airflow_dtcal.core.pacing import PACERS, TOKENS, Usage
-from airflow_dtcal.core.settings import Settings, resolve_settings
-from airflow_dtcal.exceptions import DingTalkAuthError, DingTalkError
+from airflow_dtcal.core.settings import LEGACY_HOST_EXTRA, Settings, resolve_settings
+from airflow_dtcal.exceptions import (
+    DingTalkAuthError,
+    DingTalkError,
+    DingTalkNotFoundError,
+    DingTalkPermissionError,
+)
 from airflow_dtcal.hooks import limiter, transport
 from airflow_dtcal.hooks.executor import Executor
 from airflow_dtcal.hooks.operation import Context
@@ -345,10 +350,24 @@ class CalendarClient(Executor, BaseHook):
         return token, lifetime
 
     def test_connection(self) -> tuple[bool, str]:
-        """Fetch a token once: (True, ...) when the credentials work, else (False, the reason)."""
+        """Fetch a token once, and when the connection names a legacy host, look one person up there (the
+        contacts permission userIds and mobiles need): (True, ...) when all works, else (False, the reason)."""
         try:  # one attempt: the connection form's Test button must answer quickly
             s = self.settings
             _token, lifetime = self._fetch_token(s, attempts=1)
         except DingTalkError as err:
             return False, str(err)
-        return True, f"DingTalk issued an access token for app key {s.app_key} (valid {lifetime:g}s)"
+        issued = f"DingTalk issued an access token for app key {s.app_key} (valid {lifetime:g}s)"
+        extras = self.get_connection(self.dingtalk_conn_id).extra_dejson
+        if not (self._overrides.get(LEGACY_HOST_EXTRA) or extras.get(LEGACY_HOST_EXTRA)):
+            return True, issued
+        probe = "dtcal-connection-test"  # a userId no organisation holds: "not found" proves the permission
+        try:
+            self.get_user(probe)  # type: ignore[attr-defined]
+        except DingTalkNotFoundError:
+            pass
+        except DingTalkPermissionError as err:
+            return False, f"{issued}, but {s.legacy_base_url} refused the contacts lookup: {err}"
+        except DingTalkError as err:
+            return False, f"{issued}, but the contacts lookup on {s.legacy_base_url} failed: {err}"
+        return True, f"{issued}; the contacts lookup on {s.legacy_base_url} is allowed"

@@ -3,6 +3,15 @@
 * ``dtcal_emulator_server`` (session): one emulator on a free loopback port, started on first use.
 * ``dtcal_emulator`` (function): the same emulator, reset to a clean state and default configuration,
   with ``AIRFLOW_CONN_DINGTALK_CALENDAR_DEFAULT`` pointing at it for the duration of the test.
+* ``dtcal_dag_test`` (function): runs a DAG once with ``dag.test()`` against that emulator, in one line:
+  ``run = dtcal_dag_test(dag)`` (or a path to the DAG's file). It migrates the metadata database once per
+  session and puts the DAG's folder in a DAG bundle, which ``dag.test()`` needs; returns the run's state,
+  each task's state and the ``return_value`` XComs (:class:`~airflow_dtcal.testing.dag_runs.DagRunResult`).
+* ``dtcal_airflow_db`` (session): the migrated metadata database (``airflow db migrate``, once).
+
+A throwaway Airflow home: when ``AIRFLOW_HOME`` is not set and Airflow is not imported yet as pytest starts,
+the plugin points ``AIRFLOW_HOME`` at a temporary directory for the session (a sqlite metadata database,
+no example DAGs), so tests never write into ``~/airflow``. Set ``AIRFLOW_HOME`` to use your own.
 
 By default the fixture turns throttling off (``qps_limit=None``) so tests are deterministic; ask for it with
 ``@pytest.mark.dtcal_emulator(qps_limit=20, latency=0.0, token_ttl=7200, monthly_quota=5000)``.
@@ -13,13 +22,19 @@ emulator module is only imported when a test asks for a fixture.
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 import sys
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:  # pragma: no cover
+    from airflow_dtcal.testing.dag_runs import DagRunResult
     from airflow_dtcal.testing.emulator import DingTalkEmulator
 
 CONN_ENV_VAR = "AIRFLOW_CONN_DINGTALK_CALENDAR_DEFAULT"
@@ -42,7 +57,16 @@ _DEFAULTS: dict[str, Any] = {
 }
 
 
+BUNDLES_ENV = "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"
+_THROWAWAY_HOME: list[str] = []
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    if "AIRFLOW_HOME" not in os.environ and "airflow" not in sys.modules:
+        home = tempfile.mkdtemp(prefix="dtcal-airflow-home-")
+        _THROWAWAY_HOME.append(home)
+        os.environ["AIRFLOW_HOME"] = home
+        os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
     config.addinivalue_line(
         "markers",
         "dtcal_emulator(qps_limit=None, latency=0.0, token_ttl=7200, monthly_quota=None, "
@@ -51,6 +75,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "dtcal_emulator fixture for this test (qps_limit in calls/s per app and API, None = off; latency and "
         "the *_ttl/delay settings in seconds; monthly_quota in calendar calls per month, None = no quota).",
     )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    while _THROWAWAY_HOME:
+        shutil.rmtree(_THROWAWAY_HOME.pop(), ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -121,3 +150,54 @@ def _forget_hook_state() -> None:
     people = sys.modules.get("airflow_dtcal.planning.people")
     if people is not None:  # userId -> unionId mappings of an earlier test's directory
         people.DIRECTORY.clear()
+
+
+@pytest.fixture(scope="session")
+def dtcal_airflow_db() -> str:
+    """The configured metadata database, migrated once per session (``airflow db migrate``, a few seconds)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"airflow db migrate failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return os.environ.get("AIRFLOW_HOME", "")
+
+
+@pytest.fixture
+def dtcal_dag_test(
+    dtcal_emulator: DingTalkEmulator,
+    dtcal_airflow_db: str,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+) -> Callable[..., DagRunResult]:
+    """Run a DAG once with ``dag.test()`` against the emulator: ``run = dtcal_dag_test(dag)``.
+
+    Takes a DAG or the path of its file (relative to where pytest started, or its root directory; ``dag_id=`` picks one of
+    several), and ``conf=``, ``logical_date=``, ``run_after=`` as ``dag.test()`` does. The DAG's folder is
+    made a DAG bundle unless a configured bundle already holds it.
+    """
+    from airflow_dtcal.testing.dag_runs import bundles_holding, load_dag, run_dag
+
+    def run(
+        dag: Any,
+        *,
+        dag_id: str | None = None,
+        conf: dict | None = None,
+        logical_date: Any = None,
+        run_after: Any = None,
+    ) -> DagRunResult:
+        if isinstance(dag, str | os.PathLike):
+            path = Path(dag)
+            if not path.is_absolute():  # from where pytest was started, else from its root directory
+                here = request.config.invocation_params.dir / path
+                path = here if here.exists() else request.config.rootpath / path
+            dag = load_dag(path, dag_id)
+        bundles = bundles_holding(Path(dag.fileloc).resolve().parent)
+        if bundles is not None:
+            monkeypatch.setenv(BUNDLES_ENV, bundles)
+        return run_dag(dag, conf=conf, logical_date=logical_date, run_after=run_after)
+
+    return run

@@ -18,7 +18,11 @@ from airflow_dtcal.testing import DingTalkEmulator
 from tests.airflow_compat import AIRFLOW_V_3_2_PLUS
 
 AIRFLOW_DIR = Path(airflow.__file__).parent
-EXTRA_FIELDS = {"timeout", "max_attempts", "rate_limit"}
+EXTRA_FIELDS = {
+    "timeout", "connect_timeout", "max_attempts", "backoff_initial", "backoff_max", "retry_deadline",
+    "rate_limit", "pacing", "pacing_redis_conn_id", "pacing_window", "monthly_budget", "max_in_flight",
+    "max_answer_bytes", "max_pages", "verify", "legacy_host", "stream_host_suffix",
+}  # fmt: skip
 
 
 def connection_type() -> dict:
@@ -178,8 +182,8 @@ def test_hook_form_widgets_match_the_declared_fields(monkeypatch):
     Airflow 3.3, so they are stood in for by minimal modules here (the real ones are not what is tested)."""
 
     class StringField:
-        def __init__(self, label, widget=None):
-            self.label, self.widget = label, widget
+        def __init__(self, label, description="", widget=None):
+            self.label, self.description, self.widget = label, description, widget
 
     fieldwidgets = types.ModuleType("flask_appbuilder.fieldwidgets")
     fieldwidgets.BS3TextFieldWidget = type("BS3TextFieldWidget", (), {})
@@ -200,9 +204,58 @@ def test_hook_form_widgets_match_the_declared_fields(monkeypatch):
         assert isinstance(widget, StringField)
         assert isinstance(widget.widget, fieldwidgets.BS3TextFieldWidget)
         assert widget.label == declared[name]["label"]
+        assert widget.description == declared[name]["description"]  # one table, both forms
+
+
+def test_every_setting_is_a_field_with_true_help_text():
+    from airflow_dtcal.core.settings import DEFAULTS, MIN_PACING_WINDOW, PACING_SCOPES
+
+    declared = connection_type()["conn-fields"]
+    assert set(DEFAULTS) | {"legacy_host", "stream_host_suffix"} == set(declared) == EXTRA_FIELDS
+    rate = declared["rate_limit"]["description"]
+    assert "one process" not in rate and "'host' pacing every process of the machine" in rate
+    assert DEFAULTS["pacing"] == "host" and "'host' (default)" in declared["pacing"]["description"]
+    assert declared["pacing"]["schema"]["enum"] == [*PACING_SCOPES, None]
+    assert (
+        declared["max_in_flight"]["schema"]["maximum"] == 64
+        and "at most 64" in declared["max_in_flight"]["description"]
+    )
+    assert f"{MIN_PACING_WINDOW:g} to 2" in declared["pacing_window"]["description"]
+    for name, default in DEFAULTS.items():  # each help text states the real default
+        text = declared[name]["description"]
+        shown = {True: "true", 0.0: "0", 4 * 1024 * 1024: "4194304"}.get(
+            default, f"{default:g}" if isinstance(default, float) else str(default)
+        )
+        assert f"default {shown}" in text or f"{shown} (default)" in text or f"'{shown}' (default)" in text, (
+            name,
+            text,
+        )
 
 
 # ------------------------------------------------------------------------------------ test_connection
+
+
+def test_test_connection_checks_the_contacts_permission_when_a_legacy_host_is_set(apps_emulator, monkeypatch):
+    conn = {"conn_type": "dingtalk_calendar", "host": apps_emulator.base_url, "login": "good-key",
+            "password": "good-secret-123", "extra": {"legacy_host": apps_emulator.base_url}}  # fmt: skip
+    monkeypatch.setenv("AIRFLOW_CONN_DTCAL_UI_LEGACY", json.dumps(conn))
+    before = apps_emulator.stats()["calls"].get("GetUser", 0)
+    ok, message = DingTalkCalendarHook("dtcal_ui_legacy").test_connection()
+    assert ok is True and "contacts lookup" in message and "allowed" in message
+    assert apps_emulator.stats()["calls"]["GetUser"] == before + 1
+
+    apps_emulator.fail_next(status=200, code="60011", message="no permission", operation="GetUser")
+    ok, message = DingTalkCalendarHook("dtcal_ui_legacy").test_connection()
+    assert ok is False and "contacts lookup" in message and "60011" in message, message
+    assert "good-secret-123" not in message
+
+
+def test_test_connection_makes_no_legacy_call_without_a_legacy_host(apps_emulator, monkeypatch):
+    use_connection(monkeypatch, "dtcal_ui_nolegacy", apps_emulator, "good-key", "good-secret-123")
+    before = apps_emulator.stats()["calls"].get("GetUser", 0)
+    ok, message = DingTalkCalendarHook("dtcal_ui_nolegacy").test_connection()
+    assert ok is True and "contacts" not in message
+    assert apps_emulator.stats()["calls"].get("GetUser", 0) == before
 
 
 def use_connection(monkeypatch, conn_id: str, emulator, key: str | None, secret: str | None) -> None:

@@ -56,10 +56,17 @@ def _rate(value: str) -> float:
     return number
 
 
+#: The emulator's reference (the emulator imports none of the client's code, so not airflow_dtcal.DOCS_URL;
+#: tests/packaging/test_readme.py checks that the two agree).
+REFERENCE_URL = "https://github.com/airflow-dtcal/airflow-dtcal/blob/main/docs/emulator.md"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dtcal-emulator",
         description="Run a local emulator of the DingTalk OAuth2 token and Calendar v1.0 API.",
+        epilog=f"Reference (faults, admin endpoints, seed format):\n  {REFERENCE_URL}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # the URL on a line of its own, unbroken
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument(
@@ -126,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"seconds a Stream connection ticket may wait before it is used (default {STREAM_TICKET_TTL:g})",
     )
     parser.add_argument(
-        "--seed", metavar="FILE.json", help="events and users to preload (see docs/emulator.md)"
+        "--seed", metavar="FILE.json", help=f"events and users to preload (format: {REFERENCE_URL})"
     )
     parser.add_argument(
         "--max-body-bytes",
