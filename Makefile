@@ -23,14 +23,10 @@ STAMP := $(VENV)/.installed
 
 # Developer dependencies are PEP 735 dependency groups (pyproject.toml), not published extras.
 # Airflow 3.0 and 3.1 build the connection form with flask-appbuilder, which the fab provider brings.
-# The newest line also gets the OpenLineage provider, which the export's lineage test needs.
 GROUPS := --group test --group bench
 EXTRAS :=
 ifneq ($(filter 3.0 3.1,$(AIRFLOW_LINE)),)
 EXTRAS := [fab]
-endif
-ifeq ($(AIRFLOW_VERSION),$(NEWEST_AIRFLOW))
-GROUPS += --group lineage
 endif
 
 .PHONY: dist test-wheel demo test test-suite test-matrix test-deployment lint typecheck bench bench-quick venv clean services
