@@ -59,10 +59,11 @@ class Triggerer:
         await asyncio.gather(self.task, return_exceptions=True)
 
 
-async def until(what: str, check: Callable[[], Any], interval: float = 0.05) -> Any:
-    """Wait for ``check()`` (run in a thread: it may call the emulator's admin API) to be truthy."""
+async def until(what: str, check: Callable[[], Any], interval: float = 0.05, guard: float = WAIT) -> Any:
+    """Wait for ``check()`` (run in a thread: it may call the emulator's admin API) to be truthy; fail
+    after ``guard`` seconds."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT
+    deadline = loop.time() + guard
     while True:
         result = await asyncio.to_thread(check)
         if result:
