@@ -328,3 +328,18 @@ def test_the_cli_prints_the_months_count(dtcal_emulator, fresh_redis, monkeypatc
     assert result.returncode == 0, result.stderr[-2000:]
     assert "the deployment (Redis): 1 DingTalk calls of 5,000 (monthly_budget)" in result.stdout
     assert "1  invites" in result.stdout
+    # --json prints only the JSON on stdout: Airflow's own log lines (here: a secret too short to mask,
+    # logged when the connection is read) go to stderr.
+    conn["password"] = "s"
+    env["AIRFLOW_CONN_DINGTALK_CALENDAR_DEFAULT"] = json.dumps(conn)
+    result = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "airflow-dtcal"), "month", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    document = json.loads(result.stdout)
+    assert document["calls"] == 1 and document["by_dag"] == {"invites": 1} and document["store"] == "redis"
+    assert "too short" in result.stderr
