@@ -98,7 +98,8 @@ def check_runs(deployment: Deployment, run_ids: dict[str, str]) -> list[str]:
     export = api.xcom("dingtalk_daily_export", run_id, "export_team_calendars")
     root = deployment.workdir / "export"
     markers = sorted(p.parent.parent.name for p in root.glob("*/interval_start=*/_SUCCESS"))
-    assert export["path"].rstrip("/").endswith(str(root)) and markers == ["attendees", "calendars", "events"], (
+    tables = ["attendees", "calendars", "events"]
+    assert export["path"].rstrip("/").endswith(str(root)) and markers == tables, (
         export,
         markers,
     )
