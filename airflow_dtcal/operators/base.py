@@ -394,7 +394,9 @@ class DingTalkCalendarBaseOperator(DingTalkBaseOperator):
             values.update(self.check(ex) or {})
             expected = self.expected_calls(ex)
             if isinstance(expected, bool) or not isinstance(expected, int) or expected < 0:
-                raise AssertionError(f"{owner}.expected_calls returned {expected!r}, not a whole number")
+                raise AssertionError(
+                    f"{type(self).__name__}.expected_calls returned {expected!r}, not a whole number"
+                )
         # Before any request (resolving people sends lookups, which the month does not count).
         self.get_hook().check_monthly_budget(expected)
         values.update(people.resolve(context))
