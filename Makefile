@@ -95,12 +95,14 @@ test-matrix:
 	@bash scripts/test-matrix.sh $(MATRIX)
 
 # A real deployment: PostgreSQL, the emulator and Airflow's four services as separate processes (a few minutes).
-test-deployment: $(STAMP)
-	@$(BIN)/python -c "import psycopg2, asyncpg" 2>/dev/null || { \
+# EXECUTOR=celery: the CeleryExecutor instead, with Redis (broker and pacer store) and two Celery workers.
+EXECUTOR ?= local
+test-deployment: $(STAMP) $(if $(filter celery,$(EXECUTOR)),services)
+	@$(BIN)/python -c "import psycopg2, asyncpg, airflow.providers.celery" 2>/dev/null || { \
 		PIP_PROGRESS_BAR=off $(BIN)/python -m pip install --quiet --disable-pip-version-check --group deploy "apache-airflow==$(AIRFLOW_VERSION)" -c $(CONSTRAINTS) 2>&1 \
 			| grep -v -e "is ignored" -e "^\s*$$"; \
-		$(BIN)/python -c "import psycopg2, asyncpg" || { echo "Installing the deploy extra failed; see above."; exit 1; }; }
-	$(BIN)/python scripts/deployment/run.py
+		$(BIN)/python -c "import psycopg2, asyncpg, airflow.providers.celery" || { echo "Installing the deploy extra failed; see above."; exit 1; }; }
+	$(BIN)/python scripts/deployment/run.py --executor $(EXECUTOR)
 
 # The wheel and the sdist in dist/, checked by twine (metadata, README rendering).
 dist: $(STAMP)

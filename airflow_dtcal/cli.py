@@ -9,15 +9,33 @@ and each DAG's share: deployment-wide with ``pacing="redis"``, else this machine
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import re
 import sys
+from collections.abc import Iterator
 
 
 def _month(text: str) -> str:
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text):
         raise argparse.ArgumentTypeError(f"must be YYYY-MM (got {text!r})")
     return text
+
+
+@contextlib.contextmanager
+def _output_to_stderr() -> Iterator[None]:
+    """Everything written to stdout meanwhile (Airflow's log lines, at file-descriptor level) goes to stderr,
+    so stdout holds only the command's answer (``--json | jq`` works)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,12 +47,13 @@ def main(argv: list[str] | None = None) -> int:
     month.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args(argv)
 
-    from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
-    from airflow_dtcal.hooks.limiter import month_usage
+    with _output_to_stderr():
+        from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
+        from airflow_dtcal.hooks.limiter import month_usage
 
-    hook = DingTalkCalendarHook(args.conn_id)
-    settings = hook.settings
-    usage, store = month_usage(hook, settings, args.month)
+        hook = DingTalkCalendarHook(args.conn_id)
+        settings = hook.settings
+        usage, store = month_usage(hook, settings, args.month)
     if args.json:
         document = {
             "connection": args.conn_id,

@@ -14,6 +14,7 @@ import asyncio
 import threading
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from functools import cached_property
 from typing import Any
 
@@ -90,6 +91,8 @@ class CalendarClient(Executor, BaseHook):
             "monthly_budget": monthly_budget,
         }
         self._month_checked = False
+        self._month_guard = threading.Lock()  # concurrent first calls check the month once
+        self._amonth_guard: tuple[Any, asyncio.Lock] | None = None  # (event loop, its lock)
         self._async_client: tuple[Any, Any] | None = None  # (event loop, httpx.AsyncClient)
         self._spent: Counter[str] = Counter()
         self._spent_lock = threading.Lock()
@@ -205,7 +208,9 @@ class CalendarClient(Executor, BaseHook):
         """Send ``call`` with retries; return its checked answer."""
         s = self.settings
         if not self._month_checked and call.authenticated and call.operation not in NOT_COUNTED:
-            self.check_monthly_budget()
+            with self._month_guard:
+                if not self._month_checked:
+                    self.check_monthly_budget()
         for attempt in tenacity.Retrying(**self._retrying(s, call.operation, attempts)):
             with attempt:
                 return self._attempt(s, call)
@@ -214,19 +219,27 @@ class CalendarClient(Executor, BaseHook):
     async def _arun(self, call: Call, *, attempts: int | None = None) -> Any:
         s = await self.asettings()
         if not self._month_checked and call.authenticated and call.operation not in NOT_COUNTED:
-            await self.acheck_monthly_budget()
+            async with self._amonth_lock():
+                if not self._month_checked:
+                    await self.acheck_monthly_budget()
         async for attempt in tenacity.AsyncRetrying(**self._retrying(s, call.operation, attempts)):
             with attempt:
                 return await self._aattempt(s, call)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _amonth_lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        with self._month_guard:
+            if self._amonth_guard is None or self._amonth_guard[0] is not loop:
+                self._amonth_guard = (loop, asyncio.Lock())
+            return self._amonth_guard[1]
+
     def _attempt(self, s: Settings, call: Call) -> Any:
         refreshed = False
         while True:
             token = self.get_access_token() if call.authenticated else None
-            delay = self._pace(s, call)
-            if delay:
-                time.sleep(delay)
+            if call.authenticated:  # token calls are not paced
+                limiter.wait_turn(self, s, call.operation)
             self._count(call)
             status, headers, content = transport.exchange(self.session, s, call, token)
             try:
@@ -245,11 +258,12 @@ class CalendarClient(Executor, BaseHook):
         refreshed = False
         while True:
             token = await self.aget_access_token() if call.authenticated else None
-            delay = await self._apace(s, call)
-            if delay:
-                await asyncio.sleep(delay)
+            went_out = None
+            if call.authenticated:
+                await limiter.await_turn(self, s, call.operation)
+                went_out = self._went_out(s, call, time.monotonic())
             self._count(call)
-            status, headers, content = await transport.aexchange(client, s, call, token)
+            status, headers, content = await transport.aexchange(client, s, call, token, went_out)
             try:
                 answer = answers.interpret(call.operation, status, headers, content, call.expect)
             except DingTalkError as err:
@@ -261,23 +275,17 @@ class CalendarClient(Executor, BaseHook):
             await self._aafter(s, call, None)
             return answer
 
-    def _pace(self, s: Settings, call: Call) -> float:
-        """Seconds to wait before sending ``call`` to stay within ``rate_limit`` (token calls are not paced)."""
-        if not call.authenticated:
-            return 0.0
-        return self._paced(s, call, limiter.reserve(self, s, call.operation))
+    def _went_out(self, s: Settings, call: Call, due: float) -> Callable[[float], Awaitable[None]]:
+        """Tells the pacer, when the request goes out, how long after its start (a new connection, a busy
+        event loop): a late start is recorded when it went out (see :func:`~.limiter.awent_out`).
 
-    async def _apace(self, s: Settings, call: Call) -> float:
-        if not call.authenticated:
-            return 0.0
-        return self._paced(s, call, await limiter.areserve(self, s, call.operation))
+        The sync path has no such moment to hook (``requests`` connects and writes in one call); its
+        threads wait for their start each on its own, right before sending."""
 
-    def _paced(self, s: Settings, call: Call, delay: float) -> float:
-        if delay > 0.5:
-            self.log.info(
-                "Paced DingTalk %s for %.2fs to stay within %g calls/s", call.operation, delay, s.rate_limit
-            )
-        return delay
+        async def went_out(at: float) -> None:
+            await limiter.awent_out(self, s, call.operation, due, at)
+
+        return went_out
 
     def _after(self, s: Settings, call: Call, error: BaseException | None) -> None:
         """Throttling slows this app's pacer down, success grows it back; what DingTalk counts is counted."""

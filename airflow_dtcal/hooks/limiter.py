@@ -3,7 +3,8 @@
 
 The hook calls four things on its request path, on both transports:
 
-* :func:`reserve` / :func:`areserve` before a call: the seconds to wait;
+* :func:`wait_turn` / :func:`await_turn` before a call: waits, in line with the process's other callers
+  of the app and API (:class:`Lines`), until the pacer's start for it has come;
 * :func:`after_call` / :func:`aafter_call` after its answer: throttles slow the app down, successes grow it
   back, and what DingTalk counts goes into the month's ledger (per app, attributed to the task's DAG);
 * :func:`check_month` / :func:`acheck_month` before the hook's first counted call: one log line with the
@@ -21,7 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
+import weakref
 from typing import Any
 
 from airflow_dtcal.core.errors import DingTalkConfigurationError, DingTalkRateLimitError
@@ -32,7 +35,7 @@ from airflow_dtcal.core.pacing.month import (
     counts_toward_month,
     dag_label,
 )
-from airflow_dtcal.core.pacing.rule import PACER_WINDOW
+from airflow_dtcal.core.pacing.rule import LATE, PACER_WINDOW
 from airflow_dtcal.core.pacing.shared import REDIS_WINDOW
 from airflow_dtcal.core.settings import Settings
 
@@ -94,7 +97,6 @@ def _store(conn_id: str, conn: Any, extras: dict) -> RedisStore:
         **redis_options(conn, extras),
         "socket_connect_timeout": REDIS_TIMEOUT,
         "socket_timeout": REDIS_TIMEOUT,
-        "retry_on_timeout": False,
     }
 
     def connect() -> Any:
@@ -175,19 +177,85 @@ def current_dag() -> str:
     return dag_label(os.environ.get("AIRFLOW_CTX_DAG_ID"))
 
 
-def reserve(hook: Any, s: Settings, operation: str) -> float:
-    """The seconds to wait before sending; a pacer that says "ask again later" is asked again after that."""
+class Lines:
+    """The callers of one app and API in this process, in line: one at a time books its start and waits for
+    it, so every start is booked just before it is used.
+
+    A task that gathers 200 calls used to book all 200 starts at once (up to ten seconds ahead): the event
+    loop was then busy with the bookings while the first calls were due, those went out up to 0.3 s after
+    their booked starts, and the next second's calls, booked from the starts on record, reached DingTalk
+    less than a second after them and were throttled (docs/benchmarks.md, measure 4b). In line, a call is
+    sent within moments of its booking, and the starts on record are the starts DingTalk sees.
+
+    One line per key for threads, one per key and event loop for coroutines (asyncio locks cannot cross
+    loops). A caller that gives up waiting (cancelled, interrupted) leaves the line.
+    """
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._threads: dict[tuple, threading.Lock] = {}
+        self._loops: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def thread_line(self, key: tuple) -> threading.Lock:
+        with self._guard:
+            return self._threads.setdefault(key, threading.Lock())
+
+    def loop_line(self, key: tuple) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        with self._guard:
+            lines = self._loops.setdefault(loop, {})
+            return lines.setdefault(key, asyncio.Lock())
+
+
+LINES = Lines()
+
+
+def wait_turn(hook: Any, s: Settings, operation: str) -> float:
+    """Wait, in line with this process's other callers of the app and API, until the pacer's start for one
+    call has come; the seconds waited. A pacer that says "ask again later" is asked again after that."""
+    if s.rate_limit <= 0:
+        return 0.0
     chosen, key = pacer(hook, s), _key(s, operation)
-    while (delay := chosen.reserve(key, s.rate_limit, window(s))) < 0:
-        time.sleep(-delay)
-    return delay
+    waited = 0.0
+    with LINES.thread_line(key):
+        while (delay := chosen.reserve(key, s.rate_limit, window(s))) < 0:
+            time.sleep(-delay)
+            waited -= delay
+        _note_wait(hook, s, operation, waited + delay)
+        if delay > 0:
+            time.sleep(delay)
+    return waited + delay
 
 
-async def areserve(hook: Any, s: Settings, operation: str) -> float:
+async def await_turn(hook: Any, s: Settings, operation: str) -> float:
+    """:func:`wait_turn` for an event loop."""
+    if s.rate_limit <= 0:
+        return 0.0
     chosen, key = await apacer(hook, s), _key(s, operation)
-    while (delay := await chosen.areserve(key, s.rate_limit, window(s))) < 0:
-        await asyncio.sleep(-delay)
-    return delay
+    waited = 0.0
+    async with LINES.loop_line(key):
+        while (delay := await chosen.areserve(key, s.rate_limit, window(s))) < 0:
+            await asyncio.sleep(-delay)
+            waited -= delay
+        _note_wait(hook, s, operation, waited + delay)
+        if delay > 0:
+            await asyncio.sleep(delay)
+    return waited + delay
+
+
+async def awent_out(hook: Any, s: Settings, operation: str, due: float, sent: float) -> None:
+    """A call waited for its start until ``due`` and its request went out at ``sent`` (``time.monotonic()``):
+    more than :data:`~.rule.LATE` after it, and its start on record moves on by as much."""
+    if s.rate_limit > 0 and sent - due > LATE:
+        chosen = await apacer(hook, s)
+        await chosen.alate(_key(s, operation), time.monotonic() - due, sent - due)
+
+
+def _note_wait(hook: Any, s: Settings, operation: str, seconds: float) -> None:
+    if seconds > 0.5:
+        hook.log.info(
+            "Paced DingTalk %s for %.2fs to stay within %g calls/s", operation, seconds, s.rate_limit
+        )
 
 
 def _throttle_note(hook: Any, s: Settings, operation: str, chosen: Pacer) -> None:

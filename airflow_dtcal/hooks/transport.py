@@ -23,7 +23,7 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import requests
@@ -246,13 +246,25 @@ def new_async_client(settings: Settings) -> Any:
     )
 
 
-async def aexchange(client: Any, settings: Settings, call: Call, token: str | None) -> Exchange:
-    """One HTTP exchange through ``client.stream``; the whole attempt is bounded by ``timeout``."""
+async def aexchange(
+    client: Any,
+    settings: Settings,
+    call: Call,
+    token: str | None,
+    on_sent: Callable[[float], Awaitable[None]] | None = None,
+) -> Exchange:
+    """One HTTP exchange through ``client.stream``; the whole attempt is bounded by ``timeout``.
+
+    ``on_sent`` is awaited once the request is written, with the ``time.monotonic()`` at which its
+    connection was ready and its headers began to go out (httpx's ``trace`` extension; a mocked transport
+    never calls it): the pacer learns when the call went out, without holding the request up.
+    """
     import httpx
 
     url = base_url(settings, call)
     try:
-        return await asyncio.wait_for(_astream(client, url, settings, call, token), timeout=settings.timeout)
+        stream = _astream(client, url, settings, call, token, on_sent)
+        return await asyncio.wait_for(stream, timeout=settings.timeout)
     except DingTalkError:
         raise
     except asyncio.TimeoutError:
@@ -262,15 +274,39 @@ async def aexchange(client: Any, settings: Settings, call: Call, token: str | No
     raise failure  # outside the except blocks: no __context__ holding the request URL (see exchange)
 
 
-async def _astream(client: Any, url: str, settings: Settings, call: Call, token: str | None) -> Exchange:
+#: The ``trace`` events of httpcore: a request's headers begin to go out; the request is written.
+SENDING = frozenset({"http11.send_request_headers.started", "http2.send_request_headers.started"})
+SENT = frozenset({"http11.send_request_body.complete", "http2.send_request_body.complete"})
+
+
+async def _astream(
+    client: Any,
+    url: str,
+    settings: Settings,
+    call: Call,
+    token: str | None,
+    on_sent: Callable[[float], Awaitable[None]] | None,
+) -> Exchange:
     import httpx
 
+    extensions: dict[str, Any] = {}
+    if on_sent is not None:
+        sending: list[float] = []
+
+        async def trace(event: str, info: Any) -> None:
+            if event in SENDING:
+                sending.append(time.monotonic())
+            elif event in SENT and sending:
+                await on_sent(sending[0])
+
+        extensions["trace"] = trace
     async with client.stream(
         call.method,
         url + call.path,
         params=_params(call, token),
         content=call.json_body(),
         headers=_headers(call, token),
+        extensions=extensions,
     ) as response:
         reader = BodyReader(
             call.operation,

@@ -14,7 +14,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_dtcal.operators.arguments import ATTENDEES, IDS, ONE
-from airflow_dtcal.operators.base import DingTalkCalendarBaseOperator, Execution, check_flags
+from airflow_dtcal.operators.base import (
+    DingTalkCalendarBaseOperator,
+    Execution,
+    calls_for_people,
+    check_flags,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import XComArg
@@ -75,6 +80,9 @@ class AddAttendeesOperator(_AttendeeSetOperator):
     people = {"organizer_id": ONE, "attendees": ATTENDEES}
     event_ids = ("event_id",)
     writes = ("AddAttendee",)
+
+    def expected_calls(self, ex: Execution) -> int:
+        return calls_for_people(len(ex.attendees))
 
     def run(self, ex: Execution) -> list[str]:
         organizer, event_id, calendar, attendees = ex.organizer_id, ex.event_id, ex.calendar_id, ex.attendees
@@ -176,6 +184,10 @@ class RemoveAttendeesOperator(DingTalkCalendarBaseOperator):
     """
 
     people = {"organizer_id": ONE, "attendee_ids": IDS}
+
+    def expected_calls(self, ex: Execution) -> int:
+        return calls_for_people(len(ex.attendee_ids))
+
     event_ids = ("event_id",)
     writes = ("RemoveAttendee",)
     template_fields: Sequence[str] = (

@@ -10,6 +10,7 @@ A calendar operator declares what it needs and writes only what is particular to
         rules = {"mode": one_of("a", "b")}                        # other arguments a value check settles
 
         def check(self, ex): ...      # its own arguments, checked before any request (optional)
+        def expected_calls(self, ex): ...  # the calls it will spend at least (optional; default 1)
         def run(self, ex): ...        # its work, with ex.organizer_id, ex.attendees... as unionIds
 
 An argument whose value is known when the DAG is parsed (not a template, not an XComArg) is checked when the
@@ -18,7 +19,10 @@ connection, calendar and client token): a DAG with a bad one fails to import, na
 :meth:`DingTalkCalendarBaseOperator.execute` checks every argument again once rendered (a bad one raises
 :class:`~airflow_dtcal.exceptions.DingTalkInvalidArgumentError` naming it, before any request), resolves
 the people of every declared argument to unionIds (``id_type``, ``on_unknown``; see
-:mod:`airflow_dtcal.operators.arguments`), runs the operator, and reports the calls spent.
+:mod:`airflow_dtcal.operators.arguments`), runs the operator, and reports the calls spent. Between the checks
+and the first request it holds the operator's :meth:`~DingTalkCalendarBaseOperator.expected_calls` against
+the connection's ``monthly_budget``: a task the month cannot pay for is refused whole
+(:class:`~airflow_dtcal.exceptions.DingTalkMonthlyBudgetError`), not cut off half-way.
 
 Importing this module is cheap (the scheduler imports operator modules on every DAG parse): the hook,
 ``requests``, ``httpx`` and the payload builders are imported only when a task runs.
@@ -47,6 +51,7 @@ __all__ = [
     "DingTalkCalendarBaseOperator",
     "Execution",
     "calendar_hook",
+    "calls_for_people",
     "check_event_id",
     "check_flags",
     "dag_timezone",
@@ -387,6 +392,13 @@ class DingTalkCalendarBaseOperator(DingTalkBaseOperator):
             values.update(people.values)
             ex = Execution(self, context, values)
             values.update(self.check(ex) or {})
+            expected = self.expected_calls(ex)
+            if isinstance(expected, bool) or not isinstance(expected, int) or expected < 0:
+                raise AssertionError(
+                    f"{type(self).__name__}.expected_calls returned {expected!r}, not a whole number"
+                )
+        # Before any request (resolving people sends lookups, which the month does not count).
+        self.get_hook().check_monthly_budget(expected)
         values.update(people.resolve(context))
         return ex
 
@@ -417,6 +429,20 @@ class DingTalkCalendarBaseOperator(DingTalkBaseOperator):
         """Check the operator's own arguments, before any request; the values returned join ``ex``'s."""
         return None
 
+    def expected_calls(self, ex: Execution) -> int:
+        """The DingTalk calls counted toward the month that this task expects to spend doing its work, from its
+        checked arguments (people as given, before any request); held against ``monthly_budget`` before the
+        first call. Calls that depend on what DingTalk answers (more pages, the difference a listing shows,
+        an event found already) are not known yet and not included. Default: one call."""
+        return 1
+
     def run(self, ex: Execution) -> Any:
         """The operator's work; its return value is the task's XCom return value."""
         raise NotImplementedError
+
+
+def calls_for_people(count: int) -> int:
+    """Calls that send ``count`` people, 500 (DingTalk's limit) per call."""
+    from airflow_dtcal.core.ids import MAX_ATTENDEES_PER_CALL
+
+    return -(-count // MAX_ATTENDEES_PER_CALL)

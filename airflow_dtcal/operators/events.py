@@ -29,6 +29,7 @@ from airflow_dtcal.operators.arguments import ATTENDEES, ONE, checked_by
 from airflow_dtcal.operators.base import (
     DingTalkCalendarBaseOperator,
     Execution,
+    calls_for_people,
     check_flags,
     dag_timezone,
     event_fields,
@@ -160,6 +161,13 @@ class CreateEventOperator(DingTalkCalendarBaseOperator):
     def check(self, ex: Execution) -> dict[str, Any]:
         return {"event": self.build_event(ex)}
 
+    def expected_calls(self, ex: Execution) -> int:
+        """The create, the adds of attendees beyond its 500, and the check of a replayed answer."""
+        from airflow_dtcal.core.ids import MAX_ATTENDEES_PER_CALL
+
+        beyond = max(0, len(ex.attendees or []) - MAX_ATTENDEES_PER_CALL)
+        return 1 + calls_for_people(beyond) + (1 if self.may_be_replayed(ex) else 0)
+
     def creation_token(self, ex: Execution, event: dict) -> str:
         """The CreateEvent's ``x-client-token``: the same on every try of this task instance."""
         return ex.token("CreateEvent", [ex.organizer_id, ex.calendar_id, event])
@@ -280,6 +288,10 @@ class EnsureEventOperator(CreateEventOperator):
 
     def may_be_replayed(self, ex: Execution) -> bool:
         return True  # the token outlives the run: any run may get back an event deleted since
+
+    def expected_calls(self, ex: Execution) -> int:
+        """The search's first page, then the create's calls (when no event has the key yet)."""
+        return 1 + super().expected_calls(ex)
 
     def run(self, ex: Execution) -> str:
         time_min, time_max = ex.window

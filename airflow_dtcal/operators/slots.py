@@ -163,6 +163,13 @@ class FindSlotOperator(DingTalkCalendarBaseOperator):
         find_slot(nobody_busy, rooms={room: [] for room in rooms} if rooms else None, **search)
         return {"rooms": rooms}
 
+    def expected_calls(self, ex: Execution) -> int:
+        """GetSchedule for 20 people a call, GetMeetingRoomsSchedule for 5 rooms a call."""
+        from airflow_dtcal.core.calls import MAX_ROOMS_PER_SCHEDULE_CALL, MAX_SCHEDULE_USERS
+
+        rooms = len(ex.rooms or [])
+        return -(-len(self._people(ex)) // MAX_SCHEDULE_USERS) + -(-rooms // MAX_ROOMS_PER_SCHEDULE_CALL)
+
     def run(self, ex: Execution) -> dict:
         from airflow_dtcal.exceptions import DingTalkInvalidArgumentError, invalid_arguments
         from airflow_dtcal.planning.slots import busy_times, find_slot

@@ -189,6 +189,10 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
             )
         return {"plan": self._plan(ex.context), "destination": self._destination(ex.destination)}
 
+    def expected_calls(self, ex: Execution) -> int:
+        """One listing (its first page) per calendar."""
+        return len(ex.calendars)
+
     def run(self, ex: Execution) -> dict:
         from airflow_dtcal.export.claims import Claim
         from airflow_dtcal.export.partition import PartitionRun, partition_name

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from airflow_api import AirflowAPI
 from postgres import start_postgres
+from redis_service import start_redis
 from services import DeploymentError, Service, free_port, tail, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,6 +28,13 @@ AIRFLOW_SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer", "tr
 TRIGGERER_CAPACITY = 2
 #: DAGs of the deployment check itself (two more watches of the same DingTalk app), beside dags/.
 DEPLOYMENT_DAGS = Path(__file__).resolve().parent / "dags"
+#: EXECUTOR=celery: two Celery workers, each as if on a machine of its own (own HOME, TMPDIR, working and
+#: Airflow directories, so no host pacer file is shared; the task logs go to one shared folder, as with a
+#: shared drive), 2 task processes each; and the load DAG that keeps both busy (celery_load.py).
+WORKERS = ("worker-a", "worker-b")
+WORKER_CONCURRENCY = 2
+CELERY_DAGS = Path(__file__).resolve().parent / "dags_celery"
+MACHINE_MODULE = Path(__file__).resolve().parent / "machine"  # [core] hostname_callable of the workers
 
 
 @dataclass
@@ -39,6 +47,8 @@ class Deployment:
     api: AirflowAPI | None = None
     # Called with the emulator's URL once it is up, before Airflow starts: environment for Airflow's processes.
     before_airflow: Callable[[str], dict[str, str]] | None = None
+    executor: str = "local"  # or "celery" (Redis as broker and the DingTalk pacer's store)
+    redis_port: int = 0
 
     def service(self, name: str) -> Service:
         return next(s for s in self.services if s.name == name)
@@ -48,17 +58,24 @@ class Deployment:
         print("Starting PostgreSQL...")
         db_url = start_postgres(self.workdir, self.log_dir, self.services)
         print(f"  {db_url}")
+        if self.executor == "celery":
+            print("Starting Redis (redis-server)...")
+            self.redis_port = start_redis(self.workdir, self.log_dir, self.services)
+            print(f"  redis://127.0.0.1:{self.redis_port}")
         print("Starting the DingTalk emulator (dtcal-emulator)...")
         self.emulator_url = self._start_emulator()
         print(f"  {self.emulator_url}")
         api_port = free_port()
         password = secrets.token_urlsafe(16)
         self.env = self._airflow_env(db_url, api_port, password)
+        if self.executor == "celery":
+            self.env.update(self._celery_env(db_url))
         if self.before_airflow is not None:
             self.env.update(self.before_airflow(self.emulator_url))
         print("Migrating Airflow's metadata database (airflow db migrate)...")
         self._airflow_command(["db", "migrate"], "db-migrate.log", timeout=300)
-        print("Starting airflow " + ", ".join(AIRFLOW_SERVICES) + " (LocalExecutor)...")
+        executor = "CeleryExecutor" if self.executor == "celery" else "LocalExecutor"
+        print("Starting airflow " + ", ".join(AIRFLOW_SERVICES) + f" ({executor})...")
         for name in AIRFLOW_SERVICES:
             command = "triggerer" if name.startswith("triggerer") else name
             argv = [str(BIN / "airflow"), command]
@@ -95,6 +112,8 @@ class Deployment:
             logs=[self.service(n).log_path for n in ("scheduler", "triggerer", "dag-processor")],
         )
         print(f"  API server http://127.0.0.1:{api_port}; all services healthy")
+        if self.executor == "celery":
+            self._start_workers()
 
     def stop_service(self, name: str) -> None:
         """Stop one Airflow service (SIGTERM, as a service manager would), e.g. to restart it."""
@@ -168,12 +187,13 @@ class Deployment:
                         "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
                         "kwargs": {"path": str(DEPLOYMENT_DAGS)},
                     },
+                    *self._celery_bundles(),
                 ]
             ),
             # A killed triggerer's triggers move to a live one once its heartbeat is this old (default 30 s).
             "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "15",
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor" if self.executor == "celery" else "LocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": "4",  # at most 4 task processes at once: small machines, CI
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db_url,
             "AIRFLOW__API__HOST": "127.0.0.1",
@@ -198,6 +218,75 @@ class Deployment:
                 }
             ),
         }
+
+    # ---------------------------------------------------------------- EXECUTOR=celery
+
+    def _celery_bundles(self) -> list[dict]:
+        if self.executor != "celery":
+            return []
+        classpath = "airflow.dag_processing.bundles.local.LocalDagBundle"
+        return [{"name": "deployment-load", "classpath": classpath, "kwargs": {"path": str(CELERY_DAGS)}}]
+
+    def _celery_env(self, db_url: str) -> dict[str, str]:
+        """CeleryExecutor settings: Redis db 0 is the broker, PostgreSQL keeps the results; the DingTalk
+        connection paces through Redis db 1 (the ``redis_default`` connection)."""
+        redis_url = f"redis://127.0.0.1:{self.redis_port}"
+        dingtalk = json.loads(self.env["AIRFLOW_CONN_DINGTALK_CALENDAR_DEFAULT"])
+        dingtalk["extra"] = {"pacing": "redis"}  # pacing_redis_conn_id: redis_default (the default)
+        return {
+            "AIRFLOW__CELERY__BROKER_URL": f"{redis_url}/0",
+            "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{db_url}",
+            "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(WORKER_CONCURRENCY),
+            "AIRFLOW_CONN_REDIS_DEFAULT": f"{redis_url}/1",
+            "AIRFLOW_CONN_DINGTALK_CALENDAR_DEFAULT": json.dumps(dingtalk),
+        }
+
+    def machine_dir(self, name: str) -> Path:
+        return self.workdir / "machines" / name
+
+    def _start_workers(self) -> None:
+        """``airflow celery worker`` twice, each with a machine's own directories and name."""
+        print(
+            "Starting " + " and ".join(WORKERS) + " (airflow celery worker, each as if on its own machine)..."
+        )
+        shared_logs = self.workdir / "airflow-home" / "logs"
+        for name in WORKERS:
+            machine = self.machine_dir(name)
+            for sub in ("home", "tmp", "work", "airflow-home"):
+                (machine / sub).mkdir(parents=True)
+            env = {
+                **self.env,
+                "HOME": str(machine / "home"),
+                "TMPDIR": str(machine / "tmp"),  # the host pacer's files would live here
+                "AIRFLOW_HOME": str(machine / "airflow-home"),
+                "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(shared_logs),
+                "AIRFLOW__CORE__HOSTNAME_CALLABLE": "dtcal_machine.hostname",
+                "DTCAL_MACHINE": name,
+                "PYTHONPATH": os.pathsep.join(
+                    p for p in (str(MACHINE_MODULE), os.environ.get("PYTHONPATH")) if p
+                ),
+            }
+            env.pop("AIRFLOW_DTCAL_PACER_DIR", None)
+            argv = [
+                str(BIN / "airflow"),
+                "celery",
+                "worker",
+                "--celery-hostname", f"{name}@%h",
+                "--concurrency", str(WORKER_CONCURRENCY),
+                "--skip-serve-logs",  # the API server reads the shared log folder
+            ]  # fmt: skip
+            service = Service(name, argv, self.log_dir / f"{name}.log", env=env, cwd=machine / "work")
+            self.services.append(service.start())
+        workers = [self.service(n) for n in WORKERS]
+        for service in workers:
+            wait_until(
+                f"{service.name} to be ready",
+                lambda s=service: " ready." in s.log_text(),
+                timeout=120,
+                services=workers,
+                logs=[service.log_path],
+            )
+        print("  both workers ready")
 
     def _airflow_command(self, args: list[str], log_name: str, timeout: float) -> None:
         log_path = self.log_dir / log_name

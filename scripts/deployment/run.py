@@ -13,10 +13,16 @@
    every change they asked for through DingTalk Stream mode (each notice pushed to one connection of the
    app), also across a restart of a triggerer and a SIGKILL of both (at least once, same dedup keys);
 5. stops everything it started (also on failure, Ctrl-C or SIGTERM). The logs stay in .deployment/logs/.
+
+``--executor celery`` (``make test-deployment EXECUTOR=celery``) runs the same with Airflow's CeleryExecutor:
+Redis (Debian's redis-server) as broker and as the DingTalk pacer's store (``pacing="redis"``), two Celery
+workers each as if on a machine of its own, and, between steps 2 and 4, a load of gathered creates on both
+workers that must share the app's quota and count every call in one monthly ledger (celery_load.py).
 """
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import signal
 import sys
@@ -24,6 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from celery_load import LOAD_DAG, LOAD_ORGANIZER, check_load, check_machines, run_load
 from checks import check_deferral, check_emulator_state, check_runs, check_secret_absent
 from deployment import ROOT, Deployment
 from responder import RetroAttendees
@@ -35,7 +42,10 @@ LOG_DIR = ROOT / ".deployment" / "logs"  # kept after the run (git-ignored)
 RUNS_TIMEOUT = 300.0
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--executor", choices=("local", "celery"), default="local")
+    executor = parser.parse_args(argv).executor
     sys.stdout.reconfigure(line_buffering=True)  # progress shows as it happens in CI logs too
     signal.signal(signal.SIGTERM, _exit_on_signal)  # `finally` below also runs when we are terminated
     signal.signal(signal.SIGHUP, _exit_on_signal)
@@ -43,17 +53,19 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="dtcal-deployment-"))
     workdir.chmod(0o755)  # PostgreSQL runs as its own account when we are root
     shutil.rmtree(LOG_DIR, ignore_errors=True)
-    deployment = Deployment(workdir, LOG_DIR, before_airflow=all_hands_env)
+    deployment = Deployment(workdir, LOG_DIR, before_airflow=all_hands_env, executor=executor)
     print(f"Deployment directory (throwaway): {workdir}; logs: {LOG_DIR}")
     try:
         deployment.start()
         print(f"Deployment up in {time.monotonic() - started:.0f}s")
         prepare(deployment)
         run_ids = run_all(deployment)
+        load = run_load(deployment) if executor == "celery" else None
         watched = run_watch(deployment)
         print("Checking the results...")
         for line in [
-            *check_emulator_state(deployment),
+            *(check_load(deployment, load) + check_machines(deployment) if load else []),
+            *check_emulator_state(deployment, LOAD_ORGANIZER if load else None),
             *check_runs(deployment, run_ids),
             *check_deferral(deployment, run_ids),
             *check_watch(deployment, watched),
@@ -88,6 +100,8 @@ def prepare(deployment: Deployment) -> None:
     """Wait until the dag-processor has parsed dags/, then create the pool and unpause every DAG."""
     api = deployment.api
     wanted = {run.dag_id for run in RUNS} | set(WATCHES)
+    if deployment.executor == "celery":
+        wanted.add(LOAD_DAG)
 
     def parsed() -> bool:
         errors = api.import_errors()
@@ -178,7 +192,9 @@ def describe_tasks(deployment: Deployment, run_ids: dict[str, str]) -> str:
             if ti["state"] not in ("success", None) and ti["try_number"]:
                 log = api.task_log(dag_id, run_id, ti["task_id"], ti["try_number"], ti["map_index"])
                 lines.append("    " + "\n    ".join(log.splitlines()[-30:]))
-    for name in ("triggerer", "scheduler"):  # the scheduler's log has the LocalExecutor's task output too
+    # the scheduler's log has the LocalExecutor's task output too; the workers' logs the CeleryExecutor's
+    workers = [s.name for s in deployment.services if s.name.startswith("worker-")]
+    for name in ("triggerer", "scheduler", *workers):
         lines.append(f"--- last lines of the {name} log ---\n{tail(deployment.service(name).log_path, 25)}")
     return "\n".join(lines)
 

@@ -43,6 +43,7 @@ class Service:
         env: dict[str, str] | None = None,
         stop_signal: int = signal.SIGTERM,
         user: str | None = None,
+        cwd: Path | None = None,
     ) -> None:
         self.name = name
         self.argv = argv
@@ -50,6 +51,7 @@ class Service:
         self.env = env
         self.stop_signal = stop_signal
         self.user = user
+        self.cwd = cwd
         self.process: subprocess.Popen | None = None
 
     def start(self) -> Service:
@@ -62,6 +64,7 @@ class Service:
                 env=self.env,
                 start_new_session=True,  # its own process group: signals reach the children too
                 user=self.user,
+                cwd=self.cwd,
             )
         return self
 

@@ -19,6 +19,7 @@ import pytest
 from airflow_dtcal.core.pacing import PACER_WINDOW, HostPacer, ProcessPacer, files, host
 from airflow_dtcal.core.pacing.base import WARN_ONCE
 from airflow_dtcal.core.pacing.host import State
+from airflow_dtcal.core.pacing.rule import HORIZON, book, cut_share, moved_start, next_start
 from tests.core import pacing_model
 
 KEY = ("https://api.example", "app", "digest", "CreateEvent")
@@ -36,36 +37,80 @@ def pacer_dir(tmp_path, monkeypatch):
 # ------------------------------------------------------------------------------------------- the rule
 
 
-def test_the_pacer_honours_fractional_rates(pacer_dir):
-    pacer = HostPacer()
+def _starts(rate: float, calls: int, factor: float = 1.0, window: float = PACER_WINDOW) -> list[float]:
+    """The starts the rule gives ``calls`` callers that all want to go at 100.0."""
+    starts: list[float] = []
+    given = []
+    for _ in range(calls):
+        start, starts = next_start(starts, 100.0, rate, factor, window)
+        given.append(round(start - 100.0, 6))
+    return given
+
+
+def test_the_rule_honours_fractional_rates(pacer_dir):
     w = PACER_WINDOW  # a little over DingTalk's one second, for network jitter
-
-    def reserve_all(key: tuple, rate: float, count: int) -> tuple[list[float], float]:
-        """The waits, and the seconds the reservations took (a wait is its due time less what elapsed)."""
-        began = time.monotonic()
-        waits = [pacer.reserve(key, rate) for _ in range(count)]
-        return waits, time.monotonic() - began
-
-    def near(wait: float, due: float, elapsed: float) -> bool:
-        return due - elapsed - 0.02 <= wait <= due + 0.02
-
-    waits, took = reserve_all(("app", "op"), 2.5, 5)
+    waits = _starts(2.5, 5)
     assert waits[0] == waits[1] == 0
-    assert near(waits[2], w * 0.8, took)  # 2 starts in any 0.8 window = 2.5/s
-    assert near(waits[4], w * 1.6, took)
-    slow, took = reserve_all(("app", "slow"), 0.5, 2)
-    assert near(slow[1], w * 2, took)
-    assert [pacer.reserve(("app", "off"), 0) for _ in range(50)] == [0.0] * 50
-    burst, took = reserve_all(("app", "q"), 20, 21)
-    assert burst[:20] == [0.0] * 20 and near(burst[20], w, took)
+    assert waits[2] == pytest.approx(w * 0.8)  # 2 starts in any 0.8 window = 2.5/s
+    assert waits[4] == pytest.approx(w * 1.6)
+    assert _starts(0.5, 2)[1] == pytest.approx(w * 2)
+    assert [HostPacer().reserve(("app", "off"), 0) for _ in range(50)] == [0.0] * 50
+    burst = _starts(20, 21)
+    assert burst[:20] == [0.0] * 20 and burst[20] == pytest.approx(w)
 
 
 def test_a_slowed_pacer_spreads_its_calls_instead_of_bursting():
     """At a quarter of 20/s a process makes 5 calls per window, not 20 at once every four windows: bursts
     from processes that share the quota blind would collide."""
-    state = State(factor=0.25)
-    waits = [state.reserve(100.0, 20, PACER_WINDOW) for _ in range(10)]
+    waits = _starts(20, 10, factor=0.25)
     assert waits[:5] == [0.0] * 5 and waits[5] == pytest.approx(PACER_WINDOW)
+
+
+@pytest.mark.parametrize("factor", [0.5, 0.57, 0.66, 0.74, 0.83, 0.895, 0.93, 0.97, 1.0])
+def test_no_share_puts_more_than_the_quota_in_one_server_second(factor):
+    """With Redis's 1.05 s window a share of 0.895 gave bursts of 17 starts 0.997 s apart: 34 starts in
+    one of DingTalk's seconds. Whatever the share, any second holds at most 20."""
+    starts = sorted(100.0 + s for s in _starts(20, 200, factor=factor, window=1.05))
+    assert max(sum(1 for u in starts if t <= u < t + 1.0) for t in starts) <= 20
+
+
+def test_a_start_beyond_the_horizon_is_not_booked():
+    """Only starts within half a window are booked; a caller further back is told when to ask again, so the
+    starts a booking counts from are ones already sent (and moved if they went out late)."""
+    starts: list[float] = []
+    for _ in range(20):
+        delay, starts = book(starts, 100.0, 20)
+        assert delay == 0
+    delay, kept = book(starts, 100.0, 20)
+    assert delay == pytest.approx(-(PACER_WINDOW - HORIZON * PACER_WINDOW)) and kept == starts
+    delay, kept = book(starts, 100.0 - delay, 20)
+    assert (
+        delay == pytest.approx(HORIZON * PACER_WINDOW) and len(kept) == 20 and kept[-1] == 100 + PACER_WINDOW
+    )
+
+
+def test_a_call_that_went_out_late_moves_its_start_on_record():
+    """The first calls of a task open their connections (and share a busy event loop): they reach DingTalk
+    later than booked, and the next second's calls, counted from the booked starts, were throttled."""
+    starts = [100.0, 100.01, 100.02]
+    assert moved_start(starts, 100.011, 0.3) == [100.0, 100.02, 100.31]  # the nearest start, in order
+    assert moved_start([], 100.0, 0.3) == []
+    later, _ = next_start(moved_start([100.0] * 20, 100.0, 0.3), 100.0, 20, window=1.05)
+    assert later == pytest.approx(100.0 + 1.05)  # 19 starts at 100.0 still: the 21st one window after them
+    late = [100.0 + 0.3] * 20
+    assert next_start(late, 100.0, 20, window=1.05)[0] == pytest.approx(101.35)
+
+
+def test_isolated_throttles_are_jitter_and_leave_the_shared_share_alone():
+    """Every call of the app is paced through a shared store, so one or two throttles among a window's 20
+    calls are jitter (retried); a larger share means a client outside the store, and the share comes down
+    to what got through, once per window."""
+    assert cut_share(1.0, 1.0, throttles=1, booked=20) == 1.0
+    assert cut_share(1.0, 1.0, throttles=2, booked=20) == 1.0
+    assert cut_share(1.0, 1.0, throttles=8, booked=20) == pytest.approx(0.6 / 0.95)
+    assert cut_share(0.7, 1.0, throttles=3, booked=20) == 0.7  # never raised by a throttle
+    assert cut_share(1.0, 1.0, throttles=20, booked=20) == 0.25  # at most to a quarter in one window
+    assert cut_share(1.0, 1.0, throttles=1, booked=0) == 0.25  # nothing of ours on record: all outside
 
 
 # ------------------------------------------------------------------------------------------- process
@@ -160,34 +205,44 @@ def test_a_lone_process_keeps_the_full_rate():
 # ------------------------------------------------------------------------------------------- host state
 
 
-def test_a_throttle_halves_the_shared_share_once_per_window_and_successes_grow_it_back():
+def test_a_windows_throttles_cut_the_shared_share_once_by_their_share_and_successes_grow_it_back():
     state = State()
-    state.throttled(10.0, PACER_WINDOW)
-    state.throttled(10.1, PACER_WINDOW)  # a second answer from the same burst of calls in flight: one signal
-    assert state.factor == 0.5
+    for _ in range(20):
+        state.reserve(10.0, 20, PACER_WINDOW)
+    state.throttled(10.2, PACER_WINDOW)
+    assert state.factor == 1.0  # one of 20: jitter
+    for _ in range(7):
+        state.throttled(10.3, PACER_WINDOW)  # the same burst: 8 of 20 came back throttled
+    assert state.factor == pytest.approx(0.6 / 0.95, abs=1e-9)
+    state = State.parse(state.dump(), 20, 10.3)  # the window being judged is in the file
+    state.throttled(10.4, PACER_WINDOW)  # 9 of 20, judged from the window's base: cut once, deeper
+    assert state.factor == pytest.approx(0.55 / 0.95, abs=1e-9)
     for _ in range(10):
         state.succeeded()
-    assert 0.5 < state.factor < 1.0
+    assert 0.6 < state.factor < 1.0
     for _ in range(100):
         state.succeeded()
     assert state.factor == 1.0
 
 
+def test_a_state_file_of_an_earlier_release_is_read():
+    assert State.parse(b"0.5 12.0\n100.0\n", 20, 100.0).factor == 0.5
+
+
 def test_a_shared_rate_that_grows_back_releases_no_burst():
-    state = State()
-    state.throttled(0.0, PACER_WINDOW)  # 20/s -> 10/s
+    state = State(factor=0.5)  # 20/s -> 10/s
     first = [state.reserve(100.0, 20, PACER_WINDOW) for _ in range(10)]
     assert first == [0.0] * 10
     for _ in range(30):
         state.succeeded()  # back to 20/s: the window must still remember the 10 starts just made
     later = [state.reserve(100.0, 20, PACER_WINDOW) for _ in range(11)]
-    assert later[:10] == [0.0] * 10 and later[10] > 0.9  # 20 in the window, not 10 more on top
+    assert later[:10] == [0.0] * 10 and later[10] < 0  # 20 in the window, not 10 more on top: ask again
 
 
 def test_the_host_pacer_shares_one_window_between_pacers(pacer_dir):
     one, other = HostPacer(), HostPacer()  # as two processes: nothing shared but the file
     waits = [p.reserve(KEY, 10) for p in (one, other) * 6]
-    assert waits[:10] == [0.0] * 10 and waits[10] > 0.9
+    assert waits[:10] == [0.0] * 10 and waits[10] < 0  # the 11th: not before a window, ask again
 
 
 # ------------------------------------------------------------------------------------------- a shared machine
@@ -255,8 +310,15 @@ def test_a_foreign_or_oversized_state_file_starts_afresh(pacer_dir, content):
     pacer_dir.mkdir(mode=0o700)
     (pacer_dir / HostPacer._name(KEY)).write_bytes(content)
     pacer = HostPacer()
+    began = time.monotonic()
     waits = [pacer.reserve(KEY, 20) for _ in range(21)]
-    assert waits[:20] == [0.0] * 20 and 0.9 < waits[20] < 1.2
+    took = time.monotonic() - began
+    # A window after the first, past the booking horizon: ask again (less the time the reservations took).
+    ask_again = -(PACER_WINDOW - HORIZON * PACER_WINDOW)
+    assert waits[:20] == [0.0] * 20 and ask_again - 0.02 <= waits[20] <= ask_again + took + 0.02, (
+        waits,
+        took,
+    )
     assert (pacer_dir / HostPacer._name(KEY)).stat().st_size < 2000  # rewritten, bounded
 
 

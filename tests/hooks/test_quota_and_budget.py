@@ -45,7 +45,8 @@ def test_throttling_slows_the_app_down_and_surfaces_no_error(dtcal_emulator, mon
     stats = dtcal_emulator.stats()
     assert stats["throttled"]["CreateEvent"] > 0  # the server allows 4/s, the hook started at 20/s
     assert stats["applied"]["CreateEvent"] == 24  # every create went through, no error surfaced
-    assert after_cuts and after_cuts[0] == 0.5  # the first throttle halved the rate
+    # a window with most of its calls throttled cuts the share to what got through, at most to a quarter
+    assert after_cuts and min(after_cuts) <= 0.5
     assert pacer.factor(key) <= 1.0
     # (that successes grow the rate back, step by step, is checked on the pacer itself in test_core)
 
@@ -62,7 +63,7 @@ WORKER = textwrap.dedent(
 
     def recording(key, rate, window):  # note when the pacer lets each create start
         delay = reserve(key, rate, window)
-        if key[-1] == "CreateEvent":
+        if key[-1] == "CreateEvent" and delay >= 0:  # negative: not booked, ask again later
             starts.append(time.monotonic() + delay)
         return delay
 

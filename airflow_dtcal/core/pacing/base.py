@@ -4,7 +4,8 @@ The hook asks a backend for the seconds to wait before each call (``reserve``/``
 the call went (``throttled``/``succeeded`` and their async twins); the caller sleeps (``time.sleep`` or
 ``asyncio.sleep``), never the backend. A backend whose store fails (a stuck file lock, an unreachable Redis)
 paces that call through its fallback instead and says so once per process: no task fails because of the
-limiter.
+limiter. A call that went out later than its booked start (``late``: a new connection, a busy event loop)
+moves its start on record to when it went out, so the calls booked after it keep their distance from it.
 """
 
 from __future__ import annotations
@@ -40,6 +41,13 @@ class Pacer:
 
     async def athrottled(self, key: tuple, rate: float, window: float = PACER_WINDOW) -> None:
         self.throttled(key, rate, window)
+
+    def late(self, key: tuple, due_ago: float, seconds: float) -> None:
+        """The call of ``key`` whose start came ``due_ago`` seconds ago went out ``seconds`` after it: record
+        when it went out (see :func:`~.rule.moved_start`)."""
+
+    async def alate(self, key: tuple, due_ago: float, seconds: float) -> None:
+        self.late(key, due_ago, seconds)
 
     def succeeded(self, key: tuple) -> None:
         """A call of ``key`` went through."""

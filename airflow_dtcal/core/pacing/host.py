@@ -1,8 +1,8 @@
 """``pacing="host"`` (the default): every process of this machine paces together through one small locked file
 per app and API (see :mod:`.files` for what makes those files safe on a shared machine).
 
-The file holds the shared adaptive share and the last starts, as text (``factor cut_at`` then one start per
-line; machine-wide monotonic seconds), parsed without recursion and with bounds. When the directory is not
+The file holds the shared adaptive share and the last starts, as text (``factor cut_at base throttles`` then
+one start per line; machine-wide monotonic seconds), parsed without recursion and with bounds. When the directory is not
 private, a file cannot be used or its lock is held too long, the call is paced by this process alone
 (:class:`~.process.ProcessPacer`) with one warning per process; a lock timeout makes the key skip the file
 for :data:`DEGRADED_SECONDS` so that a stuck lock costs one wait, not one per call.
@@ -18,11 +18,12 @@ from airflow_dtcal.core.pacing import files
 from airflow_dtcal.core.pacing.base import WARN_ONCE, Pacer
 from airflow_dtcal.core.pacing.process import ProcessPacer
 from airflow_dtcal.core.pacing.rule import (
-    BACKOFF_FACTOR,
     MIN_FACTOR,
     PACER_WINDOW,
     RECOVERY,
-    next_start,
+    book,
+    cut_share,
+    moved_start,
     slots_kept,
     state_name,
 )
@@ -37,12 +38,21 @@ MAX_STARTS = 10_000
 
 
 class State:
-    """The shared adaptive share, when it was last cut, and the last starts."""
+    """The shared adaptive share, the window of throttles being judged (when it began, the share then, its
+    throttles so far) and the last starts."""
 
-    __slots__ = ("cut_at", "factor", "starts")
+    __slots__ = ("base", "cut_at", "factor", "starts", "throttles")
 
-    def __init__(self, factor: float = 1.0, cut_at: float = -math.inf, starts: list[float] | None = None):
+    def __init__(
+        self,
+        factor: float = 1.0,
+        cut_at: float = -math.inf,
+        starts: list[float] | None = None,
+        base: float = 1.0,
+        throttles: int = 0,
+    ):
         self.factor, self.cut_at, self.starts = factor, cut_at, starts or []
+        self.base, self.throttles = base, throttles
 
     @classmethod
     def parse(cls, data: bytes, keep: int, now: float) -> State:
@@ -50,33 +60,46 @@ class State:
         :data:`MAX_AHEAD` seconds ahead, starts out of order)."""
         lines = data.split(b"\n", keep + 1)[: keep + 1]
         try:
-            factor_text, cut_text = lines[0].split()
-            factor, cut_at = float(factor_text), float(cut_text)
+            head = lines[0].split()
+            if len(head) == 2:  # written by an earlier release: no window of throttles yet
+                head += [head[0], b"0"]
+            factor_text, cut_text, base_text, throttles_text = head
+            factor, cut_at, base = float(factor_text), float(cut_text), float(base_text)
+            throttles = int(throttles_text)
             starts = [float(line) for line in lines[1:] if line]
         except (ValueError, IndexError):
             return cls()
-        if not (math.isfinite(factor) and MIN_FACTOR <= factor <= 1.0) or math.isnan(cut_at):
+        if not all(math.isfinite(f) and MIN_FACTOR <= f <= 1.0 for f in (factor, base)) or math.isnan(cut_at):
+            return cls()
+        if not 0 <= throttles <= MAX_STARTS:
             return cls()
         if any(not math.isfinite(t) or t > now + MAX_AHEAD for t in starts) or starts != sorted(starts):
             return cls()
-        return cls(factor, cut_at, starts[-keep:])
+        return cls(factor, cut_at, starts[-keep:], base, throttles)
 
     def dump(self) -> bytes:
-        lines = [f"{self.factor!r} {self.cut_at!r}", *(repr(t) for t in self.starts)]
-        return ("\n".join(lines) + "\n").encode()
+        head = f"{self.factor!r} {self.cut_at!r} {self.base!r} {self.throttles}"
+        return ("\n".join([head, *(repr(t) for t in self.starts)]) + "\n").encode()
 
     def reserve(self, now: float, rate: float, window: float) -> float:
-        start, self.starts = next_start(self.starts, now, rate, self.factor, window)
-        return start - now
+        """Seconds until the start booked; negative: nothing booked, ask again after that long."""
+        delay, self.starts = book(self.starts, now, rate, self.factor, window)
+        return delay
 
     def throttled(self, now: float, window: float) -> None:
-        """Throttles of calls in flight together count as one signal: the share is cut once per window."""
+        """Judge the throttles of one window together, by their share of the window's starts (see
+        :func:`~.rule.cut_share`)."""
         if now - self.cut_at > window:
-            self.factor = max(MIN_FACTOR, self.factor * BACKOFF_FACTOR)
-            self.cut_at = now
+            self.cut_at, self.base, self.throttles = now, self.factor, 0
+        self.throttles += 1
+        booked = sum(1 for t in self.starts if t > now - window)
+        self.factor = cut_share(self.factor, self.base, self.throttles, booked)
 
     def succeeded(self) -> None:
         self.factor = min(1.0, self.factor + RECOVERY)
+
+    def moved(self, booked: float, late: float) -> None:
+        self.starts = moved_start(self.starts, booked, late)
 
 
 class HostPacer(Pacer):
@@ -117,6 +140,9 @@ class HostPacer(Pacer):
         if self._factors.get(key, 1.0) < 1.0:
             self._update(key, 1.0, PACER_WINDOW, State.succeeded)
 
+    def late(self, key: tuple, due_ago: float, seconds: float) -> None:
+        self._update(key, 1.0, PACER_WINDOW, lambda s: s.moved(time.monotonic() - due_ago, seconds))
+
     # ---- async: the same, waiting for a lock with asyncio.sleep
 
     async def areserve(self, key: tuple, rate: float, window: float = PACER_WINDOW) -> float:
@@ -143,6 +169,9 @@ class HostPacer(Pacer):
     async def asucceeded(self, key: tuple) -> None:
         if self._factors.get(key, 1.0) < 1.0:
             await self._aupdate(key, 1.0, PACER_WINDOW, State.succeeded)
+
+    async def alate(self, key: tuple, due_ago: float, seconds: float) -> None:
+        await self._aupdate(key, 1.0, PACER_WINDOW, lambda s: s.moved(time.monotonic() - due_ago, seconds))
 
     # ---- the rest
 

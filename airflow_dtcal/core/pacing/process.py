@@ -36,12 +36,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from airflow_dtcal.core.pacing.base import Pacer
-from airflow_dtcal.core.pacing.rule import PACER_WINDOW, next_start, slots_kept
+from airflow_dtcal.core.pacing.rule import (
+    FLOOR,
+    HORIZON,
+    PACER_WINDOW,
+    TARGET,
+    moved_start,
+    next_start,
+    slots_kept,
+)
 
-#: The share of answers the rule aims to see throttled when several processes share the quota blind.
-TARGET = 0.05
-#: The most one evaluation may cut: to a quarter.
-FLOOR = 0.25
 #: A window without throttles adds GROW_CALLS calls per second plus GROW_SHARE of the current rate.
 GROW_CALLS = 0.5
 GROW_SHARE = 0.05
@@ -49,8 +53,6 @@ GROW_SHARE = 0.05
 MAX_DOUBLINGS = 3
 #: Evaluate at once when at least this many answers of the current window came, half of them throttled.
 STORM_ANSWERS = 4
-#: Starts are booked at most this many windows ahead; a caller further back in line is told to ask again.
-HORIZON = 0.5
 #: The lowest share this backend goes down to (20/s: 1 call a second).
 PROCESS_MIN_FACTOR = 0.05
 
@@ -103,6 +105,12 @@ class ProcessPacer(Pacer):
 
     def succeeded(self, key: tuple) -> None:
         self._answer(key, 0.0, PACER_WINDOW, throttled=False)
+
+    def late(self, key: tuple, due_ago: float, seconds: float) -> None:
+        with self._guard:
+            state = self._state.get(key)
+            if state is not None:
+                state.starts = moved_start(state.starts, self._clock() - due_ago, seconds)
 
     def factor(self, key: tuple) -> float:
         with self._guard:

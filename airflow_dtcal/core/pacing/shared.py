@@ -4,8 +4,8 @@ through one Redis, on Redis's clock.
 Each reservation is one atomic Lua script that reads Redis's own ``TIME``, applies the rule of
 :func:`~.rule.next_start` to the last starts of the key and appends the new one; so any number of processes,
 whatever their clocks say, get starts that keep at most ``rate`` calls in any window of DingTalk's quota.
-The adaptive share (a throttle halves it once per window, each success grows it back) lives beside the
-starts, shared too. Keys expire when unused: the store holds a bounded number of them.
+The adaptive share (cut by the share of a window's calls that came back throttled, see
+:func:`~.rule.cut_share`; each success grows it back) lives beside the starts, shared too. Keys expire when unused: the store holds a bounded number of them.
 
 Why scripts of our own rather than ``limits`` or ``pyrate-limiter`` (compared in docs/benchmarks.md): both
 stamp entries with the *client's* clock (``time.time()``), so machines whose clocks differ by more than a
@@ -29,10 +29,12 @@ from typing import Any
 
 from airflow_dtcal.core.pacing.base import WARN_ONCE, Pacer, log
 from airflow_dtcal.core.pacing.rule import (
-    BACKOFF_FACTOR,
+    FLOOR,
+    HORIZON,
     MIN_FACTOR,
     PACER_WINDOW,
     RECOVERY,
+    TARGET,
     slots_kept,
     state_name,
 )
@@ -63,6 +65,12 @@ if n > 0 then start = math.max(start, tonumber(redis.call('LINDEX', KEYS[2], -1)
 if n >= slots then
   start = math.max(start, (tonumber(redis.call('LINDEX', KEYS[2], -slots)) or now) + span)
 end
+if n >= keep then
+  start = math.max(start, (tonumber(redis.call('LINDEX', KEYS[2], -keep)) or now) + window * keep / rate)
+end
+if start - now > {HORIZON} * window then
+  return {{string.format('%.6f', -(start - now - {HORIZON} * window)), string.format('%.4f', factor)}}
+end
 redis.call('RPUSH', KEYS[2], string.format('%.6f', start))
 redis.call('LTRIM', KEYS[2], -keep, -1)
 redis.call('PEXPIRE', KEYS[2], math.ceil((start - now + span) * 1000) + 60000)
@@ -72,14 +80,47 @@ return {{string.format('%.6f', start - now), string.format('%.4f', factor)}}
 THROTTLED = f"""
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local window = tonumber(ARGV[1])
 local factor = tonumber(redis.call('HGET', KEYS[1], 'f')) or 1
+if factor < {MIN_FACTOR} or factor > 1 then factor = 1 end
 local cut = tonumber(redis.call('HGET', KEYS[1], 'c')) or 0
-if now - cut > tonumber(ARGV[1]) then
-  factor = math.max({MIN_FACTOR}, factor * {BACKOFF_FACTOR})
-  redis.call('HSET', KEYS[1], 'f', string.format('%.4f', factor), 'c', string.format('%.6f', now))
+local base = tonumber(redis.call('HGET', KEYS[1], 'b')) or factor
+local throttles = tonumber(redis.call('HGET', KEYS[1], 'n')) or 0
+if now - cut > window then cut, base, throttles = now, factor, 0 end
+throttles = throttles + 1
+local booked = 0
+for _, s in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
+  if (tonumber(s) or 0) > now - window then booked = booked + 1 end
 end
+local share = throttles / math.max(booked, throttles, 1)
+if share > {2 * TARGET} then
+  factor = math.min(factor, math.max({MIN_FACTOR}, base * math.max({FLOOR}, (1 - share) / {1 - TARGET})))
+end
+redis.call('HSET', KEYS[1], 'f', string.format('%.4f', factor), 'c', string.format('%.6f', cut),
+  'b', string.format('%.4f', base), 'n', throttles)
 redis.call('EXPIRE', KEYS[1], {STATE_TTL})
 return string.format('%.4f', factor)
+"""
+
+#: :func:`~.rule.moved_start` on Redis's clock: the start nearest to ``now - due_ago`` moves ``late`` on.
+LATE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local booked, late = now - tonumber(ARGV[1]), tonumber(ARGV[2])
+local starts = redis.call('LRANGE', KEYS[2], 0, -1)
+if #starts == 0 then return 0 end
+local values, nearest = {}, 1
+for i, s in ipairs(starts) do
+  values[i] = tonumber(s) or 0
+  if math.abs(values[i] - booked) < math.abs(values[nearest] - booked) then nearest = i end
+end
+values[nearest] = values[nearest] + late
+table.sort(values)
+local ttl = redis.call('PTTL', KEYS[2])
+redis.call('DEL', KEYS[2])
+for _, v in ipairs(values) do redis.call('RPUSH', KEYS[2], string.format('%.6f', v)) end
+if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+return 1
 """
 
 SUCCEEDED = f"""
@@ -254,7 +295,7 @@ class RedisPacer(Pacer):
     def throttled(self, key: tuple, rate: float, window: float = PACER_WINDOW) -> None:
         if self.store.available():
             try:
-                self._factors[key] = float(self.store.call(THROTTLED, _keys(key)[:1], [window]))
+                self._factors[key] = float(self.store.call(THROTTLED, _keys(key), [window]))
                 return
             except Unavailable:
                 pass
@@ -265,7 +306,7 @@ class RedisPacer(Pacer):
     async def athrottled(self, key: tuple, rate: float, window: float = PACER_WINDOW) -> None:
         if self.store.available():
             try:
-                self._factors[key] = float(await self.store.acall(THROTTLED, _keys(key)[:1], [window]))
+                self._factors[key] = float(await self.store.acall(THROTTLED, _keys(key), [window]))
                 return
             except Unavailable:
                 pass
@@ -299,6 +340,28 @@ class RedisPacer(Pacer):
                 self.store.failed(err)
         await self.fallback.asucceeded(key)
 
+    def late(self, key: tuple, due_ago: float, seconds: float) -> None:
+        if self.store.available():
+            try:
+                self.store.call(LATE, _keys(key), [due_ago, seconds])
+                return
+            except Unavailable:
+                pass
+            except Exception as err:  # noqa: BLE001
+                self.store.failed(err)
+        self.fallback.late(key, due_ago, seconds)
+
+    async def alate(self, key: tuple, due_ago: float, seconds: float) -> None:
+        if self.store.available():
+            try:
+                await self.store.acall(LATE, _keys(key), [due_ago, seconds])
+                return
+            except Unavailable:
+                pass
+            except Exception as err:  # noqa: BLE001
+                self.store.failed(err)
+        await self.fallback.alate(key, due_ago, seconds)
+
     def factor(self, key: tuple) -> float:
         return self._factors.get(key, 1.0) if self.store.available() else self.fallback.factor(key)
 
@@ -309,4 +372,4 @@ class RedisPacer(Pacer):
     def _reserved(self, key: tuple, answer: Any) -> float:
         delay, factor = (float(x) for x in answer)
         self._factors[key] = factor
-        return max(0.0, delay)
+        return delay

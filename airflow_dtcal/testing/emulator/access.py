@@ -104,6 +104,7 @@ def within_quota(state: State, op: str) -> None:
         )
 
 
-def count_call(state: State, op: str) -> None:
-    """Count one calendar call against the month's quota (token calls are never counted)."""
+def count_call(state: State, app: str, op: str) -> None:
+    """Count one calendar call of ``app`` against the month's quota (token calls are never counted)."""
     state.counters["counted"][op] += 1
+    state.counted_by_app[app] = state.counted_by_app.get(app, 0) + 1

@@ -92,7 +92,7 @@ def _answer(
             app = access.authenticate(state, request.headers)
             access.within_quota(state, op)
             access.throttle(state, app, op)
-            access.count_call(state, op)
+            access.count_call(state, app, op)
             client_token = request.headers.get(CLIENT_TOKEN_HEADER)
             key = (app, op, client_token) if client_token and op in WRITE_OPERATIONS else None
             stored = state.idempotency.get(key) if key else None

@@ -9,6 +9,7 @@ this request carried, is replaced wherever else it appears: path, query, headers
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 from airflow_dtcal.testing.emulator.contract import CLIENT_TOKEN_HEADER, TOKEN_HEADER
@@ -94,6 +95,7 @@ def new_record(
         "body": logged_body,
         "client_token": request.headers.get(CLIENT_TOKEN_HEADER),
         "status": None,
+        "received": time.time(),  # when the emulator read it (Unix seconds): rates measured server-side
     }
     known = found | set(state.tokens) | state.secrets_seen | set((state.apps or {}).values())
     secrets = sorted((s for s in known if len(s) >= MIN_SCRUBBED_LENGTH), key=len, reverse=True)

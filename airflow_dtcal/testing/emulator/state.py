@@ -142,6 +142,7 @@ class State:
         self.token_fetches = 0
         self.tokens_issued = 0
         self.quota_month = ""  # "yyyy-MM" of the calls in counters["counted"]
+        self.counted_by_app: dict[str, int] = {}  # app key -> its calls in counters["counted"]
         self.event_seq = 0  # creation order
         self.change_seq = 0  # last change number, for ListEvents sync tokens
         self.peak_in_flight = 0  # most requests handled at once since the last reset
@@ -201,6 +202,7 @@ class State:
         if month != self.quota_month:
             self.quota_month = month
             self.counters["counted"] = dict.fromkeys(OPERATIONS, 0)
+            self.counted_by_app = {}
 
     # ---- inspection
 
@@ -209,6 +211,7 @@ class State:
             self.roll_quota_month()
             out: dict[str, Any] = {name: dict(counts) for name, counts in self.counters.items()}
             out["counted_total"] = sum(self.counters["counted"].values())
+            out["counted_by_app"] = dict(self.counted_by_app)
             out["token_fetches"] = self.token_fetches
             out["tokens_issued"] = self.tokens_issued
             out["peak_in_flight"] = self.peak_in_flight

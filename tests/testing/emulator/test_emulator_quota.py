@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 from alibabacloud_dingtalk.calendar_1_0 import models as cm
@@ -116,3 +118,22 @@ def test_the_sdk_sees_the_quota_error(emu: DingTalkEmulator, api: Api) -> None:
         )
     assert caught.value.code == OVER
     assert caught.value.data["statusCode"] == 403
+
+
+def test_counted_per_app_and_when_received(emu: DingTalkEmulator, api: Api) -> None:
+    other = Api(emu.base_url, app_key="app-2", app_secret="secret-2")
+    other.login()
+    before = time.time()
+    assert api.list_events("org").status_code == 200
+    assert api.create("org", event_body()).status_code == 200
+    assert other.list_events("org").status_code == 200
+    assert_error(api.list_events("org", token="forged"), 400, "InvalidAuthentication")  # not counted
+    after = time.time()
+    stats = emu.stats()
+    assert stats["counted_by_app"] == {"app-1": 2, "app-2": 1} and stats["counted_total"] == 3
+    calendar_calls = [r for r in emu.requests() if r["operation"] != "GetAccessToken"]
+    assert len(calendar_calls) == 4
+    times = [r["received"] for r in calendar_calls]
+    assert before <= times[0] <= times[1] <= times[2] <= times[3] <= after, times
+    emu._state.quota_month = "2000-01"  # a new month starts every app from zero
+    assert emu.stats()["counted_by_app"] == {}
