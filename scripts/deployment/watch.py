@@ -326,13 +326,18 @@ def check_watch(deployment: Deployment, outcome: dict) -> list[str]:
         # first run booked (the only changes of the last round).
         last_day, last_prep = WATCH_ROUNDS[-1][-1][3], f"All-hands prep ({WATCH_ROUNDS[-1][-1][3]})"
         allowed = {k for k, c in by_key.items() if (c[3] or "").startswith(last_day) or c[2] == last_prep}
+        # The changes of round 2 (made while one triggerer was stopped) are read when the watches move between
+        # the triggerers as the stopped one comes back; a watch cancelled there within SETTLE_SECONDS of
+        # handing a change over fires it again in its new triggerer, with the same key (seen here).
+        round_2 = expected_changes(ids, _steps(2))[dag_id] - expected_changes(ids, _steps(1))[dag_id]
+        allowed |= {k for k, c in by_key.items() if c in round_2}
         # At least once: a repeat carries the change's key. Besides the restart's repeat, Airflow may run one
         # watch in both triggerers for a moment while it moves the killed triggerer's triggers (seen here):
         # each instance then fires the change again, with the same key.
         assert set(repeated) <= allowed, f"{dag_id} repeated {repeated}, of which only {allowed} may be"
         if dag_id == WATCH:
             assert counts[killed_key] >= 2, f"the killed change fired {counts[killed_key]} times"
-            assert set(repeated) == {killed_key}, repeated
+            assert killed_key in repeated, repeated
         preps = sorted(describe(p)[2] for p in payloads if _is_prep(p))
         if dag_id == CALENDAR_WATCH:
             assert sorted(set(preps)) == [f"All-hands prep ({d})" for d in PREP_DATES], preps
