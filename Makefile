@@ -78,7 +78,8 @@ services:
 # cores take about half the wall time of one. PYTEST_WORKERS=0 runs it in this process.
 PYTEST_WORKERS ?= 4
 # What test-suite selects: the whole suite by default; the matrix leaves out the tests of code that imports
-# no Airflow (marker airflow_free, see tests/conftest.py), which cannot differ between Airflow lines.
+# no Airflow (marker airflow_free, see tests/conftest.py), which cannot differ between Airflow lines, and the
+# tests of our own state and parsing at ten times their sizes (marker scale).
 PYTEST_SELECT ?=
 
 test: $(STAMP) lint typecheck services
@@ -89,8 +90,8 @@ test: $(STAMP) lint typecheck services
 test-suite: $(STAMP) services
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) $(PYTEST_SELECT)
 
-# The suite on the latest release of each supported line, without the airflow_free tests (the newest line
-# runs those in `make test`); fails if any line fails.
+# The suite on the latest release of each supported line, without the airflow_free and scale tests (the
+# newest line runs those in `make test`); fails if any line fails.
 test-matrix:
 	@bash scripts/test-matrix.sh $(MATRIX)
 

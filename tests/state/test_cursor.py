@@ -54,6 +54,7 @@ def calendars(count: int) -> list[str]:
     return [f"union-{i:06d}-{'x' * 20}" for i in range(count)]
 
 
+@pytest.mark.scale
 def test_ten_times_the_calendars_with_every_token_at_its_longest_stay_under_the_variable_cap(clock):
     """10,000 calendars (a watch serves up to 1,000), every sync token and next page 1,024 characters:
     100 parts, each under 256 KiB; read back, every position is there."""

@@ -71,6 +71,7 @@ def test_what_someone_else_wrote_into_the_variable_is_refused_by_a_bound(airflow
         load_state("dtcal_test.hostile")
 
 
+@pytest.mark.scale
 def test_hostile_state_up_to_its_cap_costs_about_what_valid_json_does():
     assert_bounded("state", MAX_STATE_BYTES, list(HOSTILE))
 

@@ -29,6 +29,7 @@ def unpaced(dtcal_emulator, monkeypatch):
     return dtcal_emulator
 
 
+@pytest.mark.scale
 @pytest.mark.parametrize(("calendars", "days"), [(1000, 2), (500, 3), (100, 10)])
 def test_incremental_runs_past_the_day_the_old_watermark_failed(unpaced, tmp_path, calendars, days):
     owners = [f"union-size-{n:05d}" for n in range(calendars)]

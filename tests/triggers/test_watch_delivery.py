@@ -134,6 +134,7 @@ def test_watchers_sharing_an_app_each_get_every_change_though_each_notice_goes_t
     assert {e["dedup_key"] for e in got_updates} <= {e["dedup_key"] for e in got_every}
 
 
+@pytest.mark.scale
 def test_poll_one_delta_of_3000_changes_fires_each_once(admin, hook, dtcal_emulator):
     """The delta that once stuck at change 1,771 (fired 707 times, the rest never): 30 pages, each
     change fired once, the cursor's Variables far from 256 KiB whatever the delta's size."""
@@ -160,6 +161,7 @@ def test_poll_one_delta_of_3000_changes_fires_each_once(admin, hook, dtcal_emula
     assert max(sizes.values()) < MAX_STATE_BYTES // 2, sizes
 
 
+@pytest.mark.scale
 def test_stream_with_8_fields_and_1200_changes_fires_each_change_once(admin, hook, dtcal_emulator):
     """The Stream watch that once fired one change 12 times and lost 262: 1,200 events, 8 fields compared,
     each moved once; every move fires once, with the fields that changed, and the cursor stays bounded."""

@@ -68,6 +68,7 @@ def test_the_wait_after_any_number_of_failures_is_capped_before_exponentiation(f
     )
 
 
+@pytest.mark.scale
 def test_a_thousand_failures_in_a_row_neither_overflow_nor_end_the_watch(
     admin, hook, dtcal_emulator, monkeypatch
 ):
