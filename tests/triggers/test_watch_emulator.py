@@ -306,7 +306,12 @@ def test_poll_restart_in_the_middle_of_a_delta_resumes_at_the_saved_page(
 
         task = asyncio.create_task(triggerer())
         try:
-            await asyncio.wait_for(done.wait(), WAIT)
+            try:
+                await asyncio.wait_for(done.wait(), WAIT)
+            except TimeoutError:  # say how far it came (the trigger's own errors are in the captured log)
+                raise AssertionError(
+                    f"{len(events)} of {count} events in {WAIT:.0f}s; saved page: {saved_page(trigger)!r}"
+                ) from None
             if not hold:
                 await until("the delta's new token", lambda: saved_page(trigger) is None)
             return events
