@@ -72,6 +72,11 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
     ``calendars`` table (one row per calendar: how it was listed), which is the incremental watermark: it
     lives beside the data, one record per interval (:mod:`airflow_dtcal.state.watermarks`).
 
+    Each ``Asset`` in the task's ``outlets`` gets an asset event with extra ``{"path", "partition", "rows"}``
+    (the destination, the partition written, the rows per table), so a DAG scheduled on the asset reads the
+    new partition. With the OpenLineage provider installed, the run reports the calendars it read and the
+    tables it wrote (:meth:`get_openlineage_facets_on_complete`; see ``docs/export.md``).
+
     Returns ``{"path", "partition", "rows": {"events", "attendees", "check_ins"}, "mode", "modes",
     "calendars", "files"}``: the destination, the partition name, the rows written per table (``None`` for a
     table not exported), the run's mode (``full``, ``incremental`` or ``resync``), how many calendars were
@@ -259,6 +264,7 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
             partition,
             ", ".join(f"{n:,} {m}" for m, n in sorted(counts.items())) or "none",
         )
+        _announce(ex.context, self.outlets, {"path": str(destination), "partition": partition, "rows": rows})
         return {
             "path": str(destination),
             "partition": partition,
@@ -440,6 +446,19 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
             )
             for people in _batches(users, 500):
                 files.write("check_ins", check_in_rows(context, event, change, people))
+
+
+def _announce(context: Any, outlets: Any, extra: dict[str, Any]) -> None:
+    """Each asset in the task's ``outlets`` gets an event whose extra says where the run wrote and which
+    partition (``{"path", "partition", "rows"}``), so a DAG scheduled on it reads the new partition."""
+    from airflow.sdk import Asset
+
+    events = context.get("outlet_events") if hasattr(context, "get") else None
+    if events is None:
+        return
+    for outlet in outlets or ():
+        if isinstance(outlet, Asset):
+            events[outlet].extra.update(extra)
 
 
 def _lineage_of(
