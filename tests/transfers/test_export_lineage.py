@@ -149,3 +149,69 @@ def test_an_object_store_destination_is_named_by_scheme_and_bucket_without_the_c
     at_root = _lineage_of("https://api.dingtalk.com", "primary", ["u1"], ObjectStoragePath("gs://b"), Files())  # type: ignore[arg-type]
     assert [t.name for t in at_root.tables] == ["events", "attendees", "calendars"]
     assert at_root.tables[0].namespace == "gs://b"
+
+
+@pytest.fixture
+def openlineage_to_file(tmp_path, monkeypatch):
+    """The OpenLineage provider's own listener, enabled with a file transport (events as JSON lines) and
+    emitting in a thread (not a fork) so the in-process dag.test() waits for it."""
+    from airflow.providers.openlineage import conf
+    from airflow.providers.openlineage.plugins.listener import get_openlineage_listener
+    from airflow.sdk.listener import get_listener_manager
+
+    log = tmp_path / "openlineage.jsonl"
+    monkeypatch.setenv(
+        "AIRFLOW__OPENLINEAGE__TRANSPORT",
+        json.dumps({"type": "file", "log_file_path": str(log), "append": True}),
+    )
+    monkeypatch.setenv("AIRFLOW__OPENLINEAGE__EXECUTE_IN_THREAD", "True")
+    cached = [f for f in vars(conf).values() if callable(getattr(f, "cache_clear", None))]
+    for function in cached:
+        function.cache_clear()
+    get_openlineage_listener.cache_clear()
+    listener = get_openlineage_listener()
+    manager = get_listener_manager()
+    manager.add_listener(listener)
+    try:
+        yield log
+    finally:
+        manager.pm.unregister(listener)
+        get_openlineage_listener.cache_clear()
+        monkeypatch.undo()
+        for function in cached:
+            function.cache_clear()
+
+
+def test_the_openlineage_listener_emits_the_facets_on_complete(
+    airflow_db, dtcal_emulator, hook, tmp_path, openlineage_to_file
+):
+    from tests.airflow_runs import run_dag
+
+    hook.create_event(TEAM[0], meeting("Planning", 10))
+    destination = tmp_path / "export"
+    result = run_dag(
+        daily_export(), logical_date=MONDAY_RUN, conf={"destination": f"file://{destination}", "team": TEAM}
+    )
+    assert result.state == "success", result.task_states
+    events = [json.loads(line) for line in openlineage_to_file.read_text().splitlines()]
+    [complete] = [
+        e
+        for e in events
+        if e.get("eventType") == "COMPLETE"
+        and e["job"]["name"] == "dingtalk_daily_export.export_team_calendars"
+    ]
+    host = dtcal_emulator.base_url.split("://", 1)[1].rstrip("/")
+    assert [(d["namespace"], d["name"]) for d in complete["inputs"]] == [
+        (f"dingtalk://{host}", f"{owner}/primary") for owner in TEAM
+    ]
+    outputs = {d["name"]: d for d in complete["outputs"]}
+    assert sorted(outputs) == [f"{destination}/{t}" for t in ("attendees", "calendars", "events")]
+    events_table = outputs[f"{destination}/events"]
+    assert events_table["namespace"] == "file"
+    assert [f["name"] for f in events_table["facets"]["schema"]["fields"]] == _jsonl_columns(
+        destination, "events"
+    )
+    assert events_table["outputFacets"]["outputStatistics"]["rowCount"] == 3
+    # No secret in what is sent.
+    text = openlineage_to_file.read_text()
+    assert dtcal_emulator.app_secret not in text
