@@ -36,7 +36,8 @@ def test_an_export_leaves_an_asset_event_and_the_counts_dag_reads_its_partition(
     from sqlalchemy import select
 
     hook.create_event(TEAM[0], meeting("Planning", 10))
-    export = run_day(tmp_path, MONDAY_RUN).xcom("export_team_calendars")
+    run = run_day(tmp_path, MONDAY_RUN)
+    export = run.xcom("export_team_calendars")
 
     with create_session() as session:
         events = session.scalars(
@@ -44,7 +45,7 @@ def test_an_export_leaves_an_asset_event_and_the_counts_dag_reads_its_partition(
             .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
             .where(
                 AssetModel.name == "dingtalk_calendar_export",
-                AssetEvent.source_dag_id == "dingtalk_daily_export",
+                AssetEvent.source_run_id == run.run_id,
             )
         ).all()
         extras = [dict(e.extra) for e in events]
