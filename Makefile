@@ -24,6 +24,10 @@ STAMP := $(VENV)/.installed
 # Developer dependencies are PEP 735 dependency groups (pyproject.toml), not published extras.
 # Airflow 3.0 and 3.1 build the connection form with flask-appbuilder, which the fab provider brings.
 GROUPS := --group test --group bench
+# The OpenLineage provider (the export's lineage test) on the newest line only; older lines skip that test.
+ifeq ($(AIRFLOW_VERSION),$(NEWEST_AIRFLOW))
+GROUPS += --group lineage
+endif
 EXTRAS :=
 ifneq ($(filter 3.0 3.1,$(AIRFLOW_LINE)),)
 EXTRAS := [fab]

@@ -16,10 +16,15 @@ export_team_calendars (ExportEventsOperator) ─▶ summarize (@task)
   holds the sync token each calendar reached: it is the watermark, beside the data, so re-running a day
   replaces that day's partitions with the same changes, and nothing is duplicated. The merge rule (and its
   SQL) is in docs/export.md.
+* ``export_team_calendars`` declares the ``dingtalk_calendar_export`` Asset (the destination) as its outlet:
+  each finished export records an asset event whose extra holds ``path``, ``partition`` and ``rows``, and
+  ``dingtalk_export_row_counts`` (dags/dingtalk_export_row_counts.py) is scheduled on it.
 * ``summarize`` reads the export's XCom (path, partition, row counts, mode) — put your warehouse load here.
 
-Point ``destination`` at any storage Airflow supports: ``s3://aws_default@my-bucket/dingtalk`` (the user
-part names an Airflow connection), ``gs://...``, or a local ``file:///...`` path. Parquet needs pyarrow
+The destination defaults to ``DTCAL_EXPORT_DESTINATION`` (``file:///tmp/dingtalk-export`` when unset; the
+asset's URI is that destination without the connection part). Point it at any storage Airflow supports:
+``s3://aws_default@my-bucket/dingtalk`` (the user part names an Airflow connection), ``gs://...``, or a
+local ``file:///...`` path. Parquet needs pyarrow
 (``pip install 'airflow-dtcal[parquet]'``); drop ``"parquet"`` from ``formats`` to write JSON Lines only.
 
 **Budget.** DingTalk's standard edition allows 5,000 calendar calls a month. A run costs one ListEvents
@@ -34,13 +39,22 @@ data interval is the day before it.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from typing import Any
+from urllib.parse import urlsplit
 
 import pendulum
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import DAG, Asset, Param, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from airflow_dtcal.transfers.export import ExportEventsOperator
+
+DESTINATION = os.environ.get("DTCAL_EXPORT_DESTINATION", "file:///tmp/dingtalk-export")
+# The asset names the destination; the user part of s3://conn_id@bucket/... names a connection, not the data.
+_where = urlsplit(DESTINATION)
+calendar_export = Asset(
+    name="dingtalk_calendar_export", uri=_where._replace(netloc=_where.netloc.rpartition("@")[2]).geturl()
+)
 
 with DAG(
     dag_id="dingtalk_daily_export",
@@ -58,7 +72,7 @@ with DAG(
             description="unionIds of the team members whose calendars are exported",
         ),
         "destination": Param(
-            "file:///tmp/dingtalk-export",
+            DESTINATION,
             type="string",
             description="where the tables go: s3://conn_id@bucket/path, gs://..., file:///...",
         ),
@@ -72,6 +86,7 @@ with DAG(
         attendees=True,
         formats=["jsonl", "parquet"],
         retries=2,
+        outlets=[calendar_export],  # each finished export: an asset event with path, partition and rows
     )
 
     @task

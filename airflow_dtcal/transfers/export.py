@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath, XComArg
 
     from airflow_dtcal.export.claims import Claim
+    from airflow_dtcal.export.lineage import ExportLineage
     from airflow_dtcal.export.partition import PartitionRun
     from airflow_dtcal.export.plan import ExportPlan
     from airflow_dtcal.state.watermarks import Start
@@ -71,6 +72,11 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
     ``calendars`` table (one row per calendar: how it was listed), which is the incremental watermark: it
     lives beside the data, one record per interval (:mod:`airflow_dtcal.state.watermarks`).
 
+    Each ``Asset`` in the task's ``outlets`` gets an asset event with extra ``{"path", "partition", "rows"}``
+    (the destination, the partition written, the rows per table), so a DAG scheduled on the asset reads the
+    new partition. With the OpenLineage provider installed, the run reports the calendars it read and the
+    tables it wrote (:meth:`get_openlineage_facets_on_complete`; see ``docs/export.md``).
+
     Returns ``{"path", "partition", "rows": {"events", "attendees", "check_ins"}, "mode", "modes",
     "calendars", "files"}``: the destination, the partition name, the rows written per table (``None`` for a
     table not exported), the run's mode (``full``, ``incremental`` or ``resync``), how many calendars were
@@ -100,6 +106,9 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
     :param id_type: for ``calendars``. :param on_unknown: ``"skip"`` leaves out the calendars of people who
         cannot be resolved.
     """
+
+    #: What the last run read and wrote (set when its files are committed), for the OpenLineage facets.
+    _lineage: ExportLineage | None = None
 
     people = {"calendars": IDS(check=_calendars)}
     rules = {
@@ -250,6 +259,7 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
                 files.abort()
                 raise
 
+        self._lineage = _lineage_of(self.get_hook().settings.base_url, calendar, owners, destination, files)
         rows = {table: files.rows.get(table) for table in ("events", "attendees", "check_ins")}
         counts = dict(Counter(modes.values()))
         self.log.info(
@@ -258,6 +268,7 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
             partition,
             ", ".join(f"{n:,} {m}" for m, n in sorted(counts.items())) or "none",
         )
+        _announce(ex.context, self.outlets, {"path": str(destination), "partition": partition, "rows": rows})
         return {
             "path": str(destination),
             "partition": partition,
@@ -268,6 +279,44 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
             "calendars": modes if len(modes) <= MAX_NAMED_CALENDARS else None,
             "files": written,
         }
+
+    # ------------------------------------------------------------------ lineage
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage's datasets of the finished run (called by the OpenLineage provider when installed):
+        inputs, the DingTalk calendars exported; outputs, the tables written, each with its schema and row
+        count. Made from what the run recorded (see :mod:`airflow_dtcal.export.lineage`); nothing is listed
+        again. An empty lineage when the run wrote nothing."""
+        from airflow.providers.common.compat.openlineage.facet import (
+            Dataset,
+            OutputDataset,
+            OutputStatisticsOutputDatasetFacet,
+            SchemaDatasetFacet,
+            SchemaDatasetFacetFields,
+        )
+        from airflow.providers.openlineage.extractors import OperatorLineage
+
+        lineage = self._lineage
+        if lineage is None:
+            return OperatorLineage()
+        calendars_facets: dict[str, Any] = {}
+        if lineage.summarized:
+            calendars_facets["dingtalkCalendars"] = _calendar_count_facet(lineage.calendar_count)
+        inputs = [Dataset(namespace=ns, name=name, facets=calendars_facets) for ns, name in lineage.inputs()]
+        outputs = [
+            OutputDataset(
+                namespace=table.namespace,
+                name=table.name,
+                facets={
+                    "schema": SchemaDatasetFacet(
+                        fields=[SchemaDatasetFacetFields(name=n, type=t) for n, t in table.columns]
+                    )
+                },
+                outputFacets={"outputStatistics": OutputStatisticsOutputDatasetFacet(rowCount=table.rows)},
+            )
+            for table in lineage.tables
+        ]
+        return OperatorLineage(inputs=inputs, outputs=outputs)
 
     def _export_calendar(
         self,
@@ -401,6 +450,49 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
             )
             for people in _batches(users, 500):
                 files.write("check_ins", check_in_rows(context, event, change, people))
+
+
+def _announce(context: Any, outlets: Any, extra: dict[str, Any]) -> None:
+    """Each asset in the task's ``outlets`` gets an event whose extra says where the run wrote and which
+    partition (``{"path", "partition", "rows"}``), so a DAG scheduled on it reads the new partition."""
+    from airflow.sdk import Asset
+
+    events = context.get("outlet_events") if hasattr(context, "get") else None
+    if events is None:
+        return
+    for outlet in outlets or ():
+        if isinstance(outlet, Asset):
+            events[outlet].extra.update(extra)
+
+
+def _lineage_of(
+    base_url: str, calendar: str, owners: Sequence[str], destination: Any, files: PartitionRun
+) -> ExportLineage:
+    from airflow_dtcal.export.lineage import export_lineage
+
+    protocol = getattr(destination, "protocol", "") or "file"
+    local = protocol in ("file", "local")
+    return export_lineage(
+        base_url=base_url,
+        calendar_id=calendar,
+        owners=owners,
+        protocol=protocol,
+        bucket="" if local else destination.bucket,
+        key=destination.path if local else destination.key,
+        rows=files.rows,
+    )
+
+
+def _calendar_count_facet(count: int) -> Any:
+    """A dataset facet ``{"count": n}``: how many calendars the one input dataset stands for."""
+    from attrs import define
+    from openlineage.client.facet_v2 import DatasetFacet
+
+    @define
+    class DingTalkCalendarsDatasetFacet(DatasetFacet):
+        count: int
+
+    return DingTalkCalendarsDatasetFacet(count=count)
 
 
 def _commit(files: PartitionRun, claim: Claim) -> list[str]:
