@@ -46,6 +46,7 @@ def run_dag(
         kwargs["logical_date"] = logical_date
     if run_after is not None:
         kwargs["run_after"] = run_after
+    _activate_assets(dag)
     dag_run = dag.test(**kwargs)
     with create_session() as session:
         states = {
@@ -57,6 +58,27 @@ def run_dag(
         )
         xcoms = {(row.task_id, row.map_index): XComModel.deserialize_value(row) for row in rows}
     return DagRunResult(state=str(dag_run.state), run_id=dag_run.run_id, task_states=states, xcoms=xcoms)
+
+
+def _activate_assets(dag: Any) -> None:
+    """Airflow 3.0's ``dag.test()`` writes nothing of the DAG to the metadata database, and a task whose
+    inlet or outlet asset is not active there fails (``AirflowInactiveAssetInInletOrOutletException``);
+    3.1+ write the DAG's bundle first. On 3.0 this records and activates the DAG's assets as the
+    dag-processor would."""
+    from airflow import __version__
+
+    if not __version__.startswith("3.0."):
+        return
+    from airflow.dag_processing.collection import AssetModelOperation
+    from airflow.serialization.serialized_objects import SerializedDAG
+    from airflow.utils.session import create_session
+
+    scheduler_dag = SerializedDAG.deserialize_dag(SerializedDAG.serialize_dag(dag))
+    assets = AssetModelOperation.collect({dag.dag_id: scheduler_dag})
+    with create_session() as session:
+        models = assets.sync_assets(session=session)
+        session.flush()
+        assets.activate_assets_if_possible(models.values(), session=session)
 
 
 def load_dag(path: Path, dag_id: str | None = None) -> Any:
