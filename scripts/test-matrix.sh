@@ -37,15 +37,15 @@ run_line() {
     echo "$status $((SECONDS - begin))" >".matrix/airflow-$version.status"
 }
 
-running=0
+running=()  # the pids of the lines under test, oldest first
 for version in "$@"; do
+    if [ "${#running[@]}" -ge "$jobs_at_once" ]; then
+        wait "${running[0]}"
+        running=("${running[@]:1}")
+    fi
     echo "Airflow $version: testing"
     run_line "$version" &
-    running=$((running + 1))
-    if [ "$running" -ge "$jobs_at_once" ]; then
-        wait -n
-        running=$((running - 1))
-    fi
+    running+=("$!")
 done
 wait
 

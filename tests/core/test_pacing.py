@@ -101,6 +101,32 @@ def test_a_call_that_went_out_late_moves_its_start_on_record():
     assert next_start(late, 100.0, 20, window=1.05)[0] == pytest.approx(101.35)
 
 
+def test_a_process_pacer_moves_a_late_start_at_the_full_share_only():
+    """Alone (full share), a late call moves its start on record as with every backend; sharing the quota
+    blind, calls are spaced evenly and a late one must not space the next further (that lowered the rate)."""
+    now = [100.0]
+    pacer = ProcessPacer(random.Random(1), clock=lambda: now[0])
+    key = ("app", "CreateEvent")
+    assert [pacer.reserve(key, 20, PACER_WINDOW) for _ in range(20)] == [0.0] * 20
+    for _ in range(20):
+        pacer.late(key, 0.0, 0.3)  # the whole burst went out 0.3 s late
+    now[0] += 1.0
+    assert pacer.reserve(key, 20, PACER_WINDOW) == pytest.approx(PACER_WINDOW + 0.3 - 1.0)
+
+    now[0] = 100.0
+    sharing = ProcessPacer(random.Random(1), clock=lambda: now[0])
+    sharing.reserve(key, 20, PACER_WINDOW)
+    sharing.succeeded(key)
+    now[0] += 0.01
+    for _ in range(4):
+        sharing.throttled(key, 20, PACER_WINDOW)  # a storm: the share is cut at once
+    assert sharing.factor(key) < 1.0
+    gap = PACER_WINDOW / (20 * sharing.factor(key))
+    first = sharing.reserve(key, 20, PACER_WINDOW)
+    sharing.late(key, 0.0, 0.3)
+    assert sharing.reserve(key, 20, PACER_WINDOW) == pytest.approx(first + gap)
+
+
 def test_isolated_throttles_are_jitter_and_leave_the_shared_share_alone():
     """Every call of the app is paced through a shared store, so one or two throttles among a window's 20
     calls are jitter (retried); a larger share means a client outside the store, and the share comes down
