@@ -260,12 +260,13 @@ class Deployment:
         return [{"name": "deployment-load", "classpath": classpath, "kwargs": {"path": str(CELERY_DAGS)}}]
 
     def _celery_env(self, db_url: str) -> dict[str, str]:
-        """CeleryExecutor settings: Redis db 0 is the broker, PostgreSQL keeps the results; the DingTalk
+        """CeleryExecutor settings, over docs/deploy.md's LocalExecutor: Redis db 0 is the broker, PostgreSQL keeps the results; the DingTalk
         connection paces through Redis db 1 (the ``redis_default`` connection)."""
         redis_url = f"redis://127.0.0.1:{self.redis_port}"
         dingtalk = json.loads(self.env["AIRFLOW_CONN_DINGTALK_CALENDAR_DEFAULT"])
         dingtalk["extra"] = {"pacing": "redis"}  # pacing_redis_conn_id: redis_default (the default)
         return {
+            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",  # docs/deploy.md, "More than one machine"
             "AIRFLOW__CELERY__BROKER_URL": f"{redis_url}/0",
             "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{db_url}",
             "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(WORKER_CONCURRENCY),
