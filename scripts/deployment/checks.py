@@ -8,9 +8,19 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import datetime
+from pathlib import Path
 
 from deployment import APP_SECRET, Deployment
-from scenarios import EXPECTED_EVENTS, FOLLOWUP, ORGANIZER, RETRO_ANSWERS, RUNS, WEEK_11_ROTA
+from scenarios import (
+    EXPECTED_EVENTS,
+    FOLLOWUP,
+    ORGANIZER,
+    RETRO_ANSWERS,
+    ROW_COUNTS,
+    RUNS,
+    WEEK_11_ROTA,
+)
 
 from airflow_dtcal.testing import EmulatorAdmin
 
@@ -25,12 +35,18 @@ def _statuses(admin: EmulatorAdmin, event_id: str) -> dict[str, str]:
     return {a["id"]: a["responseStatus"] for a in admin.attendees(event_id)}
 
 
-def _message(line: str) -> str:
-    """The message of one JSON line of an Airflow task or trigger log file."""
-    try:
-        return str(json.loads(line).get("event", ""))
-    except ValueError:
-        return line
+def _lines(path: Path) -> list[tuple[datetime, str]]:
+    """(time, message) of each JSON line of an Airflow task or trigger log file (UTC; 3.3 ends the time
+    with "Z", 3.0 does not); other lines are left out."""
+    lines = []
+    for line in path.read_text(errors="replace").splitlines() if path.is_file() else []:
+        try:
+            record = json.loads(line)
+            when = datetime.fromisoformat(str(record["timestamp"]).removesuffix("Z"))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue
+        lines.append((when, str(record.get("event", ""))))
+    return lines
 
 
 def _event_ids(admin: EmulatorAdmin) -> dict[str, str]:
@@ -108,6 +124,14 @@ def check_runs(deployment: Deployment, run_ids: dict[str, str]) -> list[str]:
         f"dingtalk_daily_export: partition {export['partition']} written under the deployment's directory "
         f"({export['rows']}, mode {export['mode']}), each table with its _SUCCESS marker"
     )
+    counted = api.xcom(ROW_COUNTS, run_ids[ROW_COUNTS], "count_rows")
+    reported = {table: n for table, n in export["rows"].items() if n is not None}  # None: not exported
+    assert len(counted) == 1 and counted[0]["partition"] == export["partition"], (counted, export)
+    assert reported and {t: counted[0]["rows"].get(t) for t in reported} == reported, (counted, export)
+    done.append(
+        f"{ROW_COUNTS}: run by the scheduler on the export's asset event; counted the rows the export "
+        f"reported in its partition ({counted[0]['rows']})"
+    )
 
     run_id = run_ids[FOLLOWUP]
     event_id = api.xcom(FOLLOWUP, run_id, "create_retro")
@@ -145,27 +169,31 @@ def check_deferral(deployment: Deployment, run_ids: dict[str, str]) -> list[str]
     assert all(r["status"] == 200 for r in log), log
     [ti] = [ti for ti in api.task_instances(FOLLOWUP, run_id) if ti["task_id"] == SENSOR]
     assert ti["try_number"] == 1, f"the sensor needed {ti['try_number']} tries"
-    task_log = api.task_log(FOLLOWUP, run_id, SENSOR, 1)
-    # The triggerer writes the trigger's output next to the task's log, in a file named after its job id.
-    trigger_logs = list(
-        deployment.workdir.glob(f"airflow-home/logs/dag_id={FOLLOWUP}/**/task_id={SENSOR}/*.trigger.*.log")
-    )
-    triggerers = {job["id"] for job in api.jobs("TriggererJob")}
-    trigger_text = trigger_logs[0].read_text() if len(trigger_logs) == 1 else ""
-    messages = [_message(line) for line in trigger_text.splitlines()]
-    trigger_lines = [m.split(" (", 1)[0] for m in messages if m.startswith(f"Event {event_id}:")]
+    # Read from the files as written (the same names on 3.0 and 3.3): the try's log, and the trigger's
+    # output next to it, in a file named after the triggerer's job id (attempt=1.log.trigger.<id>.log).
+    folder = f"airflow-home/logs/dag_id={FOLLOWUP}/run_id={run_id}/task_id={SENSOR}"
+    task_log = _lines(deployment.workdir / folder / "attempt=1.log")
+    trigger_logs = list(deployment.workdir.glob(f"{folder}/attempt=1.log.trigger.*.log"))
+    triggerers = deployment.note_triggerer_jobs()
+    trigger_log = _lines(trigger_logs[0]) if len(trigger_logs) == 1 else []
+    trigger_lines = [m.split(" (", 1)[0] for _, m in trigger_log if m.startswith(f"Event {event_id}:")]
+    fired = [when for when, m in trigger_log if m == "Trigger fired event"]
+    # Each start of the task on a worker parses its DAG file first (3.0 and 3.3 word it alike).
+    starts = [when for when, m in task_log if m.startswith("Filling up the DagBag from ")]
     evidence = {
-        "the worker deferred the task": task_log.count("Pausing task as DEFERRED") == 1,
-        "the trigger fired once": task_log.count("Trigger fired event") == 1,
+        "the worker deferred the task": [m.strip() for _, m in task_log].count("Pausing task as DEFERRED.")
+        == 1,
+        "the trigger fired once": len(fired) == 1,
         "the trigger's one poll saw the answers": trigger_lines == [f"Event {event_id}: met"],
-        "the task ran again on a worker after the trigger": task_log.count("Worker startup parse complete")
-        == 2,
+        "the task started on a worker again after the trigger fired": len(starts) == 2
+        and len(fired) == 1
+        and starts[0] < fired[0] < starts[1],
         "the trigger's log was written by the triggerer job": len(trigger_logs) == 1
         and int(trigger_logs[0].name.rsplit(".", 2)[-2]) in triggerers,
     }
     assert all(evidence.values()), (
         f"missing evidence of the deferral: {evidence}; trigger logs {trigger_logs}, triggerer jobs {triggerers}"
-        f"\n--- task log ---\n{task_log[-3000:]}"
+        f"\n--- task log ---\n{task_log[-40:]}\n--- trigger log ---\n{trigger_log[-20:]}"
     )
     return [
         f"{FOLLOWUP}.{SENSOR}: ListAttendees once on the worker, then once from the trigger, whose poll "

@@ -10,22 +10,29 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from pathlib import Path
 
 from airflow_api import AirflowAPI
 from postgres import start_postgres
 from redis_service import start_redis
 from services import DeploymentError, Service, free_port, tail, wait_until
+from walkthrough import DEPLOYMENT_ONLY, Walkthrough, fill
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-ADMIN_USER = "deployer"
 # The emulator accepts any non-empty App Key / App Secret; the secret must never show up in Airflow's output.
 APP_KEY, APP_SECRET = "deploy-app-key", "deploy-app-secret-" + secrets.token_hex(8)
 # Two triggerers (each runs at most two triggers, so the three watches of the event-driven example are
-# shared between them, as in a deployment with more than one triggerer).
-AIRFLOW_SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer", "triggerer-2")
-TRIGGERER_CAPACITY = 2
+# shared between them, as in a deployment with more than one triggerer). Airflow 3.0 and 3.1 run one, with
+# its default capacity: they hand the oldest asset-watcher triggers to every triggerer that asks, whoever
+# runs them already (Trigger.get_sorted_triggers of 3.0.6 and 3.1.8; 3.2 assigns them like the other
+# triggers), so with two each watch moves back and forth and a watch beyond one triggerer's capacity never runs.
+AIRFLOW_LINE = tuple(int(part) for part in version("apache-airflow").split(".")[:2])
+ONE_TRIGGERER = AIRFLOW_LINE < (3, 2)
+TRIGGERERS = ("triggerer",) if ONE_TRIGGERER else ("triggerer", "triggerer-2")
+AIRFLOW_SERVICES = ("api-server", "scheduler", "dag-processor", *TRIGGERERS)
+TRIGGERER_CAPACITY = None if ONE_TRIGGERER else 2
 #: DAGs of the deployment check itself (two more watches of the same DingTalk app), beside dags/.
 DEPLOYMENT_DAGS = Path(__file__).resolve().parent / "dags"
 #: EXECUTOR=celery: two Celery workers, each as if on a machine of its own (own HOME, TMPDIR, working and
@@ -45,19 +52,30 @@ class Deployment:
     env: dict[str, str] = field(default_factory=dict)
     emulator_url: str = ""
     api: AirflowAPI | None = None
-    # Called with the emulator's URL once it is up, before Airflow starts: environment for Airflow's processes.
-    before_airflow: Callable[[str], dict[str, str]] | None = None
+    # Called with the emulator's URL once it is up, before Airflow starts: docs/deploy.md's placeholders it
+    # fills, and settings for Airflow's processes (each in walkthrough.DEPLOYMENT_ONLY).
+    before_airflow: Callable[[str], tuple[dict[str, str], dict[str, str]]] | None = None
     executor: str = "local"  # or "celery" (Redis as broker and the DingTalk pacer's store)
     redis_port: int = 0
+    # Ids of the triggerer jobs seen running (Airflow 3.0's REST API lists running jobs only, 3.3 all).
+    triggerer_jobs: set[int] = field(default_factory=set)
 
     def service(self, name: str) -> Service:
         return next(s for s in self.services if s.name == name)
 
     def start(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        print("Starting PostgreSQL...")
-        db_url = start_postgres(self.workdir, self.log_dir, self.services)
-        print(f"  {db_url}")
+        walkthrough = Walkthrough()  # docs/deploy.md: the steps this deployment follows
+        values = {"<db password>": secrets.token_urlsafe(16)}
+        print("Starting PostgreSQL; the role and database of docs/deploy.md, step 2...")
+        values["<db host>"], port = start_postgres(
+            self.workdir,
+            self.log_dir,
+            self.services,
+            [fill(statement, values) for statement in walkthrough.database_sql()],
+        )
+        values["<db port>"] = str(port)
+        print(f"  postgresql://airflow@127.0.0.1:{port}/airflow")
         if self.executor == "celery":
             print("Starting Redis (redis-server)...")
             self.redis_port = start_redis(self.workdir, self.log_dir, self.services)
@@ -66,28 +84,49 @@ class Deployment:
         self.emulator_url = self._start_emulator()
         print(f"  {self.emulator_url}")
         api_port = free_port()
-        password = secrets.token_urlsafe(16)
-        self.env = self._airflow_env(db_url, api_port, password)
-        if self.executor == "celery":
-            self.env.update(self._celery_env(db_url))
+        values.update(
+            {
+                "<airflow home>": str(self.workdir / "airflow-home"),
+                "<dags folder>": str(ROOT / "dags"),
+                "<listen address>": "127.0.0.1",
+                "<airflow host>": "127.0.0.1",
+                "<api port>": str(api_port),
+                "<random secret 1>": secrets.token_urlsafe(32),
+                "<random secret 2>": secrets.token_urlsafe(32),
+                "<admin password>": secrets.token_urlsafe(16),
+                "<app key>": APP_KEY,
+                "<app secret>": APP_SECRET,
+                "<export destination>": f"file://{self.workdir / 'export'}",
+            }
+        )
+        extra: dict[str, str] = {}
         if self.before_airflow is not None:
-            self.env.update(self.before_airflow(self.emulator_url))
+            placeholders, extra = self.before_airflow(self.emulator_url)
+            values.update(placeholders)
+        settings = {key: fill(value, values) for key, value in walkthrough.settings().items()}
+        self.env = self._airflow_env(settings, extra, values["<admin password>"])
+        if self.executor == "celery":
+            self.env.update(self._celery_env(settings["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]))
+        print("Airflow's settings: docs/deploy.md's step 3, and " + ", ".join(DEPLOYMENT_ONLY))
+        documented = walkthrough.commands("airflow")
+        for command in ("db migrate", *sorted({n.removesuffix("-2") for n in AIRFLOW_SERVICES})):
+            if ["airflow", *command.split()] not in documented:
+                raise DeploymentError(f"docs/deploy.md's step 5 does not say `airflow {command}` as written")
         print("Migrating Airflow's metadata database (airflow db migrate)...")
-        self._airflow_command(["db", "migrate"], "db-migrate.log", timeout=300)
+        self.airflow_command(["db", "migrate"], "db-migrate.log", timeout=300)
         executor = "CeleryExecutor" if self.executor == "celery" else "LocalExecutor"
         print("Starting airflow " + ", ".join(AIRFLOW_SERVICES) + f" ({executor})...")
         for name in AIRFLOW_SERVICES:
             command = "triggerer" if name.startswith("triggerer") else name
-            argv = [str(BIN / "airflow"), command]
-            if name == "api-server":
-                argv += ["--host", "127.0.0.1", "--port", str(api_port)]
+            argv = [str(BIN / "airflow"), command]  # the api-server's host and port: from the settings
             if command in ("scheduler", "triggerer"):
                 # Their log servers listen on every interface; the API server reads the log files directly.
                 argv += ["--skip-serve-logs"]
-            if command == "triggerer":
+            if command == "triggerer" and TRIGGERER_CAPACITY is not None:
                 argv += ["--capacity", str(TRIGGERER_CAPACITY)]
             self.services.append(Service(name, argv, self.log_dir / f"{name}.log", env=self.env).start())
-        self.api = AirflowAPI(f"http://127.0.0.1:{api_port}", ADMIN_USER, password)
+        admin = settings["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"].split(":")[0]
+        self.api = AirflowAPI(settings["AIRFLOW__API__BASE_URL"], admin, values["<admin password>"])
         airflow = [self.service(n) for n in AIRFLOW_SERVICES]
         wait_until(
             "the API server to answer",
@@ -114,6 +153,11 @@ class Deployment:
         print(f"  API server http://127.0.0.1:{api_port}; all services healthy")
         if self.executor == "celery":
             self._start_workers()
+
+    def note_triggerer_jobs(self) -> set[int]:
+        """Remember the triggerer jobs running now; every one seen so far."""
+        self.triggerer_jobs |= {job["id"] for job in self.api.jobs("TriggererJob")}
+        return self.triggerer_jobs
 
     def stop_service(self, name: str) -> None:
         """Stop one Airflow service (SIGTERM, as a service manager would), e.g. to restart it."""
@@ -163,18 +207,22 @@ class Deployment:
         )
         return line.rsplit(" ", 1)[-1]
 
-    def _airflow_env(self, db_url: str, api_port: int, password: str) -> dict[str, str]:
-        home = self.workdir / "airflow-home"
+    def _airflow_env(
+        self, settings: dict[str, str], extra: dict[str, str], admin_password: str
+    ) -> dict[str, str]:
+        """docs/deploy.md's settings (step 3) and password file (step 4), and what this deployment sets
+        beyond them (``DEPLOYMENT_ONLY``, each named in the document): the environment of every service."""
+        home = Path(settings["AIRFLOW_HOME"])
         home.mkdir()
-        passwords = home / "simple_auth_manager_passwords.json"
-        passwords.write_text(json.dumps({ADMIN_USER: password}))
-        api_url = f"http://127.0.0.1:{api_port}"
-        # Nothing inherited from the caller's Airflow set-up: this deployment is configured here alone.
-        inherited = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
-        return {
-            **inherited,
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        users = settings["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"].split(",")
+        passwords = Path(settings["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
+        passwords.write_text(json.dumps({users[0].split(":")[0]: admin_password}))
+        passwords.chmod(0o600)
+        connection = json.loads(settings["AIRFLOW_CONN_DINGTALK_CALENDAR_DEFAULT"])
+        only = {
+            "AIRFLOW_CONN_DINGTALK_CALENDAR_DEFAULT": json.dumps({**connection, "host": self.emulator_url}),
+            # Runs only when triggered, with known logical dates.
+            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
             "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(
                 [
                     {
@@ -192,32 +240,16 @@ class Deployment:
             ),
             # A killed triggerer's triggers move to a live one once its heartbeat is this old (default 30 s).
             "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "15",
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor" if self.executor == "celery" else "LocalExecutor",
-            "AIRFLOW__CORE__PARALLELISM": "4",  # at most 4 task processes at once: small machines, CI
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db_url,
-            "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__API__PORT": str(api_port),
             "AIRFLOW__API__WORKERS": "1",
-            "AIRFLOW__API__BASE_URL": api_url,
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api_url}/execution/",
-            # One signing key for every process: the scheduler issues the task tokens the API server checks.
-            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
-            "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
-            # Runs only when triggered, with known logical dates (a production deployment keeps the default,
-            # True: the scheduler then also creates runs on the DAGs' schedules).
-            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
-            "AIRFLOW_CONN_DINGTALK_CALENDAR_DEFAULT": json.dumps(
-                {
-                    "conn_type": "dingtalk_calendar",
-                    "login": APP_KEY,
-                    "password": APP_SECRET,
-                    "host": self.emulator_url,
-                }
-            ),
+            **extra,
         }
+        if set(only) != set(DEPLOYMENT_ONLY):
+            raise DeploymentError(
+                f"settings beyond docs/deploy.md: {sorted(only)}, declared {sorted(DEPLOYMENT_ONLY)}"
+            )
+        # Nothing inherited from the caller's Airflow set-up: this deployment is configured here alone.
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "DTCAL_"))}
+        return {**inherited, **settings, **only}
 
     # ---------------------------------------------------------------- EXECUTOR=celery
 
@@ -228,12 +260,13 @@ class Deployment:
         return [{"name": "deployment-load", "classpath": classpath, "kwargs": {"path": str(CELERY_DAGS)}}]
 
     def _celery_env(self, db_url: str) -> dict[str, str]:
-        """CeleryExecutor settings: Redis db 0 is the broker, PostgreSQL keeps the results; the DingTalk
+        """CeleryExecutor settings, over docs/deploy.md's LocalExecutor: Redis db 0 is the broker, PostgreSQL keeps the results; the DingTalk
         connection paces through Redis db 1 (the ``redis_default`` connection)."""
         redis_url = f"redis://127.0.0.1:{self.redis_port}"
         dingtalk = json.loads(self.env["AIRFLOW_CONN_DINGTALK_CALENDAR_DEFAULT"])
         dingtalk["extra"] = {"pacing": "redis"}  # pacing_redis_conn_id: redis_default (the default)
         return {
+            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",  # docs/deploy.md, "More than one machine"
             "AIRFLOW__CELERY__BROKER_URL": f"{redis_url}/0",
             "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{db_url}",
             "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(WORKER_CONCURRENCY),
@@ -288,7 +321,8 @@ class Deployment:
             )
         print("  both workers ready")
 
-    def _airflow_command(self, args: list[str], log_name: str, timeout: float) -> None:
+    def airflow_command(self, args: list[str], log_name: str, timeout: float = 120) -> str:
+        """Run ``airflow args...`` with every service's environment; its output (also in ``log_name``)."""
         log_path = self.log_dir / log_name
         with open(log_path, "w") as log:
             try:
@@ -305,3 +339,4 @@ class Deployment:
                 ) from None
         if result.returncode != 0:
             raise DeploymentError(f"airflow {' '.join(args)} failed:\n{tail(log_path)}")
+        return log_path.read_text(errors="replace")

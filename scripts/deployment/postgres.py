@@ -11,7 +11,7 @@ from pathlib import Path
 
 from services import DeploymentError, Service, free_port, wait_until
 
-DB_USER = DB_NAME = "airflow"
+SUPERUSER = "postgres"
 
 
 def find_bindir() -> Path | None:
@@ -63,9 +63,10 @@ def server_user() -> str | None:
     raise DeploymentError("running as root, and there is no 'postgres' or 'nobody' account to run PostgreSQL")
 
 
-def start_postgres(workdir: Path, log_dir: Path, started: list[Service]) -> str:
-    """initdb a new cluster under ``workdir``, start it on a free port (added to ``started``), create the
-    database; returns the SQLAlchemy URL."""
+def start_postgres(workdir: Path, log_dir: Path, started: list[Service], sql: list[str]) -> tuple[str, int]:
+    """initdb a new cluster under ``workdir`` (superuser ``postgres``, trusted on its Unix socket only;
+    passwords over TCP), start it on a free port of 127.0.0.1 (added to ``started``) and run ``sql`` as the
+    superuser (docs/deploy.md's step 2: the role and database). Returns (host, port)."""
     bindir = find_bindir() or install_debian_package()
     user = server_user()
     base = workdir / "postgres"
@@ -76,11 +77,14 @@ def start_postgres(workdir: Path, log_dir: Path, started: list[Service]) -> str:
             shutil.chown(path, user)
     run_as = {"user": user} if user else {}
     initdb = subprocess.run(
-        [str(bindir / "initdb"), "-D", str(data), "-U", DB_USER, "--auth=trust", "-E", "UTF8", "--locale=C"],
+        [
+            str(bindir / "initdb"), "-D", str(data), "-U", SUPERUSER, "-E", "UTF8", "--locale=C",
+            "--auth-local=trust", "--auth-host=scram-sha-256",
+        ],
         capture_output=True,
         text=True,
         **run_as,
-    )
+    )  # fmt: skip
     if initdb.returncode != 0:
         raise DeploymentError(f"initdb failed:\n{initdb.stdout[-2000:]}{initdb.stderr[-2000:]}")
     port = free_port()
@@ -106,17 +110,18 @@ def start_postgres(workdir: Path, log_dir: Path, started: list[Service]) -> str:
     started.append(service.start())
 
     def ready() -> bool:
-        probe = [str(bindir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(port), "-U", DB_USER]
+        probe = [str(bindir / "pg_isready"), "-q", "-h", str(sockets), "-p", str(port), "-U", SUPERUSER]
         return subprocess.run(probe).returncode == 0
 
     wait_until(
         "PostgreSQL to accept connections", ready, timeout=60, services=[service], logs=[service.log_path]
     )
-    createdb = subprocess.run(
-        [str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", DB_USER, DB_NAME],
-        capture_output=True,
-        text=True,
-    )
-    if createdb.returncode != 0:
-        raise DeploymentError(f"createdb failed: {createdb.stderr.strip()}")
-    return f"postgresql+psycopg2://{DB_USER}@127.0.0.1:{port}/{DB_NAME}"
+    for statement in sql:
+        psql = [str(bindir / "psql"), "-h", str(sockets), "-p", str(port), "-U", SUPERUSER, "-d", "postgres"]
+        result = subprocess.run(
+            [*psql, "-v", "ON_ERROR_STOP=1", "-q", "-c", statement], capture_output=True, text=True
+        )
+        if result.returncode != 0:
+            shown = statement.split(" PASSWORD ")[0]  # not the password
+            raise DeploymentError(f"psql failed on {shown!r}...: {result.stderr.strip()}")
+    return "127.0.0.1", port

@@ -9,7 +9,8 @@
 3. waits for the runs and checks every task succeeded, the sensor deferred and resumed through the
    triggerer, event ids crossed process boundaries through XCom, and the emulator holds exactly the
    intended events and attendees;
-4. the event-driven example (watch.py): three watches of one DingTalk app, run by two triggerers, each get
+4. the event-driven example (watch.py): three watches of one DingTalk app, run by two triggerers (one on
+   Airflow 3.0 and 3.1: deployment.TRIGGERERS), each get
    every change they asked for through DingTalk Stream mode (each notice pushed to one connection of the
    app), also across a restart of a triggerer and a SIGKILL of both (at least once, same dedup keys);
 5. stops everything it started (also on failure, Ctrl-C or SIGTERM). The logs stay in .deployment/logs/.
@@ -34,8 +35,9 @@ from celery_load import LOAD_DAG, LOAD_ORGANIZER, check_load, check_machines, ru
 from checks import check_deferral, check_emulator_state, check_runs, check_secret_absent
 from deployment import ROOT, Deployment
 from responder import RetroAttendees
-from scenarios import DIRECTORY, FOLLOWUP, POOL, POOL_SLOTS, RUNS, WATCHES, Run
+from scenarios import DIRECTORY, FOLLOWUP, POOL, POOL_SLOTS, ROW_COUNTS, RUNS, WATCHES, Run
 from services import DeploymentError, tail, wait_until
+from walkthrough import Walkthrough
 from watch import all_hands_env, check_watch, run_watch
 
 LOG_DIR = ROOT / ".deployment" / "logs"  # kept after the run (git-ignored)
@@ -62,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         run_ids = run_all(deployment)
         load = run_load(deployment) if executor == "celery" else None
         watched = run_watch(deployment)
+        run_ids[ROW_COUNTS] = wait_for_row_counts(deployment)
         print("Checking the results...")
         for line in [
             *(check_load(deployment, load) + check_machines(deployment) if load else []),
@@ -99,7 +102,7 @@ def _exit_on_signal(signum: int, frame: object) -> None:
 def prepare(deployment: Deployment) -> None:
     """Wait until the dag-processor has parsed dags/, then create the pool and unpause every DAG."""
     api = deployment.api
-    wanted = {run.dag_id for run in RUNS} | set(WATCHES)
+    wanted = {run.dag_id for run in RUNS} | set(WATCHES) | {ROW_COUNTS}
     if deployment.executor == "celery":
         wanted.add(LOAD_DAG)
 
@@ -120,14 +123,27 @@ def prepare(deployment: Deployment) -> None:
     extra = api.dag_ids() - wanted
     if extra:
         raise DeploymentError(f"dags/ holds DAGs this check does not know how to run: {sorted(extra)}")
-    api.set_pool(POOL, POOL_SLOTS, "DingTalk Calendar API: 20 calls/s per app")
+    # docs/deploy.md's step 6, as written: the pool, the connection test.
+    walkthrough = Walkthrough()
+    [pool] = walkthrough.commands("airflow", "pools", "set")
+    if pool[3:5] != [POOL, str(POOL_SLOTS)]:
+        raise DeploymentError(
+            f"docs/deploy.md creates the pool {pool[3:5]}; the examples use {POOL} ({POOL_SLOTS})"
+        )
+    deployment.airflow_command(pool[1:], "pools-set.log")
+    [test] = walkthrough.commands("airflow", "connections", "test")
+    output = deployment.airflow_command(test[1:], "connections-test.log")
+    if "Connection success!" not in output:
+        raise DeploymentError(f"{' '.join(test)} did not report success:\n{output[-2000:]}")
+    print(f"  {' '.join(test)}: Connection success!")
     from airflow_dtcal.testing import EmulatorAdmin
 
     EmulatorAdmin(deployment.emulator_url).seed_users(DIRECTORY)
-    for run in RUNS:
-        api.unpause(run.dag_id)
+    for dag_id in [run.dag_id for run in RUNS] + [ROW_COUNTS]:
+        api.unpause(dag_id)
     print(
-        f"Pool {POOL} ({POOL_SLOTS} slots) created; {len(DIRECTORY)} people in the directory; {len(RUNS)} DAGs unpaused"
+        f"Pool {POOL} ({POOL_SLOTS} slots) created; {len(DIRECTORY)} people in the directory; "
+        f"{len(RUNS) + 1} DAGs unpaused"
     )
 
 
@@ -169,6 +185,7 @@ def run_all(deployment: Deployment) -> dict[str, str]:
             interval=0.2,
             services=airflow,
         )
+        deployment.note_triggerer_jobs()  # the one running the sensor's trigger among them
         for run in RUNS:
             if run.dag_id != FOLLOWUP:
                 run_ids[run.dag_id] = trigger(deployment, run)
@@ -181,6 +198,26 @@ def run_all(deployment: Deployment) -> dict[str, str]:
     if failed:
         raise DeploymentError(f"DAG runs failed: {failed}\n{describe_tasks(deployment, run_ids)}")
     return run_ids
+
+
+def wait_for_row_counts(deployment: Deployment) -> str:
+    """The run of the row-count example the export's asset event made (the scheduler, not us, once it runs
+    with its job schedule on: see watch.py); its id."""
+    api = deployment.api
+    airflow = [deployment.service(n) for n in ("api-server", "scheduler", "dag-processor")]
+
+    def finished() -> bool:
+        runs = api.dag_runs(ROW_COUNTS)
+        return len(runs) >= 1 and all(r["state"] in ("success", "failed") for r in runs)
+
+    wait_until(
+        f"{ROW_COUNTS} to run on the export's asset", finished, timeout=120, interval=0.5, services=airflow
+    )
+    runs = api.dag_runs(ROW_COUNTS)
+    if len(runs) != 1 or runs[0]["state"] != "success" or runs[0]["run_type"] != "asset_triggered":
+        raise DeploymentError(f"{ROW_COUNTS}: expected one asset-triggered run that succeeded, got {runs}")
+    print(f"  {ROW_COUNTS}: {runs[0]['run_type']} run {runs[0]['dag_run_id']} succeeded")
+    return runs[0]["dag_run_id"]
 
 
 def describe_tasks(deployment: Deployment, run_ids: dict[str, str]) -> str:

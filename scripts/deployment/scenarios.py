@@ -112,8 +112,7 @@ RUNS = (
     Run(
         "dingtalk_daily_export",
         FIRST_OF_APRIL,  # reads the team's calendars (incremental export, first run: a full listing)
-        frozenset({"export_team_calendars", "summarize"}),
-        (("destination", "file://{workdir}/export"),),  # under the throwaway directory, not /tmp
+        frozenset({"export_team_calendars", "summarize"}),  # to DTCAL_EXPORT_DESTINATION (deploy.md)
     ),
     Run(
         "dingtalk_design_review",
@@ -121,6 +120,9 @@ RUNS = (
         frozenset({"find_slot", "book_review", "reschedule_review"}),
     ),
 )
+
+# Scheduled on the daily export's asset: one run, made by the scheduler when the export's run finished.
+ROW_COUNTS = "dingtalk_export_row_counts"
 
 
 def _timed(day: str, hour: int) -> tuple[dict, dict]:

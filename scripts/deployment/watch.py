@@ -7,7 +7,8 @@ every change they asked for, through DingTalk Stream mode, across a triggerer re
 2. After the other examples ran: they are paused and the scheduler is restarted with its job schedule on
    (asset-triggered runs are created by the scheduler's scheduling loop). The three watch DAGs (the all-hands
    watch of dags/, and a watch of every change and one of renames of the CEO's calendar, from
-   scripts/deployment/dags/) are unpaused and parsed again; the two triggerers (two triggers at most each)
+   scripts/deployment/dags/) are unpaused and parsed again; the two triggerers (two triggers at most each;
+   on Airflow 3.0 and 3.1 one triggerer, see deployment.TRIGGERERS)
    start their CalendarChangeTriggers, each with a Stream connection of the same app. The emulator pushes
    each notice to ONE of the app's connections (seeded), and 30% of acknowledged notices once more.
 3. The assistant changes the CEO's calendar in three rounds (scenarios.WATCH_ROUNDS): round 1 with both
@@ -28,7 +29,7 @@ from collections import Counter
 from typing import Any
 
 import requests
-from deployment import Deployment
+from deployment import TRIGGERERS, Deployment
 from scenarios import (
     ALL_HANDS,
     CALENDAR_ASSET,
@@ -52,7 +53,6 @@ ASSISTANT_APP = {"appKey": "ceo-assistant-app", "appSecret": "ceo-assistant-secr
 SAFETY_POLL = 10  # seconds between a watch's safety polls here (an hour by default)
 STREAM_SEED, DUPLICATE_RATE = 11, 0.3
 ASSETS = {WATCH: WATCH_ASSET, CALENDAR_WATCH: CALENDAR_ASSET, RENAMES_WATCH: RENAMES_ASSET}
-TRIGGERERS = ("triggerer", "triggerer-2")
 WAIT = 180.0
 
 
@@ -95,17 +95,14 @@ def _slot(day: str, hour: int) -> tuple[dict, dict]:
     return start, end
 
 
-def all_hands_env(emulator_url: str) -> dict[str, str]:
-    """Create the all-hands; the environment that points the watch DAGs at it (Stream mode)."""
+def all_hands_env(emulator_url: str) -> tuple[dict[str, str], dict[str, str]]:
+    """Create the all-hands; what points the watch DAGs at it: docs/deploy.md's placeholders for the
+    all-hands, and the watches' settings beyond the document (a safety poll every few seconds, no budget)."""
     event_id = Assistant(emulator_url).create(ALL_HANDS, "2026-12-04", 10)
     print(f"  the assistant created the all-hands: {event_id}")
-    return {
-        "DTCAL_ALL_HANDS_ORGANIZER": CEO,
-        "DTCAL_ALL_HANDS_EVENT_ID": event_id,
-        "DTCAL_WATCH_SOURCE": "stream",
-        "DTCAL_WATCH_POLL_INTERVAL": str(SAFETY_POLL),
-        "DTCAL_WATCH_CALL_BUDGET": "1000000",
-    }
+    placeholders = {"<organizer unionId>": CEO, "<all-hands event id>": event_id}
+    settings = {"DTCAL_WATCH_POLL_INTERVAL": str(SAFETY_POLL), "DTCAL_WATCH_CALL_BUDGET": "1000000"}
+    return placeholders, settings
 
 
 def describe(payload: dict) -> tuple:
@@ -151,7 +148,7 @@ def run_watch(deployment: Deployment) -> dict:
     assistant = Assistant(deployment.emulator_url)
     ids = {ALL_HANDS: deployment.env["DTCAL_ALL_HANDS_EVENT_ID"]}
     began = time.monotonic()
-    print("The event-driven example (three watches of one app, two triggerers):")
+    print(f"The event-driven example (three watches of one app, {len(TRIGGERERS)} triggerer(s)):")
     admin.set_stream_delivery(STREAM_SEED, DUPLICATE_RATE)
     for run in RUNS:
         api.pause(run.dag_id)
@@ -188,6 +185,18 @@ def run_watch(deployment: Deployment) -> dict:
     done: list[tuple] = []
     for number, changes in enumerate(WATCH_ROUNDS, start=1):
         if number > 1:  # the previous round's changes were handed over long enough ago to be saved past
+            # The last of them: the calendar watch seeing the prep meetings that the all-hands watch's runs
+            # booked for the reschedules so far (a run can finish after the round's own changes fired).
+            booked = {
+                f"All-hands prep ({step[3]})" for step in done if step[0] == "move" and step[1] == ALL_HANDS
+            }
+            wait_until(
+                "the calendar watch to fire the prep meetings booked so far",
+                lambda b=booked: b <= {describe(p)[2] for p in _payloads(deployment, CALENDAR_WATCH)},
+                timeout=WAIT,
+                services=services(),
+                logs=logs,
+            )
             time.sleep(SETTLE_SECONDS + 2)
         if number == 2:
             deployment.stop_service("triggerer")  # a planned stop: it repeats nothing
@@ -297,7 +306,7 @@ def _kill_after_handover(deployment: Deployment) -> str:
     )
     for name in TRIGGERERS:
         deployment.kill_service(name)
-    print(f"  both triggerers killed right after Airflow stored {key}")
+    print(f"  {' and '.join(TRIGGERERS)} killed right after Airflow stored {key}")
     for name in TRIGGERERS:
         deployment.start_service(name)
     return key
