@@ -73,7 +73,8 @@ def _activate_assets(dag: Any) -> None:
     from airflow.serialization.serialized_objects import SerializedDAG
     from airflow.utils.session import create_session
 
-    scheduler_dag = SerializedDAG.deserialize_dag(SerializedDAG.serialize_dag(dag))
+    serialized = SerializedDAG.serialize_dag(dag)  # type: ignore[attr-defined]  # 3.0's API (3.3 moved it)
+    scheduler_dag = SerializedDAG.deserialize_dag(serialized)  # type: ignore[attr-defined]
     assets = AssetModelOperation.collect({dag.dag_id: scheduler_dag})
     with create_session() as session:
         models = assets.sync_assets(session=session)
