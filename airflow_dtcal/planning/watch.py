@@ -85,6 +85,15 @@ def dedup_key(source: str, calendar: str, event: Mapping[str, Any]) -> str:
     return f"{source}:{calendar}:{event.get('id')}:{payload_hash(event)}"
 
 
+def field_change_key(source: str, calendar: str, event_id: str, old: str | None, new: str | None) -> str:
+    """The key of one change of a watch with ``fields``: the watched calendar, the event, and the watched
+    fields' fingerprint before (``old``; None when the watch did not know the event) and after (``new``;
+    None for a cancellation). It names the change of the watched fields alone: a copy of the watch that
+    reads the change later, when the event has changed in other fields too, gives the same key. The same
+    fields changed back and forth (A to B, B to A, A to B again) repeat a key."""
+    return f"{source}:{calendar}:{event_id}:{_hash([old, new])}"
+
+
 def resync_key(source: str, calendar: str, lost_token: str) -> str:
     """The key of a calendar's resync after ``lost_token`` expired (the same lost token, the same key)."""
     return f"{source}:{calendar}:resync:{_hash(lost_token)[:12]}"

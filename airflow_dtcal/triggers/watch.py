@@ -20,7 +20,8 @@ change log in a cursor (:mod:`airflow_dtcal.state.cursor`, Airflow Variables). A
 change is saved only :data:`~airflow_dtcal.state.cursor.SETTLE_SECONDS` after the change's TriggerEvent was
 handed to the triggerer, by when the triggerer has stored it. A triggerer that stops (or is killed) before
 then reads the change again when the watch starts anew and fires it again, with the same ``dedup_key``:
-a change is never lost, and a repeat is recognisable. docs/event-driven.md has the recipe for an
+a change is never lost, and a repeat is recognisable. (With ``fields`` the key names the change of the
+watched fields, so a copy that reads it when the event changed in other fields too gives the same key.) docs/event-driven.md has the recipe for an
 idempotent DAG.
 
 A sync token DingTalk no longer accepts (expired after days without reading, or reset) is replaced by a
@@ -68,6 +69,7 @@ from airflow_dtcal.planning.watch import (
     changed_fields,
     classify,
     dedup_key,
+    field_change_key,
     fingerprint,
     notice_calendars,
     resync_key,
@@ -619,17 +621,21 @@ class CalendarChangeTrigger(BaseEventTrigger):
         known = cursor.known(event_id)
         change = classify(event, known)
         changed: list[str] | None = None
+        key = dedup_key(self.source, union_id, event)
         if change == "delete":
             old = cursor.fingerprint(event_id)
             cursor.forget(event_id)
             if listing and (not self.fields or old is None):
                 return None
+            if self.fields:
+                key = field_change_key(self.source, union_id, event_id, old, None)
         elif self.fields:
             new = fingerprint(event, self.fields)
             old = cursor.fingerprint(event_id)
             cursor.remember(event_id, new)
             if old == new or (listing and old is None):
                 return None
+            key = field_change_key(self.source, union_id, event_id, old, new)
             if change == "create":
                 changed = list(self.fields)
             elif old is not None:
@@ -648,7 +654,7 @@ class CalendarChangeTrigger(BaseEventTrigger):
             "event_id": event_id,
             "change_type": change,
             "update_time": update_time if isinstance(update_time, str) else None,
-            "dedup_key": dedup_key(self.source, union_id, event),
+            "dedup_key": key,
             "changed_fields": changed,
             "event": summary_of(event),
         }

@@ -241,3 +241,53 @@ def test_a_change_handed_over_right_before_the_triggerer_stops_fires_again_with_
     after = asyncio.run(settled_then_restart())
     assert after["event"]["start"]["dateTime"].startswith("2026-12-01T13:00")  # the new change, not a repeat
     assert after["dedup_key"] != first["dedup_key"]
+
+
+def test_a_watch_with_fields_repeats_a_change_with_its_key_though_the_event_changed_in_other_fields_since(
+    admin, hook, monkeypatch
+):
+    """Airflow cancels a watch within SETTLE_SECONDS of a handover (it moves watches between triggerers;
+    Airflow 3.3.2 does so just after they start): the next copy reads the change from the saved position,
+    but the event has meanwhile changed in a field the watch does not compare. The change of the watched
+    field comes again with the same key; a real change of it afterwards gets another, and so does the
+    cancellation."""
+    event_id = new_event(hook)
+    trigger = watch(source="poll", poll_interval=0.2, event_ids=[event_id], fields=["summary"])
+
+    async def run(change, settle: float, before_start: bool = False) -> dict:
+        monkeypatch.setattr(cursor_module, "SETTLE_SECONDS", settle)
+        if before_start:  # the change is there before the copy's first read
+            await change()
+        triggerer = Triggerer(trigger)
+        try:
+            await until("a saved position", lambda: saved_token(trigger))
+            if not before_start:
+                await change()
+            return await triggerer.next()
+        finally:
+            await triggerer.stop()
+
+    async def renamed() -> None:
+        await in_thread(rename, hook, event_id, "Renamed")
+
+    async def moved() -> None:  # not a watched field: only a later read sees it, in the repeated change
+        await in_thread(move, hook, event_id, 15)
+
+    first = asyncio.run(run(renamed, 3600.0))
+    again = asyncio.run(run(moved, 0.0, before_start=True))
+    assert first["changed_fields"] == again["changed_fields"] == ["summary"]
+    assert first["event"]["summary"] == again["event"]["summary"] == "Renamed"
+    assert first["event"]["start"] != again["event"]["start"]  # read later, in its newer state
+    assert again["dedup_key"] == first["dedup_key"]
+
+    async def renamed_again() -> None:
+        await in_thread(rename, hook, event_id, "Renamed twice")
+
+    async def cancelled() -> None:
+        await in_thread(hook.delete_event, ORGANIZER, event_id)
+
+    later = asyncio.run(run(renamed_again, 0.0))
+    assert later["event"]["summary"] == "Renamed twice"
+    gone = asyncio.run(run(cancelled, 0.0))
+    assert gone["change_type"] == "delete"
+    assert len({first["dedup_key"], later["dedup_key"], gone["dedup_key"]}) == 3
