@@ -369,7 +369,7 @@ def check_watch(deployment: Deployment, outcome: dict) -> list[str]:
         assert all(e["extra"].get("from_trigger") for e in api.asset_events(ASSETS[dag_id]))
         lines.append(
             f"{dag_id}: {len(counts)} distinct changes fired, exactly those it asked for"
-            + (f"; repeated with the same key after the SIGKILL: {repeated}" if repeated else "")
+            + (f"; repeated with the same key: {repeated}" if repeated else "")
         )
     runs = api.dag_runs(WATCH)
     assert runs and all(r["state"] == "success" and r["run_type"] == "asset_triggered" for r in runs), runs
