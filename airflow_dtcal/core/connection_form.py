@@ -24,6 +24,11 @@ _FIELDS: dict[str, tuple[str, str, str]] = {
         "Tries per request, the first included (default 5; 1 = no retry).",
         "integer",
     ),
+    "max_throttled_attempts": (
+        "Max attempts while throttled",
+        "Tries per request while DingTalk throttles it (403 Qps*, 429), never fewer than Max attempts (default 8).",
+        "integer",
+    ),
     "backoff_initial": (
         "First backoff (s)",
         "Wait before the first retry, doubled each time with jitter (default 0.5).",

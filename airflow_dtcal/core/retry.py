@@ -12,7 +12,7 @@ from typing import Any
 
 import tenacity
 
-from airflow_dtcal.core.errors import DingTalkError
+from airflow_dtcal.core.errors import DingTalkError, DingTalkRateLimitError
 from airflow_dtcal.core.settings import Settings
 
 
@@ -36,16 +36,32 @@ def backoff(settings: Settings, attempt: int, error: BaseException | None) -> fl
     return min(wait, settings.backoff_max)
 
 
+def attempts_allowed(settings: Settings, error: BaseException | None) -> int:
+    """Tries a request may take after a failure: ``max_attempts``; while DingTalk throttles it (the pacers'
+    signal that the quota is shared: expected with ``pacing="process"``, where throttles are how processes
+    learn of each other) ``max_throttled_attempts``, never fewer. ``max_attempts=1`` retries nothing."""
+    if isinstance(error, DingTalkRateLimitError) and settings.max_attempts > 1:
+        return max(settings.max_attempts, settings.max_throttled_attempts)
+    return settings.max_attempts
+
+
+def _error(state: tenacity.RetryCallState) -> BaseException | None:
+    return state.outcome.exception() if state.outcome else None
+
+
 def strategies(settings: Settings, operation: str) -> dict[str, Any]:
     """Keyword arguments for ``tenacity.Retrying`` / ``tenacity.AsyncRetrying``."""
 
     def wait(state: tenacity.RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome else None
-        return backoff(settings, state.attempt_number, error)
+        return backoff(settings, state.attempt_number, _error(state))
+
+    deadline = tenacity.stop_before_delay(settings.retry_deadline)
+
+    def stop(state: tenacity.RetryCallState) -> bool:
+        return deadline(state) or state.attempt_number >= attempts_allowed(settings, _error(state))
 
     return {
-        "stop": tenacity.stop_after_attempt(settings.max_attempts)
-        | tenacity.stop_before_delay(settings.retry_deadline),
+        "stop": stop,
         "wait": wait,
         "retry": tenacity.retry_if_exception(lambda error: is_retryable(error, operation)),
         "reraise": True,

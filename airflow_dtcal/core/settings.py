@@ -32,6 +32,9 @@ DEFAULTS: dict[str, Any] = {
     "timeout": 30.0,  # seconds one attempt may take in all: connect, send, and read the whole answer
     "connect_timeout": 5.0,  # seconds to open a connection
     "max_attempts": 5,  # tries of one request, the first included
+    # tries of one request while DingTalk throttles it (403 Qps*, 429), the first included: how pacers learn
+    # that the quota is shared, expected with pacing="process"; never fewer than max_attempts
+    "max_throttled_attempts": 8,
     "backoff_initial": 0.5,  # seconds before the first retry; doubled each time, with jitter
     "backoff_max": 20.0,  # cap of one wait, a server's Retry-After included
     "retry_deadline": 120.0,  # no retry starts after this many seconds of one request
@@ -52,6 +55,7 @@ _NUMBERS: dict[str, tuple[float, float, bool]] = {
     "timeout": (0.001, 3600.0, False),
     "connect_timeout": (0.001, 600.0, False),
     "max_attempts": (1, 100, True),
+    "max_throttled_attempts": (1, 100, True),
     "backoff_initial": (0.0, 600.0, False),
     "backoff_max": (0.0, 3600.0, False),
     "retry_deadline": (0.0, 86400.0, False),
@@ -86,6 +90,8 @@ class Settings:
     max_in_flight: int
     pacing: str
     verify: bool | str
+    #: Tries of one request whose last failure was a throttle (403 ``Qps*``, 429), the first included.
+    max_throttled_attempts: int = 8
     #: The Airflow connection (type ``redis``) that ``pacing="redis"`` shares the quota through.
     pacing_redis_conn_id: str = "redis_default"
     #: Seconds per ``rate_limit`` calls; 0.0: the backend's default.

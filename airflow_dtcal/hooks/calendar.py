@@ -34,6 +34,8 @@ class DingTalkCalendarHook(CalendarClient):
     :param timeout: seconds one attempt may take in all (connect, send, whole answer).
     :param connect_timeout: seconds to open a connection.
     :param max_attempts: tries per request (1 = no retry).
+    :param max_throttled_attempts: tries per request while DingTalk throttles it (403 ``Qps*``, 429), never
+        fewer than ``max_attempts`` (default 8: throttles are how pacing learns that the quota is shared).
     :param backoff_initial: first backoff in seconds; doubled per retry, with jitter.
     :param backoff_max: cap of one wait, a server's ``Retry-After`` included.
     :param retry_deadline: seconds after which no retry starts.

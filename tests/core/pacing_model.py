@@ -5,7 +5,7 @@ Each process has its own :class:`~airflow_dtcal.core.pacing.ProcessPacer` (its c
 ``in_flight`` workers, as ``run_many`` keeps; each worker reserves a start, sends, and its call reaches the
 server ``latency`` (+ up to ``jitter``) later, where a sliding one-second window admits at most ``quota`` calls
 (the emulator's rule). A throttled call is retried as the hook's retry policy does (exponential backoff with
-jitter, at least DingTalk's one-second hint), at most ``attempts`` times; then the error reaches the caller.
+jitter, at least DingTalk's one-second hint), at most ``attempts`` times (the hook's ``max_throttled_attempts``); then the error reaches the caller.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def run(
     latency: float = 0.15,
     jitter: float = 0.02,
     in_flight: int = 8,
-    attempts: int = 5,
+    attempts: int = 8,  # the hook's max_throttled_attempts
     backoff_initial: float = 0.5,
 ) -> Outcome:
     rng = random.Random(seed)

@@ -169,9 +169,9 @@ def test_a_storm_scales_the_share_down_to_what_fits_in_one_step():
     assert pacer.factor(KEY) == cut
 
 
-def test_a_window_without_throttles_adds_the_same_calls_to_every_share():
-    """Additive growth: a big and a small share grow by the same calls per second, so they even out; and
-    a window with few throttles (under twice the target) holds the share."""
+def test_a_window_without_throttles_grows_a_small_share_more_than_a_big_one():
+    """Growth by calls plus a part of what the share lacks: a small share grows more than a big one, so
+    they even out; and a window with few throttles (under twice the target) holds the share."""
     clock = Clock()
     pacers = {share: ProcessPacer(random.Random(7), clock=clock) for share in (0.25, 0.75)}
     for share, pacer in pacers.items():
@@ -184,7 +184,7 @@ def test_a_window_without_throttles_adds_the_same_calls_to_every_share():
                 pacer.succeeded(KEY)
             pacer.reserve(KEY, 20)
     small, big = (pacers[s].factor(KEY) - s for s in (0.25, 0.75))
-    assert small == pytest.approx(big, rel=0.5) and small > 0.15  # about 2 calls/s per window each
+    assert small > 1.5 * big and big > 0.1  # 2 (+ 1.5 and 0.5 for what they lack) calls/s per window
     before = pacers[0.25].factor(KEY)
     clock.now += PACER_WINDOW * 1.01
     for _ in range(19):
@@ -212,15 +212,13 @@ def test_processes_that_share_the_quota_blind_converge_on_it(processes):
     """The bench's worker batch in a model (simulated time, no machine noise): ``processes`` processes × 50
     creates through run_many at 150 ms, each pacing alone. The earlier rule (halve once per window, grow a
     step per success, all in step) reached about half the quota in this model (median 0.52 with 4
-    processes, 0.49 with 8) and let 5 and 43 errors through in 10 runs, as it did in `make bench`."""
+    processes, 0.49 with 8) and let 5 and 43 errors through in 10 runs, as it did in `make bench`; growth
+    by the current rate with 5 tries per throttled request: medians 0.80 and 0.85, 0 and 2 errors."""
     outcomes = [pacing_model.run(processes, 50, seed=seed) for seed in range(1, 11)]
     assert sum(o.ok + o.errors for o in outcomes) == processes * 50 * 10
-    assert sum(o.errors for o in outcomes) <= MODEL_ERRORS[processes]
-    assert statistics.median(o.aggregate_over_quota for o in outcomes) >= 0.75
+    assert sum(o.errors for o in outcomes) == 0
+    assert statistics.median(o.aggregate_over_quota for o in outcomes) >= 0.80
     assert min(o.aggregate_over_quota for o in outcomes) >= 0.65
-
-
-MODEL_ERRORS = {4: 0, 8: 3}
 
 
 def test_a_lone_process_keeps_the_full_rate():

@@ -19,6 +19,7 @@ from airflow_dtcal.exceptions import (
     DingTalkNotFoundError,
     DingTalkPermissionError,
     DingTalkQuotaExceededError,
+    DingTalkRateLimitError,
     DingTalkServerError,
 )
 from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
@@ -120,6 +121,34 @@ def test_retries_are_capped_by_attempts(dtcal_emulator):
     with pytest.raises(DingTalkServerError):
         hook(max_attempts=3).get_event(ORGANIZER, "e1")
     assert dtcal_emulator.stats()["calls"]["GetEvent"] == 3
+
+
+def test_a_throttled_request_takes_more_tries_than_other_failures(dtcal_emulator):
+    """Throttles are how pacers learn that the quota is shared (pacing="process" meets them by design): a
+    request DingTalk keeps throttling gets max_throttled_attempts tries, any other failure max_attempts;
+    max_attempts=1 retries nothing."""
+    throttle = {"status": 403, "code": "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi"}
+    quick = {"backoff_initial": 0.01, "backoff_max": 0.01}  # DingTalk's one-second hint is capped here
+    dtcal_emulator.fail_next(count=50, operation="GetEvent", **throttle)
+    with pytest.raises(DingTalkRateLimitError):
+        hook(max_attempts=2, max_throttled_attempts=4, **quick).get_event(ORGANIZER, "e1")
+    assert dtcal_emulator.stats()["calls"]["GetEvent"] == 4
+    dtcal_emulator.reset()
+    dtcal_emulator.fail_next(count=50, operation="GetEvent", **throttle)
+    with pytest.raises(DingTalkRateLimitError):
+        hook(max_attempts=1, max_throttled_attempts=4, **quick).get_event(ORGANIZER, "e1")
+    assert dtcal_emulator.stats()["calls"]["GetEvent"] == 1
+    dtcal_emulator.reset()
+    dtcal_emulator.fail_next(count=50, operation="GetEvent", **throttle)
+    with pytest.raises(DingTalkRateLimitError):
+        hook(**quick).get_event(ORGANIZER, "e1")
+    assert dtcal_emulator.stats()["calls"]["GetEvent"] == 8  # the default max_throttled_attempts
+    dtcal_emulator.reset()
+    dtcal_emulator.fail_next(count=3, operation="GetEvent", **throttle)  # three throttles, then 503s
+    dtcal_emulator.fail_next(count=50, operation="GetEvent", status=503)
+    with pytest.raises(DingTalkServerError):
+        hook(max_attempts=3, **quick).get_event(ORGANIZER, "e1")
+    assert dtcal_emulator.stats()["calls"]["GetEvent"] == 4  # past max_attempts once it is not a throttle
 
 
 def test_a_failing_token_endpoint_is_not_retried_twice_over(dtcal_emulator):
@@ -232,8 +261,9 @@ def test_retries_are_logged_with_operation_code_and_attempt_but_no_secret(dtcal_
     out = capsys.readouterr().out
     warnings = [line for line in out.splitlines() if "retrying in" in line]
     assert len(warnings) == 2
+    # a throttled request may take max_throttled_attempts (8) tries
     assert (
-        "DingTalk ListEvents attempt 1/5" in warnings[0] and "DingTalk ListEvents attempt 2/5" in warnings[1]
+        "DingTalk ListEvents attempt 1/8" in warnings[0] and "DingTalk ListEvents attempt 2/8" in warnings[1]
     )
     assert all("QpsLimitForApi" in line and "warning" in line.lower() for line in warnings)
     assert token not in out and dtcal_emulator.app_secret not in out

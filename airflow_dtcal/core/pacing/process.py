@@ -11,11 +11,14 @@ them together are: about ``1 / (1 - t)`` times. The rule:
   processes. A storm (at least half of ``STORM_ANSWERS`` answers throttled) is judged at once.
 * **Judge a change by its own answers.** Calls booked before a cut go out at the old rate; as many answers
   as were then outstanding are not counted, so one overshoot is not cut twice.
-* **Grow by calls, faster when it stays quiet.** A window without throttles adds ``GROW_CALLS`` calls per
-  second plus ``GROW_SHARE`` of the current rate, doubling with every quiet window in a row (up to
-  ``2 ** MAX_DOUBLINGS``): near the limit the aggregate creeps up, and quota freed by a process that
-  finished is taken up within a few windows. The additive part is the same for big and small shares, which
-  evens them out.
+* **Grow by calls, faster when it stays quiet and the further below the full share.** A window without
+  throttles adds ``GROW_CALLS`` calls per second plus ``GROW_DEFICIT`` of the rate the share lacks to the
+  full one, doubling with every quiet window in a row (up to ``2 ** MAX_DOUBLINGS``): near the limit the
+  aggregate creeps up, and quota freed by a process that finished is taken up within a few windows. A small
+  share grows faster than a big one, which evens them out, so the process cut deepest does not finish last
+  alone at a fraction of the quota (the model's 4 processes × 50 creates at 150 ms: median 0.78 of the quota
+  with growth by the current rate, 0.82 with this). More probing means more throttles: a request
+  DingTalk keeps throttling gets ``max_throttled_attempts`` tries (core.retry), so no error reaches a caller.
 * **No bursts while sharing, no long queues.** Below its full share a process spaces its calls evenly (one
   every ``window / allowed`` seconds), so every process meets the server's window alike; and it books starts
   at most ``HORIZON`` windows ahead: a caller further back is told to ask again (a negative answer), so a
@@ -47,9 +50,9 @@ from airflow_dtcal.core.pacing.rule import (
     slots_kept,
 )
 
-#: A window without throttles adds GROW_CALLS calls per second plus GROW_SHARE of the current rate.
+#: A window without throttles adds GROW_CALLS calls per second plus GROW_DEFICIT of the rate the share lacks.
 GROW_CALLS = 0.5
-GROW_SHARE = 0.05
+GROW_DEFICIT = 0.1
 #: The growth doubles with every window in a row without a throttle, up to 2 ** MAX_DOUBLINGS.
 MAX_DOUBLINGS = 3
 #: Evaluate at once when at least this many answers of the current window came, half of them throttled.
@@ -154,9 +157,10 @@ class ProcessPacer(Pacer):
             state.evaluated_at = now
             return
         share_throttled = state.throttled / state.answered
-        if rate > 0 and share_throttled == 0:  # additive growth: the same for big and small shares
+        if rate > 0 and share_throttled == 0:  # growth: more for a small share than for a big one
             state.quiet += 1
-            calls = (GROW_SHARE * rate * state.factor + GROW_CALLS) * 2 ** min(state.quiet - 1, MAX_DOUBLINGS)
+            deficit = GROW_DEFICIT * rate * (1.0 - state.factor)
+            calls = (deficit + GROW_CALLS) * 2 ** min(state.quiet - 1, MAX_DOUBLINGS)
             state.factor = min(1.0, state.factor + calls * self._rng.uniform(0.75, 1.25) / rate)
         elif rate > 0 and share_throttled > 2 * TARGET:
             state.quiet = 0
