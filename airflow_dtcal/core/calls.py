@@ -421,6 +421,7 @@ def list_meeting_rooms(union_id: str, page_size: int, next_token: int | None = N
 
 USER_GET_PATH = "/topapi/v2/user/get"
 USER_BY_MOBILE_PATH = "/topapi/v2/user/getbymobile"
+USER_BY_UNION_ID_PATH = "/topapi/user/getbyunionid"
 
 
 def get_user(user_id: str) -> Call:
@@ -430,10 +431,20 @@ def get_user(user_id: str) -> Call:
 
 
 def get_user_by_mobile(mobile: str) -> Call:
-    """The userId of the active member with this mobile number (legacy API)."""
+    """The userId of the member with this mobile number, as DingTalk stores it (legacy API; see
+    :func:`airflow_dtcal.planning.people.normalise_mobile`)."""
     body = {"mobile": require_id(mobile, "mobile")}
     return Call(
         "GetUserByMobile", "POST", USER_BY_MOBILE_PATH, body=body, expect="legacy:userid", legacy=True
+    )
+
+
+def get_user_by_union_id(union_id: str) -> Call:
+    """The org userId of the person with this unionId, and their ``contact_type`` (0: a member of the
+    organisation, 1: an external contact) (legacy API)."""
+    body = {"unionid": require_id(union_id, "union_id")}
+    return Call(
+        "GetUserByUnionId", "POST", USER_BY_UNION_ID_PATH, body=body, expect="legacy:userid", legacy=True
     )
 
 

@@ -86,9 +86,13 @@ class DingTalkCalendarHook(CalendarClient):
     # people
     get_user, aget_user = operation(people.get_user)
     get_user_id_by_mobile, aget_user_id_by_mobile = operation(people.get_user_id_by_mobile)
+    get_user_id_by_union_id, aget_user_id_by_union_id = operation(people.get_user_id_by_union_id)
     resolve_people, aresolve_people = operation(people.resolve_people)
     resolve_user_ids, aresolve_user_ids = operation(people.resolve_user_ids)
     resolve_mobiles, aresolve_mobiles = operation(people.resolve_mobiles)
+    resolve_union_ids_to_user_ids, aresolve_union_ids_to_user_ids = operation(
+        people.resolve_union_ids_to_user_ids
+    )
 
     # check-in, Stream mode
     iter_sign_ins, aiter_sign_ins = listing(checkins.iter_sign_ins, dict)

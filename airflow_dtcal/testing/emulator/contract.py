@@ -26,6 +26,7 @@ OPERATIONS = (
     "QueryMeetingRoomList",
     "GetUser",
     "GetUserByMobile",
+    "GetUserByUnionId",
     "SignIn",
     "GetSignInList",
     "SignOut",
@@ -33,7 +34,7 @@ OPERATIONS = (
     "OpenStreamConnection",
 )
 #: The legacy contacts operations (``oapi.dingtalk.com``): token in the query, errcode answers, no quota.
-LEGACY_OPERATIONS = frozenset({"GetUser", "GetUserByMobile"})
+LEGACY_OPERATIONS = frozenset({"GetUser", "GetUserByMobile", "GetUserByUnionId"})
 #: The calendar operations that change state; they honour ``x-client-token``.
 WRITE_OPERATIONS = frozenset(
     {

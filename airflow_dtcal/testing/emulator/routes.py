@@ -12,8 +12,12 @@ from urllib.parse import unquote
 from airflow_dtcal.testing.emulator.errors import ApiError, invalid, no_such_api
 
 CALENDAR_PREFIX = ("v1.0", "calendar", "users")
-#: The legacy contacts endpoints, ``POST /topapi/v2/user/<name>`` (on DingTalk, host oapi.dingtalk.com).
-LEGACY_ROUTES = {"get": "GetUser", "getbymobile": "GetUserByMobile"}
+#: The legacy contacts endpoints, ``POST /topapi/...`` (on DingTalk, host oapi.dingtalk.com), by path.
+LEGACY_ROUTES = {
+    ("topapi", "v2", "user", "get"): "GetUser",
+    ("topapi", "v2", "user", "getbymobile"): "GetUserByMobile",
+    ("topapi", "user", "getbyunionid"): "GetUserByUnionId",
+}
 #: Positions of ids in ``/v1.0/calendar/users/{userId}/calendars/{calendarId}/events/{eventId}/...``.
 ID_POSITIONS = {3: ("userId", "user"), 5: ("calendarId", "calendar"), 7: ("eventId", "event")}
 DOT_SEGMENTS = (".", "..")
@@ -79,10 +83,8 @@ def route(method: str, path: str) -> tuple[str, dict]:
         return "OpenStreamConnection", {}
     if segs == ["v1.0", "rooms", "meetingRoomLists"] and method == "GET":
         return "QueryMeetingRoomList", {}
-    if method == "POST" and segs[:3] == ["topapi", "v2", "user"] and len(segs) == 4:
-        operation = LEGACY_ROUTES.get(segs[3])
-        if operation is not None:
-            return operation, {}
+    if method == "POST" and tuple(segs) in LEGACY_ROUTES:
+        return LEGACY_ROUTES[tuple(segs)], {}
     user_scoped = _user_scoped(method, segs)
     if user_scoped is not None:
         return user_scoped
