@@ -73,10 +73,9 @@ class ResolveUsersOperator(DingTalkBaseOperator):
         self.on_unknown = on_unknown
 
     def run_task(self, context: Context) -> dict[str, str] | list[str]:
+        from airflow_dtcal.core.errors import InvalidArgumentError
         from airflow_dtcal.exceptions import invalid_arguments as _arguments
         from airflow_dtcal.planning.people import distinct_ids
-
-        from airflow_dtcal.core.errors import InvalidArgumentError
 
         on_unknown = self.check_arguments()["on_unknown"]
         with _arguments():

@@ -113,7 +113,10 @@ with DAG("dtcal_people_resolve", schedule=None, start_date=START, catchup=False)
     )
     as_list = ResolveUsersOperator(task_id="as_list", ids=["u-eve", "u-dee"], returns="list")
     back = ResolveUsersOperator(
-        task_id="back", ids=["union-cy", "union-ada", "union-x"], id_type="unionId", to="userId",
+        task_id="back",
+        ids=["union-cy", "union-ada", "union-x"],
+        id_type="unionId",
+        to="userId",
         on_unknown="skip",
     )
     CreateEventOperator(
