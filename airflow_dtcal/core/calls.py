@@ -347,6 +347,33 @@ def list_events_view(
     return Call("ListEventsView", "GET", path, params=params, expect="page:events")
 
 
+def list_instances(
+    user_id: str,
+    calendar_id: str,
+    event_id: str,
+    *,
+    time_min: Any,
+    time_max: Any,
+    page_size: int,
+    max_attendees: int,
+) -> Call:
+    """ListInstances (SDK-only): the occurrences of one recurring series in a window, each with its own id,
+    ``seriesMasterId`` and ``originStart``."""
+    path = event_path(user_id, calendar_id, event_id, "/instances")
+    for name, value in (("time_min", time_min), ("time_max", time_max)):
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidArgumentError(
+                name, "is required: an ISO-8601 date-time, e.g. 2026-03-09T00:00:00Z", value
+            )
+    params = {
+        "timeMin": time_min.strip(),
+        "timeMax": time_max.strip(),
+        "maxResults": _page_size(page_size, 100),
+        "maxAttendees": _page_size(max_attendees, 100),
+    }
+    return Call("ListInstances", "GET", path, params=params, expect="page:events")
+
+
 # --------------------------------------------------------------------------------------------- free/busy
 
 #: GetSchedule takes at most 20 people per call [DOC free-schedule].

@@ -67,6 +67,8 @@ class DingTalkCalendarHook(CalendarClient):
     list_events, alist_events = operation(collected(events.iter_events))
     iter_events_view, aiter_events_view = listing(events.iter_events_view, dict)
     list_events_view, alist_events_view = operation(collected(events.iter_events_view))
+    iter_instances, aiter_instances = listing(events.iter_instances, dict)
+    list_instances, alist_instances = operation(collected(events.iter_instances))
     iter_event_changes, aiter_event_changes = listing(events.iter_event_changes, EventPage)
 
     # attendees

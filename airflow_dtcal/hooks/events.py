@@ -175,6 +175,34 @@ def iter_events_view(
     yield from pages(ctx, call)
 
 
+def iter_instances(
+    ctx: Context,
+    user_id: str,
+    event_id: str,
+    *,
+    time_min: Any,
+    time_max: Any,
+    page_size: int = 100,
+    max_attendees: int = 100,
+    calendar_id: str = "primary",
+) -> Listing:
+    """The occurrences of the recurring series ``event_id`` in ``[time_min, time_max)`` (ListInstances),
+    page by page, in start order: each with its own id, the series' id as ``seriesMasterId`` and its
+    original start as ``originStart``. ``user_id`` is the organizer or an attendee. An occurrence's id is
+    for reading: DingTalk documents no write on it (see docs/lifecycle.md, "One occurrence of a series").
+    """
+    call = calls.list_instances(
+        user_id,
+        calendar_id,
+        event_id,
+        time_min=iso_instant(time_min, "time_min"),
+        time_max=iso_instant(time_max, "time_max"),
+        page_size=page_size,
+        max_attendees=max_attendees,
+    )
+    yield from pages(ctx, call)
+
+
 def iter_event_changes(
     ctx: Context,
     user_id: str,

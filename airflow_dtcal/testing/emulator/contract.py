@@ -11,6 +11,7 @@ OPERATIONS = (
     "GetEvent",
     "ListEvents",
     "ListEventsView",
+    "ListInstances",
     "PatchEvent",
     "DeleteEvent",
     "AddAttendee",

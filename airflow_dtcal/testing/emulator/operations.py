@@ -187,6 +187,35 @@ def list_events_view(state: State, p: dict, q: dict, body: Any) -> Result:
     return 200, result
 
 
+def list_instances(state: State, p: dict, q: dict, body: Any) -> Result:
+    """The occurrences of one event in the window, in start order, shaped like ListEventsView's items.
+
+    Undocumented, chosen here: timeMin and timeMax are required (a series may have no end), at most a
+    year apart; maxResults 1-100 (default 100); an event that does not recur is its own only instance.
+    """
+    user, event_id = p["user"], p["event"]
+    max_results = parse_int(q, "maxResults", 100, 1, 100)
+    max_attendees = parse_int(q, "maxAttendees", 100, 1, 100)
+    if not q.get("timeMin") or not q.get("timeMax"):
+        raise invalid("timeMin and timeMax are required: a series may have no end")
+    tmin, tmax = _list_window(q)
+    ev = events.visible(state, event_id, user)
+    offset = 0
+    if q.get("nextToken"):
+        payload = decode_page_token(q["nextToken"], "nextToken")
+        if payload.get("k") != "instances" or payload.get("e") != event_id or not is_int(payload.get("o")):
+            raise invalid("nextToken is not a token this server issued for these instances")
+        offset = payload["o"]
+    found = [] if ev["status"] == "cancelled" else recurrence.occurrences(ev, tmin, tmax)
+    page = found[offset : offset + max_results]
+    result: dict[str, Any] = {
+        "events": [_occurrence(state, ev, start, end, user, max_attendees) for start, end in page]
+    }
+    if offset + max_results < len(found):
+        result["nextToken"] = encode_page_token({"k": "instances", "e": event_id, "o": offset + max_results})
+    return 200, result
+
+
 def _occurrence(state: State, ev: dict, start: Any, end: Any, viewer: str, max_attendees: int) -> dict:
     out = events.render(state, ev, viewer=viewer, max_attendees=max_attendees)
     if ev.get("recurrence") is None:
@@ -386,6 +415,7 @@ HANDLERS: dict[str, Callable[[State, dict, dict, Any], Result]] = {
     "GetEvent": get_event,
     "ListEvents": list_events,
     "ListEventsView": list_events_view,
+    "ListInstances": list_instances,
     "PatchEvent": patch_event,
     "DeleteEvent": delete_event,
     "AddAttendee": add_attendees,

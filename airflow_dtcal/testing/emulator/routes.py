@@ -111,6 +111,8 @@ def route(method: str, path: str) -> tuple[str, dict]:
         operation = "AddMeetingRooms"
     elif rest[2:] == ["meetingRooms", "batchRemove"] and method == "POST":
         operation = "RemoveMeetingRooms"
+    elif rest[2:] == ["instances"] and method == "GET":
+        operation = "ListInstances"
     elif rest[2:] == ["cancel"] and method == "POST":
         operation = "CancelEvent"
     elif rest[2:] == ["transfer"] and method == "POST":

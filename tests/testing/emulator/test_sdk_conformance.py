@@ -505,6 +505,57 @@ def test_list_events_view_via_sdk(emu: DingTalkEmulator, sdk: SimpleNamespace) -
     assert emu.requests()[-1]["query"]["maxResults"] == "2"
 
 
+def test_list_instances_via_sdk(emu: DingTalkEmulator, sdk: SimpleNamespace) -> None:
+    create = cm.CreateEventRequest(
+        summary="Retro",
+        **_timed(
+            cm.CreateEventRequestStart,
+            cm.CreateEventRequestEnd,
+            "2025-10-06T16:00:00+08:00",
+            "2025-10-06T17:00:00+08:00",
+        ),
+        recurrence=cm.CreateEventRequestRecurrence(
+            pattern=cm.CreateEventRequestRecurrencePattern(type="weekly", interval=1, days_of_week="monday"),
+            range=cm.CreateEventRequestRecurrenceRange(type="noEnd"),
+        ),
+    )
+    series = sdk.cal.create_event_with_options(ORG, "primary", create, _h(cm.CreateEventHeaders, sdk), sdk.rt)
+    series_id = series.body.id
+    seen, token, pages = [], None, 0
+    while True:
+        page = sdk.cal.list_instances_with_options(
+            ORG,
+            "primary",
+            series_id,
+            cm.ListInstancesRequest(
+                time_min="2025-10-01T00:00Z",  # the SDK's documented format, yyyy-MM-ddTHH:mmZ
+                time_max="2025-11-01T00:00Z",
+                max_results=3,
+                max_attendees=10,
+                next_token=token,
+            ),
+            _h(cm.ListInstancesHeaders, sdk),
+            sdk.rt,
+        ).body
+        pages += 1
+        for event in page.events:
+            assert event.series_master_id == series_id and event.summary == "Retro"
+            assert event.organizer.id == ORG and event.status == "confirmed"
+            seen.append((event.id, event.start.date_time))  # the SDK's model has no originStart
+        token = page.next_token
+        if not token:
+            break
+    assert pages == 2
+    assert [start for _id, start in seen] == [
+        "2025-10-06T16:00:00+08:00",
+        "2025-10-13T16:00:00+08:00",
+        "2025-10-20T16:00:00+08:00",
+        "2025-10-27T16:00:00+08:00",
+    ]
+    assert len({i for i, _s in seen}) == 4
+    assert emu.requests()[-1]["path"].endswith(f"/events/{series_id}/instances")
+
+
 def test_get_schedule_via_sdk(emu: DingTalkEmulator, sdk: SimpleNamespace) -> None:
     _create_simple(sdk, "Busy", 6)
     answer = sdk.cal.get_schedule_with_options(
