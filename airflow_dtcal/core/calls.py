@@ -422,6 +422,24 @@ def remove_meeting_rooms(user_id: str, event_id: str, rooms: list[str], calendar
     return Call("RemoveMeetingRooms", "POST", path, body=body, client_token=token, expect="object")
 
 
+#: The answers a meeting room gives a booking (GetEvent's ``meetingRooms[].responseStatus`` [DOC
+#: query-details-about-an-event]; ``tentative`` is "pending approval").
+ROOM_RESPONSES = ("accepted", "declined", "tentative")
+
+
+def meeting_room_respond(
+    user_id: str, event_id: str, room_id: str, response_status: str, calendar_id: str, token: str
+) -> Call:
+    """MeetingRoomRespond (SDK-only): a room's answer to its booking by the event."""
+    if response_status not in ROOM_RESPONSES:
+        raise InvalidArgumentError(
+            "response_status", f"must be one of {', '.join(ROOM_RESPONSES)}", response_status
+        )
+    path = event_path(user_id, calendar_id, event_id, f"/meetingRooms/{segment(room_id, 'room_id')}/respond")
+    body = {"responseStatus": response_status}
+    return Call("MeetingRoomRespond", "POST", path, body=body, client_token=token, expect="object")
+
+
 def get_meeting_rooms_schedule(user_id: str, rooms: list[str], start_time: str, end_time: str) -> Call:
     """GetMeetingRoomsSchedule: busy times of rooms; the window may span at most 90 days [DOC]."""
     path = f"/v1.0/calendar/users/{segment(user_id, 'user_id')}/meetingRooms/schedules/query"
@@ -494,6 +512,37 @@ def sign_ins(organizer_id: str, event_id: str, calendar_id: str, *, status: str,
     path = event_path(organizer_id, calendar_id, event_id, suffix)
     params = {"maxResults": _page_size(page_size, 500), "type": status}
     return Call(operation, "GET", path, params=params, expect="page:users")
+
+
+#: GetSignInLink and GetSignOutLink (SDK-only), by direction: the operation, its path and answer field.
+CHECK_IN_LINKS = {
+    "in": ("GetSignInLink", "/signInLinks", "signInLink"),
+    "out": ("GetSignOutLink", "/signOutLinks", "signOutLink"),
+}
+
+
+def check_in_link(organizer_id: str, event_id: str, calendar_id: str, direction: str) -> Call:
+    """The link attendees open to check in (``direction="in"``) or out (``"out"``) of an event."""
+    if direction not in CHECK_IN_LINKS:
+        raise InvalidArgumentError("direction", "must be 'in' or 'out'", direction)
+    operation, suffix, _field = CHECK_IN_LINKS[direction]
+    return Call(operation, "GET", event_path(organizer_id, calendar_id, event_id, suffix), expect="object")
+
+
+# --------------------------------------------------------------------------------------------- legacy ids
+
+#: Legacy event ids per ConvertLegacyEventId call: undocumented, chosen small (the answer is a map).
+MAX_LEGACY_IDS_PER_CALL = 100
+
+
+def convert_legacy_event_ids(user_id: str, legacy_ids: list[str]) -> Call:
+    """ConvertLegacyEventId (SDK-only): the v1.0 event ids of events made with the old calendar API."""
+    path = f"/v1.0/calendar/users/{segment(user_id, 'user_id')}/legacyEventIds/convert"
+    if not 1 <= len(legacy_ids) <= MAX_LEGACY_IDS_PER_CALL:
+        raise InvalidArgumentError(
+            "legacy_event_ids", f"must name 1 to {MAX_LEGACY_IDS_PER_CALL} ids a call", len(legacy_ids)
+        )
+    return Call("ConvertLegacyEventId", "POST", path, body={"legacyEventIds": legacy_ids}, expect="object")
 
 
 # --------------------------------------------------------------------------------------------- stream

@@ -25,6 +25,8 @@ OPERATIONS = (
     "RemoveMeetingRooms",
     "GetMeetingRoomsSchedule",
     "QueryMeetingRoomList",
+    "MeetingRoomRespond",
+    "ConvertLegacyEventId",
     "GetUser",
     "GetUserByMobile",
     "GetUserByUnionId",
@@ -32,6 +34,8 @@ OPERATIONS = (
     "GetSignInList",
     "SignOut",
     "GetSignOutList",
+    "GetSignInLink",
+    "GetSignOutLink",
     "OpenStreamConnection",
 )
 #: The legacy contacts operations (``oapi.dingtalk.com``): token in the query, errcode answers, no quota.
@@ -49,6 +53,7 @@ WRITE_OPERATIONS = frozenset(
         "TransferEvent",
         "AddMeetingRooms",
         "RemoveMeetingRooms",
+        "MeetingRoomRespond",
         "SignIn",
         "SignOut",
     }

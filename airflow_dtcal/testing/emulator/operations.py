@@ -410,7 +410,28 @@ def get_schedule(state: State, p: dict, q: dict, body: Any) -> Result:
     return 200, {"scheduleInformation": info}
 
 
+#: Legacy ids per ConvertLegacyEventId call (undocumented; the emulator's choice, the client's batch size).
+MAX_LEGACY_IDS = 100
+
+
+def convert_legacy_event_id(state: State, p: dict, q: dict, body: Any) -> Result:
+    """``legacyEventIdMap`` for the legacy ids of events ``user`` can see; other ids are left out
+    (undocumented, chosen here: no error for an id that converts to nothing)."""
+    ids = _object(body).get("legacyEventIds")
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
+        raise invalid("legacyEventIds is required: a non-empty list of legacy event ids")
+    if len(ids) > MAX_LEGACY_IDS:
+        raise invalid(f"legacyEventIds must name at most {MAX_LEGACY_IDS} ids")
+    by_legacy = {
+        ev["_legacyId"]: ev["id"]
+        for ev in state.events.values()
+        if ev.get("_legacyId") and not ev["deleted"] and p["user"] in ev["attendees"]
+    }
+    return 200, {"legacyEventIdMap": {i: by_legacy[i] for i in ids if i in by_legacy}}
+
+
 HANDLERS: dict[str, Callable[[State, dict, dict, Any], Result]] = {
+    "ConvertLegacyEventId": convert_legacy_event_id,
     "CreateEvent": create_event,
     "GetEvent": get_event,
     "ListEvents": list_events,

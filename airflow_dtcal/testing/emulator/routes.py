@@ -56,6 +56,7 @@ def _refuse_dot_segments(segs: list[str]) -> None:
 USER_ROUTES = {
     ("POST", ("querySchedule",)): "GetSchedule",
     ("POST", ("meetingRooms", "schedules", "query")): "GetMeetingRoomsSchedule",
+    ("POST", ("legacyEventIds", "convert")): "ConvertLegacyEventId",
 }
 
 
@@ -111,6 +112,10 @@ def route(method: str, path: str) -> tuple[str, dict]:
         operation = "AddMeetingRooms"
     elif rest[2:] == ["meetingRooms", "batchRemove"] and method == "POST":
         operation = "RemoveMeetingRooms"
+    elif len(rest) == 5 and rest[2] == "meetingRooms" and rest[4] == "respond" and method == "POST":
+        if rest[3] == "":
+            raise invalid("roomId in the path must not be empty")
+        operation, params["room"] = "MeetingRoomRespond", rest[3]
     elif rest[2:] == ["instances"] and method == "GET":
         operation = "ListInstances"
     elif rest[2:] == ["cancel"] and method == "POST":
@@ -121,6 +126,10 @@ def route(method: str, path: str) -> tuple[str, dict]:
         operation = {"POST": "SignIn", "GET": "GetSignInList"}.get(method)
     elif rest[2:] == ["signOut"]:
         operation = {"POST": "SignOut", "GET": "GetSignOutList"}.get(method)
+    elif rest[2:] == ["signInLinks"] and method == "GET":
+        operation = "GetSignInLink"
+    elif rest[2:] == ["signOutLinks"] and method == "GET":
+        operation = "GetSignOutLink"
     if operation is None or rest[0] != "events":
         raise no_such_api(method, path)
     return operation, params
