@@ -130,6 +130,7 @@ EVENT_FIELDS = (
     "reminders",
     "recurrence",
     "online_meeting",
+    "ui_configs",
     "extra_fields",
 )
 

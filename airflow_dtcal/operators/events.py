@@ -86,7 +86,11 @@ class CreateEventOperator(DingTalkCalendarBaseOperator):
     :param online_meeting: attach a DingTalk video meeting.
     :param chat_notification: send attendees a 1:1 chat notice (DingTalk's default when None).
     :param push_notification: send attendees a pop-up notice (DingTalk's default when None).
-    :param extra_fields: other wire-format CreateEvent fields (``uiConfigs``, ``richTextDescription``...).
+    :param ui_configs: what the event's detail page shows attendees: ``{element: state}`` with elements
+        ``updateEventButton``, ``deleteEventButton``, ``transferEventButton``, ``attendee``, ``comment`` and
+        states ``hide``, ``disable`` (newer clients; older ones hide), ``enable`` (DingTalk's default), e.g.
+        ``{"deleteEventButton": "hide", "comment": "disable"}``. (templated)
+    :param extra_fields: other wire-format CreateEvent fields (``richTextDescription``, ``categories``...).
     :param id_type: for ``organizer_id`` and ``attendees``. :param on_unknown: for ``attendees``.
     """
 
@@ -103,6 +107,7 @@ class CreateEventOperator(DingTalkCalendarBaseOperator):
         "location",
         "reminders",
         "recurrence",
+        "ui_configs",
         "extra_fields",
         "calendar_id",
         "client_token",
@@ -127,12 +132,14 @@ class CreateEventOperator(DingTalkCalendarBaseOperator):
         online_meeting: bool = False,
         chat_notification: bool | None = None,
         push_notification: bool | None = None,
+        ui_configs: dict | XComArg | None = None,
         extra_fields: dict | XComArg | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.organizer_id = organizer_id
         self.summary = summary
+        self.ui_configs: Any = ui_configs  # rendered in place before execute(), checked there
         self.start = start
         self.end = end
         self.all_day = all_day
