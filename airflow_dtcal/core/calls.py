@@ -333,18 +333,23 @@ def list_events_view(
 ) -> Call:
     """ListEventsView: the events in a window with recurring series expanded into their occurrences."""
     path = f"/v1.0/calendar/users/{segment(user_id, 'user_id')}/calendars/{segment(calendar_id, 'calendar_id')}/eventsview"
+    params = _occurrence_window(time_min, time_max, page_size, max_attendees)
+    return Call("ListEventsView", "GET", path, params=params, expect="page:events")
+
+
+def _occurrence_window(time_min: Any, time_max: Any, page_size: int, max_attendees: int) -> dict[str, Any]:
+    """The query of a listing of occurrences (ListEventsView, ListInstances): both window ends required."""
     for name, value in (("time_min", time_min), ("time_max", time_max)):
         if not isinstance(value, str) or not value.strip():
             raise InvalidArgumentError(
                 name, "is required: an ISO-8601 date-time, e.g. 2026-03-09T00:00:00Z", value
             )
-    params = {
+    return {
         "timeMin": time_min.strip(),
         "timeMax": time_max.strip(),
         "maxResults": _page_size(page_size, 100),
         "maxAttendees": _page_size(max_attendees, 100),
     }
-    return Call("ListEventsView", "GET", path, params=params, expect="page:events")
 
 
 def list_instances(
@@ -360,17 +365,7 @@ def list_instances(
     """ListInstances (SDK-only): the occurrences of one recurring series in a window, each with its own id,
     ``seriesMasterId`` and ``originStart``."""
     path = event_path(user_id, calendar_id, event_id, "/instances")
-    for name, value in (("time_min", time_min), ("time_max", time_max)):
-        if not isinstance(value, str) or not value.strip():
-            raise InvalidArgumentError(
-                name, "is required: an ISO-8601 date-time, e.g. 2026-03-09T00:00:00Z", value
-            )
-    params = {
-        "timeMin": time_min.strip(),
-        "timeMax": time_max.strip(),
-        "maxResults": _page_size(page_size, 100),
-        "maxAttendees": _page_size(max_attendees, 100),
-    }
+    params = _occurrence_window(time_min, time_max, page_size, max_attendees)
     return Call("ListInstances", "GET", path, params=params, expect="page:events")
 
 

@@ -162,29 +162,15 @@ def list_events_view(state: State, p: dict, q: dict, body: Any) -> Result:
     series' id as ``seriesMasterId`` and its original start as ``originStart``.
     """
     user = p["user"]
-    max_results = parse_int(q, "maxResults", 100, 1, 100)
-    max_attendees = parse_int(q, "maxAttendees", 100, 1, 100)
-    if not q.get("timeMin") or not q.get("timeMax"):
-        raise invalid("timeMin and timeMax are required: the view expands recurring events within them")
-    tmin, tmax = _list_window(q)
-    offset = 0
-    if q.get("nextToken"):
-        payload = decode_page_token(q["nextToken"], "nextToken")
-        if payload.get("k") != "view" or payload.get("u") != user or not is_int(payload.get("o")):
-            raise invalid("nextToken is not a token this server issued for this view")
-        offset = payload["o"]
-    found: list[tuple[Any, Any, dict]] = []
-    for ev in state.events.values():
-        if user in ev["attendees"] and ev["status"] != "cancelled":
-            found.extend((start, end, ev) for start, end in recurrence.occurrences(ev, tmin, tmax))
-    found.sort(key=lambda item: (item[0], item[2]["seq"]))
-    page = found[offset : offset + max_results]
-    result: dict[str, Any] = {
-        "events": [_occurrence(state, ev, start, end, user, max_attendees) for start, end, ev in page]
-    }
-    if offset + max_results < len(found):
-        result["nextToken"] = encode_page_token({"k": "view", "u": user, "o": offset + max_results})
-    return 200, result
+
+    def occurrences(tmin: Any, tmax: Any) -> list[tuple[Any, Any, dict]]:
+        found: list[tuple[Any, Any, dict]] = []
+        for ev in state.events.values():
+            if user in ev["attendees"] and ev["status"] != "cancelled":
+                found.extend((start, end, ev) for start, end in recurrence.occurrences(ev, tmin, tmax))
+        return sorted(found, key=lambda item: (item[0], item[2]["seq"]))
+
+    return _occurrence_page(state, user, q, {"k": "view", "u": user}, occurrences)
 
 
 def list_instances(state: State, p: dict, q: dict, body: Any) -> Result:
@@ -193,26 +179,39 @@ def list_instances(state: State, p: dict, q: dict, body: Any) -> Result:
     Undocumented, chosen here: timeMin and timeMax are required (a series may have no end), at most a
     year apart; maxResults 1-100 (default 100); an event that does not recur is its own only instance.
     """
-    user, event_id = p["user"], p["event"]
+    ev = events.visible(state, p["event"], p["user"])
+
+    def occurrences(tmin: Any, tmax: Any) -> list[tuple[Any, Any, dict]]:
+        if ev["status"] == "cancelled":
+            return []
+        return [(start, end, ev) for start, end in recurrence.occurrences(ev, tmin, tmax)]
+
+    return _occurrence_page(state, p["user"], q, {"k": "instances", "e": ev["id"]}, occurrences)
+
+
+def _occurrence_page(
+    state: State, viewer: str, q: dict, scope: dict, occurrences: Callable[[Any, Any], list]
+) -> Result:
+    """One page of occurrences in the query's window (both ends required, at most a year apart;
+    ``maxResults`` and ``maxAttendees`` 1-100); ``scope`` goes into the page token and must come back."""
     max_results = parse_int(q, "maxResults", 100, 1, 100)
     max_attendees = parse_int(q, "maxAttendees", 100, 1, 100)
     if not q.get("timeMin") or not q.get("timeMax"):
-        raise invalid("timeMin and timeMax are required: a series may have no end")
+        raise invalid("timeMin and timeMax are required: recurring events are expanded within them")
     tmin, tmax = _list_window(q)
-    ev = events.visible(state, event_id, user)
     offset = 0
     if q.get("nextToken"):
         payload = decode_page_token(q["nextToken"], "nextToken")
-        if payload.get("k") != "instances" or payload.get("e") != event_id or not is_int(payload.get("o")):
-            raise invalid("nextToken is not a token this server issued for these instances")
+        if any(payload.get(k) != v for k, v in scope.items()) or not is_int(payload.get("o")):
+            raise invalid("nextToken is not a token this server issued for this listing")
         offset = payload["o"]
-    found = [] if ev["status"] == "cancelled" else recurrence.occurrences(ev, tmin, tmax)
+    found = occurrences(tmin, tmax)
     page = found[offset : offset + max_results]
     result: dict[str, Any] = {
-        "events": [_occurrence(state, ev, start, end, user, max_attendees) for start, end in page]
+        "events": [_occurrence(state, ev, start, end, viewer, max_attendees) for start, end, ev in page]
     }
     if offset + max_results < len(found):
-        result["nextToken"] = encode_page_token({"k": "instances", "e": event_id, "o": offset + max_results})
+        result["nextToken"] = encode_page_token({**scope, "o": offset + max_results})
     return 200, result
 
 
