@@ -210,6 +210,8 @@ def test_resolve_users_operator_returns_the_mapping(airflow_db, directory, flows
     assert result.xcom("by_mobile") == {"13800000002": "u-bo", "13800000001": "u-ada"}
     assert result.xcom("as_list") == ["union-eve", "union-dee"]
     assert set(statuses(directory, result.xcom("create"))) == {"union-lead", "union-eve", "union-dee"}
+    # Every person given as a unionId: no identity mapping is pushed.
+    assert xcom(result, "dtcal_people_resolve", "create", "dingtalk_people") == []
 
 
 # --------------------------------------------------------------------------------------------- the example
