@@ -8,9 +8,11 @@ new_hires (@task) ──▶ create_onboarding_session ──▶ invited
 * ``create_onboarding_session`` creates the session in the HR partner's calendar with ``id_type="userId"``:
   the organizer and the hires are resolved to unionIds in ``execute()``, in bulk, before the event is
   written. That is one contacts lookup per person (fewer if this process resolved some in the last hour),
-  free of the monthly API quota. A userId DingTalk does not know, or of someone who has left, fails the task
-  naming it, and nothing is created; with ``on_unknown="skip"`` the others are invited and the ones left
-  out are pushed as the ``dingtalk_unresolved`` XCom.
+  free of the monthly API quota. A hire who has not logged in to DingTalk yet is invited like anyone else
+  (DingTalk's ``active`` flag means "has activated DingTalk", not "still employed"). A userId DingTalk does
+  not know (never a member, or someone who left) fails the task naming it, and nothing is created; with
+  ``on_unknown="skip"`` the others are invited and the ones left out are pushed as the
+  ``dingtalk_unresolved`` XCom. The userId -> unionId mapping is pushed as the ``dingtalk_people`` XCom.
 * ``invited`` lists who is invited (unionIds, names and responses), again naming the organizer by userId.
 
 The session is on Wednesday 14:00 (Asia/Shanghai) of the week the run starts; the schedule runs on Mondays

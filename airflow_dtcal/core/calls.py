@@ -333,18 +333,40 @@ def list_events_view(
 ) -> Call:
     """ListEventsView: the events in a window with recurring series expanded into their occurrences."""
     path = f"/v1.0/calendar/users/{segment(user_id, 'user_id')}/calendars/{segment(calendar_id, 'calendar_id')}/eventsview"
+    params = _occurrence_window(time_min, time_max, page_size, max_attendees)
+    return Call("ListEventsView", "GET", path, params=params, expect="page:events")
+
+
+def _occurrence_window(time_min: Any, time_max: Any, page_size: int, max_attendees: int) -> dict[str, Any]:
+    """The query of a listing of occurrences (ListEventsView, ListInstances): both window ends required."""
     for name, value in (("time_min", time_min), ("time_max", time_max)):
         if not isinstance(value, str) or not value.strip():
             raise InvalidArgumentError(
                 name, "is required: an ISO-8601 date-time, e.g. 2026-03-09T00:00:00Z", value
             )
-    params = {
+    return {
         "timeMin": time_min.strip(),
         "timeMax": time_max.strip(),
         "maxResults": _page_size(page_size, 100),
         "maxAttendees": _page_size(max_attendees, 100),
     }
-    return Call("ListEventsView", "GET", path, params=params, expect="page:events")
+
+
+def list_instances(
+    user_id: str,
+    calendar_id: str,
+    event_id: str,
+    *,
+    time_min: Any,
+    time_max: Any,
+    page_size: int,
+    max_attendees: int,
+) -> Call:
+    """ListInstances (SDK-only): the occurrences of one recurring series in a window, each with its own id,
+    ``seriesMasterId`` and ``originStart``."""
+    path = event_path(user_id, calendar_id, event_id, "/instances")
+    params = _occurrence_window(time_min, time_max, page_size, max_attendees)
+    return Call("ListInstances", "GET", path, params=params, expect="page:events")
 
 
 # --------------------------------------------------------------------------------------------- free/busy
@@ -395,6 +417,24 @@ def remove_meeting_rooms(user_id: str, event_id: str, rooms: list[str], calendar
     return Call("RemoveMeetingRooms", "POST", path, body=body, client_token=token, expect="object")
 
 
+#: The answers a meeting room gives a booking (GetEvent's ``meetingRooms[].responseStatus`` [DOC
+#: query-details-about-an-event]; ``tentative`` is "pending approval").
+ROOM_RESPONSES = ("accepted", "declined", "tentative")
+
+
+def meeting_room_respond(
+    user_id: str, event_id: str, room_id: str, response_status: str, calendar_id: str, token: str
+) -> Call:
+    """MeetingRoomRespond (SDK-only): a room's answer to its booking by the event."""
+    if response_status not in ROOM_RESPONSES:
+        raise InvalidArgumentError(
+            "response_status", f"must be one of {', '.join(ROOM_RESPONSES)}", response_status
+        )
+    path = event_path(user_id, calendar_id, event_id, f"/meetingRooms/{segment(room_id, 'room_id')}/respond")
+    body = {"responseStatus": response_status}
+    return Call("MeetingRoomRespond", "POST", path, body=body, client_token=token, expect="object")
+
+
 def get_meeting_rooms_schedule(user_id: str, rooms: list[str], start_time: str, end_time: str) -> Call:
     """GetMeetingRoomsSchedule: busy times of rooms; the window may span at most 90 days [DOC]."""
     path = f"/v1.0/calendar/users/{segment(user_id, 'user_id')}/meetingRooms/schedules/query"
@@ -421,6 +461,7 @@ def list_meeting_rooms(union_id: str, page_size: int, next_token: int | None = N
 
 USER_GET_PATH = "/topapi/v2/user/get"
 USER_BY_MOBILE_PATH = "/topapi/v2/user/getbymobile"
+USER_BY_UNION_ID_PATH = "/topapi/user/getbyunionid"
 
 
 def get_user(user_id: str) -> Call:
@@ -430,10 +471,20 @@ def get_user(user_id: str) -> Call:
 
 
 def get_user_by_mobile(mobile: str) -> Call:
-    """The userId of the active member with this mobile number (legacy API)."""
+    """The userId of the member with this mobile number, as DingTalk stores it (legacy API; see
+    :func:`airflow_dtcal.planning.people.normalise_mobile`)."""
     body = {"mobile": require_id(mobile, "mobile")}
     return Call(
         "GetUserByMobile", "POST", USER_BY_MOBILE_PATH, body=body, expect="legacy:userid", legacy=True
+    )
+
+
+def get_user_by_union_id(union_id: str) -> Call:
+    """The org userId of the person with this unionId, and their ``contact_type`` (0: a member of the
+    organisation, 1: an external contact) (legacy API)."""
+    body = {"unionid": require_id(union_id, "union_id")}
+    return Call(
+        "GetUserByUnionId", "POST", USER_BY_UNION_ID_PATH, body=body, expect="legacy:userid", legacy=True
     )
 
 
@@ -456,6 +507,37 @@ def sign_ins(organizer_id: str, event_id: str, calendar_id: str, *, status: str,
     path = event_path(organizer_id, calendar_id, event_id, suffix)
     params = {"maxResults": _page_size(page_size, 500), "type": status}
     return Call(operation, "GET", path, params=params, expect="page:users")
+
+
+#: GetSignInLink and GetSignOutLink (SDK-only), by direction: the operation, its path and answer field.
+CHECK_IN_LINKS = {
+    "in": ("GetSignInLink", "/signInLinks", "signInLink"),
+    "out": ("GetSignOutLink", "/signOutLinks", "signOutLink"),
+}
+
+
+def check_in_link(organizer_id: str, event_id: str, calendar_id: str, direction: str) -> Call:
+    """The link attendees open to check in (``direction="in"``) or out (``"out"``) of an event."""
+    if direction not in CHECK_IN_LINKS:
+        raise InvalidArgumentError("direction", "must be 'in' or 'out'", direction)
+    operation, suffix, _field = CHECK_IN_LINKS[direction]
+    return Call(operation, "GET", event_path(organizer_id, calendar_id, event_id, suffix), expect="object")
+
+
+# --------------------------------------------------------------------------------------------- legacy ids
+
+#: Legacy event ids per ConvertLegacyEventId call: undocumented, chosen small (the answer is a map).
+MAX_LEGACY_IDS_PER_CALL = 100
+
+
+def convert_legacy_event_ids(user_id: str, legacy_ids: list[str]) -> Call:
+    """ConvertLegacyEventId (SDK-only): the v1.0 event ids of events made with the old calendar API."""
+    path = f"/v1.0/calendar/users/{segment(user_id, 'user_id')}/legacyEventIds/convert"
+    if not 1 <= len(legacy_ids) <= MAX_LEGACY_IDS_PER_CALL:
+        raise InvalidArgumentError(
+            "legacy_event_ids", f"must name 1 to {MAX_LEGACY_IDS_PER_CALL} ids a call", len(legacy_ids)
+        )
+    return Call("ConvertLegacyEventId", "POST", path, body={"legacyEventIds": legacy_ids}, expect="object")
 
 
 # --------------------------------------------------------------------------------------------- stream

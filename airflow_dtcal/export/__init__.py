@@ -1,6 +1,6 @@
 """Calendar data out: the pure parts of :class:`~airflow_dtcal.transfers.export.ExportEventsOperator`.
 
-* :mod:`.rows`: the rows of the tables (``events``, ``attendees``, ``check_ins``, and ``calendars``: how
+* :mod:`.rows`: the rows of the tables (``events``, ``attendees``, ``check_ins``, ``check_outs``, and ``calendars``: how
   each calendar was listed) built from what DingTalk returns, and their columns;
 * :mod:`.writers`: streaming JSON Lines and Parquet writers over file objects (a batch at a time);
 * :mod:`.partition`: partition naming and the replace protocol of one run (temporary names, move,

@@ -5,7 +5,7 @@ the operator turns these into OpenLineage objects, see ``ExportEventsOperator.ge
   connection's host, with its port when it has one), name ``<calendar owner unionId>/<calendar id>``. Beyond
   :data:`MAX_CALENDAR_DATASETS` calendars, one dataset for the whole export, name ``*/<calendar id>``, and
   the number of calendars beside it: a lineage event stays small however large the team.
-* Outputs: one dataset per table written (``events``, ``attendees``, ``check_ins`` when asked for, and
+* Outputs: one dataset per table written (``events``, ``attendees``, ``check_ins`` and ``check_outs`` when asked for, and
   ``calendars``), the table's directory under the destination, named as OpenLineage names files: a local
   path is namespace ``file`` and its absolute path; an object store is ``<scheme>://<bucket>`` and the key
   (``s3://my-bucket`` + ``dingtalk/events``). The connection id in ``s3://conn@bucket`` is not part of it.

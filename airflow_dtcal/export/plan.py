@@ -98,6 +98,7 @@ def make_plan(
     attendees: Any,
     check_ins: Any,
     formats: Any,
+    check_outs: Any = False,
     interval_start: Any,
     interval_end: Any,
     time_min: Any = None,
@@ -113,6 +114,7 @@ def make_plan(
         "events": True,
         "attendees": _flag(attendees, "attendees"),
         "check_ins": _flag(check_ins, "check_ins"),
+        "check_outs": _flag(check_outs, "check_outs"),
     }
     tables = tuple(t for t in TABLES if wanted[t])
     file_formats = check_formats(formats)

@@ -30,7 +30,7 @@ from typing import Any
 from airflow_dtcal.core.errors import InvalidArgumentError
 from airflow_dtcal.core.times import read_wire_time
 
-TABLES = ("events", "attendees", "check_ins")  # the tables a run may be asked for
+TABLES = ("events", "attendees", "check_ins", "check_outs")  # the tables a run may be asked for
 CALENDARS = "calendars"  # the table every run writes, last
 
 FULL, INCREMENTAL, RESYNC = "full", "incremental", "resync"  # how a calendar was listed (its mode)
@@ -80,6 +80,12 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("user_id", "string"),
         ("display_name", "string"),
         ("check_in_time", "int64"),  # epoch milliseconds
+    ),
+    "check_outs": KEY_COLUMNS
+    + (
+        ("user_id", "string"),
+        ("display_name", "string"),
+        ("check_out_time", "int64"),  # epoch milliseconds
     ),
     CALENDARS: (
         ("interval_start", "string"),
@@ -210,27 +216,42 @@ def attendee_rows(
     return rows
 
 
-def _millis(value: Any) -> int | None:
+def _millis(value: Any, field: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     if isinstance(value, str) and value.strip().isdigit():
         return int(value)
-    raise ValueError(f"checkInTime: expected epoch milliseconds, got {value!r}")
+    raise ValueError(f"{field}: expected epoch milliseconds, got {value!r}")
+
+
+#: Per check-in table: DingTalk's time field (GetSignInList / GetSignOutList) and the column it fills.
+CHECK_TIMES = {
+    "check_ins": ("checkInTime", "check_in_time"),
+    "check_outs": ("checkOutTime", "check_out_time"),
+}
 
 
 def check_in_rows(
-    context: RowContext, event: Mapping[str, Any], change: str, users: Iterable[Mapping[str, Any]]
+    context: RowContext,
+    event: Mapping[str, Any],
+    change: str,
+    users: Iterable[Mapping[str, Any]],
+    table: str = "check_ins",
 ) -> list[dict[str, Any]]:
-    """The ``check_ins`` rows of one event: who checked in, and when."""
+    """The ``check_ins`` rows of one event (who checked in, and when), or with ``table="check_outs"`` its
+    ``check_outs`` rows (who checked out, and when)."""
+    field, column = CHECK_TIMES[table]
     rows = []
     for user in users:
         row = context.key(event, change)
         row.update(
-            user_id=_text(user.get("userId")),
-            display_name=_text(user.get("displayName")),
-            check_in_time=_millis(user.get("checkInTime")),
+            {
+                "user_id": _text(user.get("userId")),
+                "display_name": _text(user.get("displayName")),
+                column: _millis(user.get(field), field),
+            }
         )
         rows.append(row)
     return rows

@@ -69,6 +69,9 @@ class DingTalkCalendarHook(CalendarClient):
     list_events, alist_events = operation(collected(events.iter_events))
     iter_events_view, aiter_events_view = listing(events.iter_events_view, dict)
     list_events_view, alist_events_view = operation(collected(events.iter_events_view))
+    iter_instances, aiter_instances = listing(events.iter_instances, dict)
+    convert_legacy_event_ids, aconvert_legacy_event_ids = operation(events.convert_legacy_event_ids)
+    list_instances, alist_instances = operation(collected(events.iter_instances))
     iter_event_changes, aiter_event_changes = listing(events.iter_event_changes, EventPage)
 
     # attendees
@@ -83,17 +86,24 @@ class DingTalkCalendarHook(CalendarClient):
     get_meeting_rooms_schedule, aget_meeting_rooms_schedule = operation(rooms.get_meeting_rooms_schedule)
     add_meeting_rooms, aadd_meeting_rooms = operation(rooms.add_meeting_rooms)
     remove_meeting_rooms, aremove_meeting_rooms = operation(rooms.remove_meeting_rooms)
+    meeting_room_respond, ameeting_room_respond = operation(rooms.meeting_room_respond)
     iter_meeting_rooms, aiter_meeting_rooms = listing(rooms.iter_meeting_rooms, dict)
 
     # people
     get_user, aget_user = operation(people.get_user)
     get_user_id_by_mobile, aget_user_id_by_mobile = operation(people.get_user_id_by_mobile)
+    get_user_id_by_union_id, aget_user_id_by_union_id = operation(people.get_user_id_by_union_id)
     resolve_people, aresolve_people = operation(people.resolve_people)
     resolve_user_ids, aresolve_user_ids = operation(people.resolve_user_ids)
     resolve_mobiles, aresolve_mobiles = operation(people.resolve_mobiles)
+    resolve_union_ids_to_user_ids, aresolve_union_ids_to_user_ids = operation(
+        people.resolve_union_ids_to_user_ids
+    )
 
     # check-in, Stream mode
     iter_sign_ins, aiter_sign_ins = listing(checkins.iter_sign_ins, dict)
+    get_sign_in_link, aget_sign_in_link = operation(checkins.get_sign_in_link)
+    get_sign_out_link, aget_sign_out_link = operation(checkins.get_sign_out_link)
     open_stream_connection, aopen_stream_connection = operation(stream.open_stream_connection)
 
     def markers(self) -> Markers:

@@ -1,9 +1,16 @@
-"""Check-in operations, written once as flows (:mod:`.operation`): an event's check-in and check-out lists."""
+"""Check-in operations, written once as flows (:mod:`.operation`): an event's check-in and check-out lists,
+and the links attendees open to check in or out."""
 
 from __future__ import annotations
 
+import re
+
 from airflow_dtcal.core import calls
-from airflow_dtcal.hooks.operation import Context, Listing, pages
+from airflow_dtcal.core.errors import DingTalkAnswerError
+from airflow_dtcal.hooks.operation import Context, Flow, Listing, pages
+
+#: A link as DingTalk's answer may carry it: http(s) or DingTalk's app scheme, printable, bounded.
+_LINK = re.compile(r"(https?|dingtalk)://[!-~]{1,2040}")
 
 
 def iter_sign_ins(
@@ -21,3 +28,35 @@ def iter_sign_ins(
     yield from pages(
         ctx, calls.sign_ins(organizer_id, event_id, calendar_id, status=status, page_size=page_size)
     )
+
+
+def _check_in_link(
+    ctx: Context, organizer_id: str, event_id: str, calendar_id: str, direction: str
+) -> Flow[str]:
+    call = calls.check_in_link(organizer_id, event_id, calendar_id, direction)
+    answer = yield call
+    link = answer.get(calls.CHECK_IN_LINKS[direction][2]) if isinstance(answer, dict) else None
+    if not isinstance(link, str) or not _LINK.fullmatch(link):
+        raise DingTalkAnswerError(
+            call.operation,
+            200,
+            None,
+            "the answer has no http(s) or dingtalk:// link (at most 2,048 characters)",
+        )
+    return link
+
+
+def get_sign_in_link(
+    ctx: Context, organizer_id: str, event_id: str, *, calendar_id: str = "primary"
+) -> Flow[str]:
+    """The link attendees open to check in to the event (GetSignInLink, SDK-only), as its organizer.
+    The link is checked (http(s) or ``dingtalk://``, printable, at most 2,048 characters), never opened."""
+    return (yield from _check_in_link(ctx, organizer_id, event_id, calendar_id, "in"))
+
+
+def get_sign_out_link(
+    ctx: Context, organizer_id: str, event_id: str, *, calendar_id: str = "primary"
+) -> Flow[str]:
+    """The link attendees open to check out of the event (GetSignOutLink, SDK-only); see
+    :func:`get_sign_in_link`."""
+    return (yield from _check_in_link(ctx, organizer_id, event_id, calendar_id, "out"))

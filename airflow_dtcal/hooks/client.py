@@ -37,7 +37,9 @@ from airflow_dtcal.hooks.executor import Executor
 from airflow_dtcal.hooks.operation import Context
 
 #: Operations that do not count toward an organisation's monthly API quota (token, contacts, Stream open).
-NOT_COUNTED = frozenset({"GetAccessToken", "GetUser", "GetUserByMobile", "OpenStreamConnection"})
+NOT_COUNTED = frozenset(
+    {"GetAccessToken", "GetUser", "GetUserByMobile", "GetUserByUnionId", "OpenStreamConnection"}
+)
 
 
 def clear_token_cache() -> None:

@@ -7,12 +7,12 @@ async one. Every argument is checked before the first request.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from airflow_dtcal.core import calls
-from airflow_dtcal.core.errors import InvalidArgumentError
-from airflow_dtcal.core.ids import normalize_attendees
+from airflow_dtcal.core.errors import DingTalkAnswerError, InvalidArgumentError
+from airflow_dtcal.core.ids import chunked, normalize_attendees, require_id
 from airflow_dtcal.core.paging import EventPage, Pager
 from airflow_dtcal.core.times import iso_instant
 from airflow_dtcal.hooks.attendees import add_attendees
@@ -167,6 +167,66 @@ def iter_events_view(
     call = calls.list_events_view(
         user_id,
         calendar_id,
+        time_min=iso_instant(time_min, "time_min"),
+        time_max=iso_instant(time_max, "time_max"),
+        page_size=page_size,
+        max_attendees=max_attendees,
+    )
+    yield from pages(ctx, call)
+
+
+def convert_legacy_event_ids(
+    ctx: Context, user_id: str, legacy_event_ids: Sequence[str]
+) -> Flow[dict[str, str]]:
+    """``{legacy id: event id}`` for events made with DingTalk's old calendar API (ConvertLegacyEventId,
+    SDK-only), as seen by ``user_id`` (a unionId), 100 ids a call, in the order asked. Ids DingTalk does
+    not convert are left out of the mapping (and logged); an answer naming an id not asked for, or mapping
+    to anything but a non-empty string, raises :class:`~airflow_dtcal.exceptions.DingTalkAnswerError`."""
+    if isinstance(legacy_event_ids, (str, bytes, Mapping)) or not isinstance(legacy_event_ids, Sequence):
+        raise InvalidArgumentError("legacy_event_ids", "must be a list of legacy event ids", legacy_event_ids)
+    ids = list(dict.fromkeys(require_id(i, f"legacy_event_ids[{n}]") for n, i in enumerate(legacy_event_ids)))
+    if not ids:
+        raise InvalidArgumentError("legacy_event_ids", "must name at least one id", legacy_event_ids)
+    found: dict[str, str] = {}
+    for chunk in chunked(ids, calls.MAX_LEGACY_IDS_PER_CALL):
+        call = calls.convert_legacy_event_ids(user_id, list(chunk))
+        answer = yield call
+        mapping = answer.get("legacyEventIdMap") if isinstance(answer, dict) else None
+        if mapping is None:
+            mapping = {}
+        if not isinstance(mapping, dict) or not all(
+            key in chunk and isinstance(value, str) and value.strip() for key, value in mapping.items()
+        ):
+            raise DingTalkAnswerError(
+                call.operation, 200, None, "legacyEventIdMap is not a map of the ids asked to event ids"
+            )
+        found.update(mapping)
+    result = {legacy: found[legacy] for legacy in ids if legacy in found}
+    if len(result) < len(ids):
+        ctx.log.warning("%d of %d legacy event ids were not converted", len(ids) - len(result), len(ids))
+    return result
+
+
+def iter_instances(
+    ctx: Context,
+    user_id: str,
+    event_id: str,
+    *,
+    time_min: Any,
+    time_max: Any,
+    page_size: int = 100,
+    max_attendees: int = 100,
+    calendar_id: str = "primary",
+) -> Listing:
+    """The occurrences of the recurring series ``event_id`` in ``[time_min, time_max)`` (ListInstances),
+    page by page, in start order: each with its own id, the series' id as ``seriesMasterId`` and its
+    original start as ``originStart``. ``user_id`` is the organizer or an attendee. An occurrence's id is
+    for reading: DingTalk documents no write on it (see docs/lifecycle.md, "One occurrence of a series").
+    """
+    call = calls.list_instances(
+        user_id,
+        calendar_id,
+        event_id,
         time_min=iso_instant(time_min, "time_min"),
         time_max=iso_instant(time_max, "time_max"),
         page_size=page_size,

@@ -85,6 +85,25 @@ def remove_meeting_rooms(
     yield calls.remove_meeting_rooms(user_id, event_id, room_ids, calendar_id, token)  # type: ignore[arg-type]
 
 
+def meeting_room_respond(
+    ctx: Context,
+    user_id: str,
+    event_id: str,
+    room_id: str,
+    response_status: str,
+    *,
+    calendar_id: str = "primary",
+    client_token: str | None = None,
+) -> Flow[None]:
+    """A booked room's answer to the event (MeetingRoomRespond, SDK-only): ``accepted``, ``declined`` or
+    ``tentative`` (pending approval), for rooms whose bookings an app approves. ``user_id`` is the
+    event's organizer (the emulator's rule; DingTalk documents no other)."""
+    token = calls.client_token(client_token)
+    answer = yield calls.meeting_room_respond(user_id, event_id, room_id, response_status, calendar_id, token)
+    if isinstance(answer, dict) and answer.get("result") is False:
+        raise DingTalkAnswerError("MeetingRoomRespond", 200, None, "DingTalk answered result: false")
+
+
 def iter_meeting_rooms(ctx: Context, union_id: str, *, page_size: int = 100) -> Listing:
     """The organisation's meeting rooms (QueryMeetingRoomList), page by page, as seen by ``union_id``.
 

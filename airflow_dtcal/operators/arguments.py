@@ -303,12 +303,20 @@ def check_when_made(source: Any, rules: Mapping[str, Rule], *, people: bool = Fa
 
 
 class Resolved:
-    """The outcome of :func:`resolve_people`: each argument's value by unionId, and who was left out
-    (``{argument: {"unknown": [...], "departed": [...]}}``, for the ``dingtalk_unresolved`` XCom)."""
+    """The outcome of :func:`resolve_people`: each argument's value by unionId, who was left out
+    (``{argument: {"unknown": [...]}}``, for the ``dingtalk_unresolved`` XCom), and the identity mapping
+    of the people given as userIds or mobiles (``{argument: {id as given: unionId}}``, for the
+    ``dingtalk_people`` XCom)."""
 
-    def __init__(self, values: dict[str, Any], skipped: dict[str, dict[str, list[str]]]) -> None:
+    def __init__(
+        self,
+        values: dict[str, Any],
+        skipped: dict[str, dict[str, list[str]]],
+        mapping: dict[str, dict[str, str]] | None = None,
+    ) -> None:
         self.values = values
         self.skipped = skipped
+        self.mapping = mapping or {}
 
 
 def resolve_people(
@@ -338,6 +346,7 @@ def resolve_people(
     values: dict[str, Any] = {}
     failures: dict[str, str] = {}
     skipped: dict[str, dict[str, list[str]]] = {}
+    mapping: dict[str, dict[str, str]] = {}
     for name, kind in declared.items():
         ids = kind.ids(checked[name])
         if types[name] == UNION_ID or not ids:
@@ -345,17 +354,14 @@ def resolve_people(
             continue
         resolution = found[types[name]]
         values[name] = kind.resolved(checked[name], resolution.union_ids)
-        missing = Resolution(
-            types[name],
-            unknown=[i for i in ids if i in resolution.unknown],
-            departed=[i for i in ids if i in resolution.departed],
-        )
+        mapping[name] = {i: resolution.union_ids[i] for i in ids if i in resolution.union_ids}
+        missing = Resolution(types[name], unknown=[i for i in ids if i in resolution.unknown])
         if not missing.missing:
             continue
         if on_unknown == "fail" or not kind.many:
             failures[name] = missing.describe_missing(name)
         else:
-            skipped[name] = {"unknown": missing.unknown, "departed": missing.departed}
+            skipped[name] = {"unknown": missing.unknown}
             log.warning("Skipping %s", missing.describe_missing(name))
     if failures:
         from airflow_dtcal.exceptions import DingTalkPeopleNotFoundError
@@ -363,7 +369,7 @@ def resolve_people(
         lists = any(declared[name].many for name in failures)
         hint = "; on_unknown='skip' leaves them out of lists" if lists and on_unknown == "fail" else ""
         raise DingTalkPeopleNotFoundError("ResolvePeople", 200, None, "; ".join(failures.values()) + hint)
-    return Resolved(values, skipped)
+    return Resolved(values, skipped, mapping)
 
 
 class DeclaredPeople:
@@ -383,7 +389,8 @@ class DeclaredPeople:
 
     def resolve(self, context: Any) -> dict[str, Any]:
         """``{argument: value}`` with people as unionIds; who was left out is pushed as the
-        ``dingtalk_unresolved`` XCom."""
+        ``dingtalk_unresolved`` XCom, and the mapping of the people given as userIds or mobiles to their
+        unionIds as the ``dingtalk_people`` XCom."""
         if not self.values:
             return {}
         resolved = resolve_people(
@@ -395,6 +402,7 @@ class DeclaredPeople:
             self.source.log,
         )
         push_unresolved(context, resolved.skipped)
+        push_people(context, resolved.mapping)
         return resolved.values
 
 
@@ -402,9 +410,24 @@ class DeclaredPeople:
 UNRESOLVED_XCOM_KEY = "dingtalk_unresolved"
 
 
-def push_unresolved(context: Any, skipped: Mapping[str, Any]) -> None:
-    """Push who was left out as the ``dingtalk_unresolved`` XCom (nothing when nobody was)."""
+#: The XCom key under which a task given people as userIds or mobiles pushes their unionIds.
+PEOPLE_XCOM_KEY = "dingtalk_people"
+
+
+def _push(context: Any, key: str, value: Mapping[str, Any]) -> None:
     ti = context.get("ti") if hasattr(context, "get") else None
     push = getattr(ti, "xcom_push", None)
-    if skipped and callable(push):
-        push(key=UNRESOLVED_XCOM_KEY, value=dict(skipped))
+    if value and callable(push):
+        push(key=key, value=dict(value))
+
+
+def push_unresolved(context: Any, skipped: Mapping[str, Any]) -> None:
+    """Push who was left out as the ``dingtalk_unresolved`` XCom (nothing when nobody was)."""
+    _push(context, UNRESOLVED_XCOM_KEY, skipped)
+
+
+def push_people(context: Any, mapping: Mapping[str, Mapping[str, str]]) -> None:
+    """Push ``{argument: {id as given: unionId}}`` as the ``dingtalk_people`` XCom, so downstream tasks
+    can join results back to HR tables (nothing when every person was given as a unionId). Its size is
+    bounded by the arguments' own limits (at most 5,000 attendees an event, about 100 bytes a person)."""
+    _push(context, PEOPLE_XCOM_KEY, {name: ids for name, ids in mapping.items() if ids})

@@ -130,6 +130,7 @@ EVENT_FIELDS = (
     "reminders",
     "recurrence",
     "online_meeting",
+    "ui_configs",
     "extra_fields",
 )
 
@@ -296,12 +297,16 @@ class DingTalkCalendarBaseOperator(DingTalkBaseOperator):
         ``execute()``, before anything is written. A dict gives one per argument, e.g.
         ``{"organizer_id": "unionId", "attendees": "userId"}`` (arguments left out are unionIds); a key that
         is not an argument naming people is refused.
-    :param on_unknown: what to do with a person the directory does not hold, or who left the organisation:
-        ``"fail"`` (default) fails the task without retries (a retry would find the same), naming them;
-        ``"skip"`` leaves them out of lists of people, logs them and pushes them as the
-        ``dingtalk_unresolved`` XCom (``{argument: {"unknown": [...], "departed": [...]}}``). A single person
-        (organizer, responder) who cannot be resolved always fails the task, so an operator without a list
-        of people refuses ``"skip"``.
+        Mobiles are normalised before lookup (``+86 139-7619-3331`` -> ``13976193331``; see
+        :func:`~airflow_dtcal.planning.people.normalise_mobile`). A task given userIds or mobiles pushes
+        their unionIds as the ``dingtalk_people`` XCom (``{argument: {id as given: unionId}}``); its return
+        value is unchanged. Members who have not activated DingTalk yet resolve and are invited.
+    :param on_unknown: what to do with a person the directory does not hold (never a member, or left the
+        organisation: DingTalk answers both alike): ``"fail"`` (default) fails the task without retries (a
+        retry would find the same), naming them; ``"skip"`` leaves them out of lists of people, logs them
+        and pushes them as the ``dingtalk_unresolved`` XCom (``{argument: {"unknown": [...]}}``). A single
+        person (organizer, responder) who cannot be resolved always fails the task, so an operator without
+        a list of people refuses ``"skip"``.
     """
 
     #: The arguments naming people, and of which kind (see :mod:`airflow_dtcal.operators.arguments`).

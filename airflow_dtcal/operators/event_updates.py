@@ -40,7 +40,14 @@ class UpdateEventOperator(DingTalkCalendarBaseOperator):
     :param start: the new start; without ``end`` a timed event keeps its length. (templated)
     :param end: the new end (all-day events: the last day, inclusive). (templated)
     :param timezone: IANA zone; naive date-times are read in it, else in the event's own zone. (templated)
-    :param online_meeting: True adds a DingTalk video meeting when the event has none.
+    :param online_meeting: True adds a DingTalk video meeting when the event has none. False is refused:
+        DingTalk documents no way to remove one (PatchEvent leaves fields it is not sent as they are, and
+        sending ``onlineMeetingInfo`` replaces the meeting; nothing clears it).
+    :param ui_configs: detail-page elements to set, ``{element: state}`` as for
+        :class:`CreateEventOperator`; elements not named keep their state. (templated)
+    :param chat_notification: with a change, whether attendees get a 1:1 chat notice of it (DingTalk's
+        ``extra`` switch; its default when None). Alone it sends nothing.
+    :param push_notification: likewise for the pop-up notice.
 
     Attendees are not changed here: use ``SyncAttendeesOperator`` (DingTalk recommends the attendee calls).
     """
@@ -59,6 +66,7 @@ class UpdateEventOperator(DingTalkCalendarBaseOperator):
         "location",
         "reminders",
         "recurrence",
+        "ui_configs",
         "extra_fields",
         "calendar_id",
         "client_token",
@@ -81,10 +89,16 @@ class UpdateEventOperator(DingTalkCalendarBaseOperator):
         reminders: Any = None,
         recurrence: Any = None,
         online_meeting: bool | None = None,
+        ui_configs: dict | XComArg | None = None,
+        chat_notification: bool | None = None,
+        push_notification: bool | None = None,
         extra_fields: dict | XComArg | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.ui_configs: Any = ui_configs  # rendered in place before execute(), checked there
+        self.chat_notification = chat_notification
+        self.push_notification = push_notification
         self.organizer_id = organizer_id
         self.event_id = event_id
         self.summary = summary
@@ -103,7 +117,13 @@ class UpdateEventOperator(DingTalkCalendarBaseOperator):
         """The PatchEvent fields that differ from ``current`` (raises on a bad argument)."""
         from airflow_dtcal.planning.update import event_changes
 
-        return event_changes(current, **event_fields(self), default_timezone=dag_timezone(context))
+        return event_changes(
+            current,
+            **event_fields(self),
+            chat_notification=self.chat_notification,
+            push_notification=self.push_notification,
+            default_timezone=dag_timezone(context),
+        )
 
     def check(self, ex: Execution) -> None:
         """What can be checked without the event: every field but the times' relation to the event's own."""
@@ -111,7 +131,12 @@ class UpdateEventOperator(DingTalkCalendarBaseOperator):
         from airflow_dtcal.planning.update import event_changes
 
         times = {"start": None, "end": None, "all_day": None, "timezone": None}  # they need the event
-        event_changes({}, **{**event_fields(self), **times})
+        event_changes(
+            {},
+            **{**event_fields(self), **times},
+            chat_notification=self.chat_notification,
+            push_notification=self.push_notification,
+        )
         for name in ("start", "end"):
             if getattr(self, name) is not None:
                 parse_time(getattr(self, name), name)

@@ -52,6 +52,7 @@ __all__ = [
     "DeleteEventOperator",
     "EnsureEventOperator",
     "ListEventsOperator",
+    "ListInstancesOperator",
     "SyncEventsOperator",
     "TransferEventOperator",
     "UpdateEventOperator",
@@ -85,7 +86,11 @@ class CreateEventOperator(DingTalkCalendarBaseOperator):
     :param online_meeting: attach a DingTalk video meeting.
     :param chat_notification: send attendees a 1:1 chat notice (DingTalk's default when None).
     :param push_notification: send attendees a pop-up notice (DingTalk's default when None).
-    :param extra_fields: other wire-format CreateEvent fields (``uiConfigs``, ``richTextDescription``...).
+    :param ui_configs: what the event's detail page shows attendees: ``{element: state}`` with elements
+        ``updateEventButton``, ``deleteEventButton``, ``transferEventButton``, ``attendee``, ``comment`` and
+        states ``hide``, ``disable`` (newer clients; older ones hide), ``enable`` (DingTalk's default), e.g.
+        ``{"deleteEventButton": "hide", "comment": "disable"}``. (templated)
+    :param extra_fields: other wire-format CreateEvent fields (``richTextDescription``, ``categories``...).
     :param id_type: for ``organizer_id`` and ``attendees``. :param on_unknown: for ``attendees``.
     """
 
@@ -102,6 +107,7 @@ class CreateEventOperator(DingTalkCalendarBaseOperator):
         "location",
         "reminders",
         "recurrence",
+        "ui_configs",
         "extra_fields",
         "calendar_id",
         "client_token",
@@ -126,12 +132,14 @@ class CreateEventOperator(DingTalkCalendarBaseOperator):
         online_meeting: bool = False,
         chat_notification: bool | None = None,
         push_notification: bool | None = None,
+        ui_configs: dict | XComArg | None = None,
         extra_fields: dict | XComArg | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.organizer_id = organizer_id
         self.summary = summary
+        self.ui_configs: Any = ui_configs  # rendered in place before execute(), checked there
         self.start = start
         self.end = end
         self.all_day = all_day
@@ -410,14 +418,8 @@ class ListEventsOperator(DingTalkCalendarBaseOperator):
     def check(self, ex: Execution) -> dict[str, Any]:
         from airflow_dtcal.core.errors import InvalidArgumentError
         from airflow_dtcal.core.ids import whole_number
-        from airflow_dtcal.core.times import instant, iso_instant
 
-        first = instant(self.time_min, "time_min")
-        last = instant(self.time_max, "time_max")
-        if last <= first:
-            raise InvalidArgumentError("time_max", "must be after time_min", self.time_max)
-        if (last - first).in_days() > 366:
-            raise InvalidArgumentError("time_max", "must be at most a year after time_min")
+        window = _window(self.time_min, self.time_max)
         check_flags(self, "expand_recurring", "show_deleted")
         if self.expand_recurring and self.show_deleted:
             raise InvalidArgumentError(
@@ -428,9 +430,7 @@ class ListEventsOperator(DingTalkCalendarBaseOperator):
                 "max_attendees", "is for expand_recurring=True (ListEvents lists every attendee it has)"
             )
         whole_number(self.max_attendees, "max_attendees", high=100)
-        return {
-            "window": {"time_min": iso_instant(first, "time_min"), "time_max": iso_instant(last, "time_max")}
-        }
+        return {"window": window}
 
     def run(self, ex: Execution) -> list[dict]:
         user, calendar, window = ex.user_id, ex.calendar_id, ex.window
@@ -446,3 +446,81 @@ class ListEventsOperator(DingTalkCalendarBaseOperator):
             "%s has %d events from %s to %s", user, len(events), window["time_min"], window["time_max"]
         )
         return events
+
+
+def _window(time_min: Any, time_max: Any) -> dict[str, str]:
+    """``{"time_min", "time_max"}`` as ISO instants: ``time_max`` after ``time_min``, at most a year on."""
+    from airflow_dtcal.core.errors import InvalidArgumentError
+    from airflow_dtcal.core.times import instant, iso_instant
+
+    first = instant(time_min, "time_min")
+    last = instant(time_max, "time_max")
+    if last <= first:
+        raise InvalidArgumentError("time_max", "must be after time_min", time_max)
+    if (last - first).in_days() > 366:
+        raise InvalidArgumentError("time_max", "must be at most a year after time_min")
+    return {"time_min": iso_instant(first, "time_min"), "time_max": iso_instant(last, "time_max")}
+
+
+class ListInstancesOperator(DingTalkCalendarBaseOperator):
+    """Return the occurrences of one recurring series in a window (ListInstances, all pages), in start
+    order: each with its own id, the series' id as ``seriesMasterId`` and its original start as
+    ``originStart``.
+
+    An occurrence's id is for reading: DingTalk documents no way to change or cancel one occurrence (see
+    docs/lifecycle.md, "One occurrence of a series", for what to do instead).
+
+    :param user_id: the organizer or an attendee of the series: a unionId, or see ``id_type``. (templated)
+    :param event_id: the series' event id (its ``seriesMasterId``), e.g. ``create.output``. (templated)
+    :param time_min: window start: pendulum/datetime or ISO-8601 string (naive: UTC). (templated)
+    :param time_max: window end, at most a year after ``time_min``. (templated)
+    :param max_attendees: attendees listed per occurrence, 1 to 100 (default 100).
+    """
+
+    people = {"user_id": ONE}
+    event_ids = ("event_id",)
+    template_fields: Sequence[str] = (
+        "user_id",
+        "event_id",
+        "time_min",
+        "time_max",
+        "calendar_id",
+        "dingtalk_conn_id",
+    )
+
+    def __init__(
+        self,
+        *,
+        user_id: str | XComArg,
+        event_id: str | XComArg,
+        time_min: Any,
+        time_max: Any,
+        max_attendees: int = 100,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.user_id = user_id
+        self.event_id = event_id
+        self.time_min = time_min
+        self.time_max = time_max
+        self.max_attendees = max_attendees
+
+    def check(self, ex: Execution) -> dict[str, Any]:
+        from airflow_dtcal.core.ids import whole_number
+
+        whole_number(self.max_attendees, "max_attendees", high=100)
+        return {"window": _window(self.time_min, self.time_max)}
+
+    def run(self, ex: Execution) -> list[dict]:
+        window = ex.window
+        instances = ex.hook.list_instances(
+            ex.user_id, ex.event_id, calendar_id=ex.calendar_id, max_attendees=self.max_attendees, **window
+        )
+        self.log.info(
+            "Series %s has %d occurrences from %s to %s",
+            ex.event_id,
+            len(instances),
+            window["time_min"],
+            window["time_max"],
+        )
+        return instances

@@ -165,6 +165,49 @@ def validate_recurrence(value: Any, field: str = "recurrence") -> dict:
     return {"pattern": out_pattern, "range": out_range}
 
 
+# --------------------------------------------------------------------------------------------- detail page
+
+#: What an event's detail page lets attendees see and do (``uiConfigs`` [DOC modify-event]): the elements,
+#: and their states (``disable`` shows on the newer detail page only; older clients hide instead).
+UI_NAMES = ("updateEventButton", "deleteEventButton", "transferEventButton", "attendee", "comment")
+UI_STATUSES = ("hide", "disable", "enable")
+
+
+def normalize_ui_configs(value: Any, field: str = "ui_configs") -> list[dict] | None:
+    """``{"deleteEventButton": "hide", "comment": "disable"}`` -> DingTalk's ``uiConfigs`` list, in the
+    documented element order; None when not given. Each element and state is checked."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise InvalidArgumentError(
+            field, "must be a dict of detail-page element -> state, e.g. {'comment': 'hide'}", value
+        )
+    for name, status in value.items():
+        if name not in UI_NAMES:
+            raise InvalidArgumentError(f"{field}[{name!r}]", f"is not one of {', '.join(UI_NAMES)}")
+        if status not in UI_STATUSES:
+            raise InvalidArgumentError(
+                f"{field}[{name!r}]", f"must be one of {', '.join(UI_STATUSES)}", status
+            )
+    return [{"uiName": name, "uiStatus": value[name]} for name in UI_NAMES if name in value]
+
+
+def notification_switches(chat_notification: Any, push_notification: Any) -> dict[str, str]:
+    """DingTalk's ``extra`` switches for a write: ``{"noChatNotification": "true", ...}`` for the flags
+    given (``None``: DingTalk's default, nothing sent) [DOC create-and-delete-an-event sample]."""
+    flags = {}
+    for name, key, flag in (
+        ("chat_notification", "noChatNotification", chat_notification),
+        ("push_notification", "noPushNotification", push_notification),
+    ):
+        if flag is None:
+            continue
+        if not isinstance(flag, bool):
+            raise InvalidArgumentError(name, "must be true or false", flag)
+        flags[key] = "false" if flag else "true"
+    return flags
+
+
 # --------------------------------------------------------------------------------------------- reminders
 
 
@@ -225,6 +268,7 @@ def build_event(
     online_meeting: bool = False,
     chat_notification: bool | None = None,
     push_notification: bool | None = None,
+    ui_configs: Mapping[str, str] | None = None,
     extra_fields: Mapping | None = None,
 ) -> dict:
     """A CreateEvent request body. Attendees beyond 500 are *not* cut here: see :func:`split_create_attendees`."""
@@ -252,18 +296,12 @@ def build_event(
         raise InvalidArgumentError("online_meeting", "must be true or false", online_meeting)
     if online_meeting:
         body["onlineMeetingInfo"] = {"type": "dingtalk"}
-    flags = {}
-    for name, key, flag in (
-        ("chat_notification", "noChatNotification", chat_notification),
-        ("push_notification", "noPushNotification", push_notification),
-    ):
-        if flag is None:
-            continue
-        if not isinstance(flag, bool):
-            raise InvalidArgumentError(name, "must be true or false", flag)
-        flags[key] = "false" if flag else "true"
+    flags = notification_switches(chat_notification, push_notification)
     if flags:
         body["extra"] = flags
+    ui = normalize_ui_configs(ui_configs)
+    if ui:
+        body["uiConfigs"] = ui
     if extra_fields:
         if not isinstance(extra_fields, Mapping):
             raise InvalidArgumentError("extra_fields", "must be a dict of wire-format fields", extra_fields)

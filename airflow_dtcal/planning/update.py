@@ -19,8 +19,11 @@ from airflow_dtcal.core.times import WireTime, event_times, localize, parse_time
 from airflow_dtcal.planning.events import (
     MAX_DESCRIPTION_LENGTH,
     MAX_SUMMARY_LENGTH,
+    UI_NAMES,
     _text,
     normalize_reminders,
+    normalize_ui_configs,
+    notification_switches,
     validate_recurrence,
 )
 
@@ -37,6 +40,8 @@ NAMED_FIELDS = frozenset(
         "recurrence",
         "onlineMeetingInfo",
         "attendees",
+        "uiConfigs",
+        "extra",
     }
 )
 
@@ -55,6 +60,9 @@ def event_changes(
     reminders: Any = None,
     recurrence: Any = None,
     online_meeting: bool | None = None,
+    ui_configs: Mapping[str, str] | None = None,
+    chat_notification: bool | None = None,
+    push_notification: bool | None = None,
     extra_fields: Mapping[str, Any] | None = None,
     operation: str = "GetEvent",
 ) -> dict:
@@ -67,6 +75,11 @@ def event_changes(
     ``dateTime`` in its ``timeZone``); the same instants in another offset are no change. When the new times
     need the event's and DingTalk's cannot be read, :class:`DingTalkAnswerError` names ``operation`` (the
     call that returned ``current``) and the field. Attendees are not changed here: use the attendee operators.
+
+    ``ui_configs`` names only the detail-page elements to set; the others keep their state (the whole list
+    is sent, since whether PatchEvent merges or replaces it is undocumented). ``chat_notification`` /
+    ``push_notification`` are DingTalk's ``extra`` switches for the notices of this change: sent only with a
+    change (they are not part of the event, so alone they change nothing).
     """
     if not isinstance(current, Mapping):
         raise InvalidArgumentError("event", "must be the event as GetEvent returns it", current)
@@ -103,6 +116,13 @@ def event_changes(
             )
         if not current.get("onlineMeetingInfo"):  # sending it again would replace the meeting and its link
             changes["onlineMeetingInfo"] = {"type": "dingtalk"}
+    wanted_ui = normalize_ui_configs(ui_configs)
+    if wanted_ui:
+        have = _ui_states(current.get("uiConfigs"))
+        merged = {**have, **{item["uiName"]: item["uiStatus"] for item in wanted_ui}}
+        if merged != have:
+            changes["uiConfigs"] = [{"uiName": n, "uiStatus": merged[n]} for n in UI_NAMES if n in merged]
+    switches = notification_switches(chat_notification, push_notification)
     if extra_fields:
         if not isinstance(extra_fields, Mapping):
             raise InvalidArgumentError("extra_fields", "must be a dict of wire-format fields", extra_fields)
@@ -110,7 +130,23 @@ def event_changes(
         if clash:
             raise InvalidArgumentError("extra_fields", f"sets {clash} which have their own arguments")
         changes.update({k: v for k, v in extra_fields.items() if current.get(k) != v})
+    if changes and switches:
+        changes["extra"] = switches
     return changes
+
+
+def _ui_states(value: Any) -> dict[str, str]:
+    """``{uiName: uiStatus}`` of an event's ``uiConfigs`` as DingTalk returns them (unreadable items skipped:
+    the wanted state is then sent)."""
+    if not isinstance(value, list):
+        return {}
+    return {
+        item["uiName"]: item["uiStatus"]
+        for item in value
+        if isinstance(item, Mapping)
+        and isinstance(item.get("uiName"), str)
+        and isinstance(item.get("uiStatus"), str)
+    }
 
 
 def _time_changes(current, start, end, all_day, timezone, default_timezone, operation) -> dict:

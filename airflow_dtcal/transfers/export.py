@@ -77,7 +77,7 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
     new partition. With the OpenLineage provider installed, the run reports the calendars it read and the
     tables it wrote (:meth:`get_openlineage_facets_on_complete`; see ``docs/export.md``).
 
-    Returns ``{"path", "partition", "rows": {"events", "attendees", "check_ins"}, "mode", "modes",
+    Returns ``{"path", "partition", "rows": {"events", "attendees", "check_ins", "check_outs"}, "mode", "modes",
     "calendars", "files"}``: the destination, the partition name, the rows written per table (``None`` for a
     table not exported), the run's mode (``full``, ``incremental`` or ``resync``), how many calendars were
     listed each way, each calendar's mode (``None`` beyond 1,000 calendars: the XCom stays small, and the
@@ -96,6 +96,8 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
         ListAttendees call per 500 attendees.
     :param check_ins: also write the ``check_ins`` table (default False): who checked in to the events the
         calendar's owner organizes; one GetSignInList call per such event (cancelled ones excepted).
+    :param check_outs: also write the ``check_outs`` table (default False): who checked out of those
+        events, and when; one GetSignOutList call per such event, like ``check_ins``.
     :param formats: ``("jsonl",)`` (default) or ``("jsonl", "parquet")``; Parquet needs ``pyarrow``
         (``pip install 'airflow-dtcal[parquet]'``).
     :param time_min: full mode: the window's start; incremental mode: where a calendar's first full listing
@@ -132,6 +134,7 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
         mode: str = "full",
         attendees: bool = True,
         check_ins: bool = False,
+        check_outs: bool = False,
         formats: Sequence[str] = ("jsonl",),
         time_min: Any = None,
         time_max: Any = None,
@@ -144,6 +147,7 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
         self.mode = mode
         self.attendees = attendees
         self.check_ins = check_ins
+        self.check_outs = check_outs
         self.formats = formats
         self.time_min = time_min
         self.time_max = time_max
@@ -160,6 +164,7 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
             mode=self.mode,
             attendees=self.attendees,
             check_ins=self.check_ins,
+            check_outs=self.check_outs,
             formats=self.formats,
             interval_start=get("data_interval_start"),
             interval_end=get("data_interval_end"),
@@ -260,7 +265,7 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
                 raise
 
         self._lineage = _lineage_of(self.get_hook().settings.base_url, calendar, owners, destination, files)
-        rows = {table: files.rows.get(table) for table in ("events", "attendees", "check_ins")}
+        rows = {table: files.rows.get(table) for table in ("events", "attendees", "check_ins", "check_outs")}
         counts = dict(Counter(modes.values()))
         self.log.info(
             "Wrote %s into %s (calendars: %s)",
@@ -410,8 +415,9 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
             files.write("events", [event_row(context, e, c) for e, c in zip(events, changes, strict=True)])
             if "attendees" in plan.tables:
                 self._write_attendees(files, context, events, changes)
-            if "check_ins" in plan.tables:
-                self._write_check_ins(files, context, events, changes)
+            for table in ("check_ins", "check_outs"):
+                if table in plan.tables:
+                    self._write_check_ins(files, context, events, changes, table)
             end = sync_token or end
         if plan.mode == "incremental" and end is None:
             from airflow_dtcal.exceptions import DingTalkAnswerError
@@ -438,18 +444,22 @@ class ExportEventsOperator(DingTalkCalendarBaseOperator):
                 files.write("attendees", attendee_rows(context, event, change, people))
         files.write("attendees", batch)
 
-    def _write_check_ins(self, files: PartitionRun, context: Any, events: list, changes: list) -> None:
+    def _write_check_ins(
+        self, files: PartitionRun, context: Any, events: list, changes: list, table: str
+    ) -> None:
+        """The ``check_ins`` (or ``check_outs``) rows of the events the calendar's owner organizes."""
         from airflow_dtcal.export.rows import check_in_rows, is_cancelled
 
+        status = {"check_ins": "sign_in", "check_outs": "sign_out"}[table]
         for event, change in zip(events, changes, strict=True):
             organizer = event.get("organizer") if isinstance(event.get("organizer"), dict) else {}
             if is_cancelled(event) or not event.get("id") or organizer.get("id") != context.calendar_owner:
                 continue
             users = self.get_hook().iter_sign_ins(
-                context.calendar_owner, event["id"], calendar_id=context.calendar_id, status="sign_in"
+                context.calendar_owner, event["id"], calendar_id=context.calendar_id, status=status
             )
             for people in _batches(users, 500):
-                files.write("check_ins", check_in_rows(context, event, change, people))
+                files.write(table, check_in_rows(context, event, change, people, table))
 
 
 def _announce(context: Any, outlets: Any, extra: dict[str, Any]) -> None:

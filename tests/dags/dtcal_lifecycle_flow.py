@@ -48,7 +48,7 @@ with DAG(
     ensure >> reschedule >> hand_over >> cancel
 
 
-from airflow_dtcal.operators.events import ListEventsOperator  # noqa: E402
+from airflow_dtcal.operators.events import ListEventsOperator, ListInstancesOperator  # noqa: E402
 
 with DAG(
     "dtcal_test_list_flow",
@@ -59,3 +59,10 @@ with DAG(
     window = {"time_min": "{{ logical_date }}", "time_max": "{{ logical_date.add(weeks=2) }}"}
     ListEventsOperator(task_id="occurrences", user_id="org-1", **window)
     ListEventsOperator(task_id="as_stored", user_id="org-1", expand_recurring=False, **window)
+    ListInstancesOperator(
+        task_id="instances",
+        user_id="org-1",
+        event_id="{{ dag_run.conf['series'] }}",
+        max_attendees=5,
+        **window,
+    )

@@ -271,6 +271,7 @@ def test_plan_defaults_to_the_data_interval():
     assert plan.tables == ("events", "attendees") and plan.formats == ("jsonl", "parquet")
     assert _plan(mode="incremental").time_max is None
     assert _plan(check_ins=True, attendees=False).tables == ("events", "check_ins")
+    assert _plan(check_outs=True).tables == ("events", "attendees", "check_outs")
 
 
 @pytest.mark.parametrize(

@@ -35,12 +35,11 @@ def _rows(table: str) -> list[dict]:
         return [event_row(CTX, ANSWER, "snapshot")]
     if table == "attendees":
         return attendee_rows(CTX, ANSWER, "snapshot", ANSWER["attendees"])
-    return check_in_rows(
-        CTX, ANSWER, "snapshot", [{"userId": "u\ud800", "displayName": "\udc01", "checkInTime": 1}]
-    )
+    people = [{"userId": "u\ud800", "displayName": "\udc01", "checkInTime": 1, "checkOutTime": 2}]
+    return check_in_rows(CTX, ANSWER, "snapshot", people, table)
 
 
-@pytest.mark.parametrize("table", ["events", "attendees", "check_ins"])
+@pytest.mark.parametrize("table", ["events", "attendees", "check_ins", "check_outs"])
 def test_both_writers_write_lone_surrogates_as_the_replacement_character(table):
     rows = _rows(table)
     jsonl, parquet = io.BytesIO(), io.BytesIO()

@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from airflow_dtcal.core import answers, calls
+from airflow_dtcal.core.errors import InvalidArgumentError
 from airflow_dtcal.core.pacing import TOKENS
 from airflow_dtcal.core.settings import resolve_settings
 from airflow_dtcal.exceptions import (
@@ -30,6 +31,7 @@ from airflow_dtcal.exceptions import (
 )
 from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
 from airflow_dtcal.planning import people
+from airflow_dtcal.planning.events import build_event
 from airflow_dtcal.planning.people import DirectoryCache, Resolver
 from airflow_dtcal.testing.emulator import DingTalkEmulator
 from airflow_dtcal.testing.pytest_plugin import APP_KEY, APP_SECRET
@@ -131,8 +133,11 @@ def test_async_resolution(staff):
             both = await hook.aresolve_people(["13800000001", "13800000009"], "mobile", on_unknown="skip")
             user = await hook.aget_user("u-ada")
             user_id = await hook.aget_user_id_by_mobile("13800000001")
-            with pytest.raises(DingTalkNotFoundError, match="u-cy"):
-                await hook.aresolve_user_ids(["u-ada", "u-cy"])
+            with pytest.raises(DingTalkNotFoundError, match="u-ghost"):
+                await hook.aresolve_user_ids(["u-ada", "u-ghost"])
+            back = await hook.aresolve_union_ids_to_user_ids(["union-bo", "union-cy"])
+            one_back = await hook.aget_user_id_by_union_id("union-ada")
+            assert (back, one_back) == ({"union-bo": "u-bo", "union-cy": "u-cy"}, "u-ada")
             return by_user, by_mobile, both, user, user_id
         finally:
             await hook.aclose()
@@ -202,33 +207,130 @@ def test_resolver_asks_only_for_what_the_cache_lacks():
 # --------------------------------------------------------------------------------------------- unknown
 
 
-def test_unknown_and_departed_people_fail_naming_every_id(staff):
+def test_unknown_people_fail_naming_every_id(staff):
     hook = DingTalkCalendarHook()
     with pytest.raises(DingTalkNotFoundError) as caught:
         hook.resolve_user_ids(["u-ada", "u-ghost", "u-cy", "u-nobody"])
     message = str(caught.value)
-    assert "3 userIds not active" in message
-    assert "unknown 'u-ghost', 'u-nobody'" in message and "departed 'u-cy'" in message
+    assert "2 userIds not in the organisation's directory (never members, or left)" in message
+    assert "'u-ghost', 'u-nobody'" in message and "u-cy" not in message
     assert "on_unknown='skip'" in message
 
 
 def test_unknown_people_are_skipped_and_reported_when_asked(staff, capsys):
     hook = DingTalkCalendarHook()
     resolution = hook.resolve_people(["u-ada", "u-ghost", "u-cy"], "userId", on_unknown="skip")
-    assert resolution.union_ids == {"u-ada": "union-ada"}
-    assert resolution.unknown == ["u-ghost"] and resolution.departed == ["u-cy"]
-    [skipped] = [line for line in capsys.readouterr().out.splitlines() if "not active" in line]
-    assert "2 userIds not active" in skipped and "unknown 'u-ghost'; departed 'u-cy'" in skipped
+    assert resolution.union_ids == {"u-ada": "union-ada", "u-cy": "union-cy"}
+    assert resolution.unknown == ["u-ghost"]
+    [skipped] = [line for line in capsys.readouterr().out.splitlines() if "not in the" in line]
+    assert "1 userId not in the organisation's directory (never members, or left): 'u-ghost'" in skipped
 
 
-def test_unknown_mobiles_are_named_masked(staff):
+def test_a_member_who_has_not_activated_dingtalk_resolves_and_is_invitable(staff, capsys):
+    """``active`` false is "has not activated DingTalk" (a new hire not yet logged in), not "departed"."""
     hook = DingTalkCalendarHook()
-    with pytest.raises(DingTalkNotFoundError) as caught:
-        hook.resolve_people(["13800000001", "13900001234", "13800000003"], "mobile")
-    message = str(caught.value)
-    # 139... is unknown; 138...0003 belongs to someone who left (getbymobile finds active staff only).
-    assert "'139****1234'" in message and "'138****0003'" in message
-    assert "13900001234" not in message
+    resolution = hook.resolve_people(["u-cy", "u-ada"], "userId")
+    assert resolution.union_ids == {"u-cy": "union-cy", "u-ada": "union-ada"}
+    assert resolution.not_activated == ["u-cy"] and resolution.unknown == []
+    assert hook.resolve_people(["13800000003"], "mobile").union_ids == {"13800000003": "union-cy"}
+    assert "have not activated DingTalk yet" in capsys.readouterr().out
+    body = build_event(
+        summary="Welcome",
+        start="2030-01-06T10:00:00+08:00",
+        end="2030-01-06T11:00:00+08:00",
+        timezone="Asia/Shanghai",
+        attendees=[resolution.union_ids["u-cy"]],
+    )
+    event = hook.create_event("union-ada", body)
+    assert "union-cy" in {a["id"] for a in event["attendees"]}
+
+
+def test_a_person_who_left_is_unknown_everywhere(staff):
+    """DingTalk removes people who leave from the directory: every lookup answers 60121."""
+    hook = DingTalkCalendarHook()
+    assert staff.remove_users(["u-bo", "u-none"]) == ["u-bo"]
+    resolution = hook.resolve_people(["u-bo"], "userId", on_unknown="skip")
+    assert resolution.unknown == ["u-bo"] and resolution.union_ids == {}
+    assert hook.resolve_people(["13800000002"], "mobile", on_unknown="skip").unknown == ["13800000002"]
+    back = hook.resolve_people(["union-bo"], "unionId", on_unknown="skip", target="userId")
+    assert back.unknown == ["union-bo"]
+    with pytest.raises(DingTalkNotFoundError):
+        hook.get_user_id_by_union_id("union-bo")
+
+
+def test_mobiles_are_normalised_before_lookup_and_reported_as_given(staff):
+    hook = DingTalkCalendarHook()
+    given = ["+86 138-0000-0001", "(0086) 138 0000 0002", "138.0000.0003", "13800000001"]
+    resolution = hook.resolve_people(given, "mobile")
+    assert resolution.union_ids == {
+        "+86 138-0000-0001": "union-ada",
+        "(0086) 138 0000 0002": "union-bo",
+        "138.0000.0003": "union-cy",
+        "13800000001": "union-ada",
+    }
+    looked_up = [r["body"]["mobile"] for r in staff.requests() if r["operation"] == "GetUserByMobile"]
+    assert sorted(looked_up) == ["13800000001", "13800000002", "13800000003"]  # once each, DingTalk's form
+    assert hook.get_user_id_by_mobile("+86 13800000002") == "u-bo"
+
+
+def test_international_mobiles_take_the_plus_cc_dash_form(dtcal_emulator):
+    dtcal_emulator.seed_users([{"userId": "u-hk", "unionId": "union-hk", "mobile": "+852-91234567"}])
+    hook = DingTalkCalendarHook()
+    assert hook.resolve_mobiles(["+852 9123 4567", "00852-9123-4567"]) == {
+        "+852 9123 4567": "u-hk",
+        "00852-9123-4567": "u-hk",
+    }
+    with pytest.raises(DingTalkInvalidArgumentError, match=r"ids\[0\]: must be a mainland mobile") as caught:
+        hook.resolve_mobiles(["+85291234567"])  # where the country code ends cannot be told
+    assert "91234567" not in str(caught.value)  # masked
+    assert dtcal_emulator.stats()["calls"].get("GetUserByMobile", 0) == 1
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("+86 139-7619-3331", "13976193331"),
+        ("139-7619-3331", "13976193331"),
+        ("(+86) 139 7619 3331", "13976193331"),
+        ("0086 13976193331", "13976193331"),
+        ("86-13976193331", "13976193331"),
+        ("+1 (415) 555-0100", "+1-4155550100"),
+        ("+44-7911 123456", "+44-7911123456"),
+        ("0044 7911 123456", "+44-7911123456"),
+        ("12345678", "12345678"),
+    ],
+)
+def test_the_mobile_rule(given, expected):
+    assert people.normalise_mobile(given) == expected
+
+
+@pytest.mark.parametrize("given", ["+8613", "abc", "+44", "139-7619-333x", "+4479111234567"])
+def test_the_mobile_rule_refuses_what_it_cannot_read(given):
+    with pytest.raises(InvalidArgumentError, match="mobile: must be a mainland mobile"):
+        people.normalise_mobile(given)
+
+
+def test_union_ids_resolve_back_to_user_ids(staff):
+    hook = DingTalkCalendarHook()
+    assert hook.resolve_union_ids_to_user_ids(["union-cy", "union-ada"]) == {
+        "union-cy": "u-cy",
+        "union-ada": "u-ada",
+    }
+    assert hook.get_user_id_by_union_id("union-bo") == "u-bo"
+    assert sent(staff, "GetUserByUnionId") == 3
+    hook.resolve_union_ids_to_user_ids(["union-ada"])  # cached
+    assert sent(staff, "GetUserByUnionId") == 3
+    assert hook.quota_calls_spent == 0
+    with pytest.raises(DingTalkNotFoundError, match="'union-x'"):
+        hook.resolve_union_ids_to_user_ids(["union-ada", "union-x"])
+
+
+def test_an_external_contacts_union_id_is_not_a_member():
+    resolver = Resolver(["union-ext"], "unionId", "app", target="userId", cache=DirectoryCache())
+    [step] = list(resolver.steps())
+    assert [call.path for _, call in step] == ["/topapi/user/getbyunionid"]
+    resolver.accept(step, [{"contact_type": 1, "userid": "ext-1"}])
+    assert resolver.result().unknown == ["union-ext"]
 
 
 def test_bad_input_is_refused_before_any_request(staff):

@@ -184,3 +184,58 @@ def test_lifecycle_flow_runs_in_airflow(airflow_db, dtcal_emulator):
     assert event["end"] == {"dateTime": "2026-05-05T15:00:00+08:00", "timeZone": TZ}
     assert event["organizer"]["id"] == "lead-1" and event["status"] == "cancelled"
     assert "org-1" not in {a["id"] for a in dtcal_emulator.attendees(event_id)}
+
+
+def test_meeting_details_on_create_and_update(dtcal_emulator):
+    """ui_configs and the notification switches on Create and Update; reminders none or a custom list."""
+    from airflow_dtcal.exceptions import DingTalkInvalidArgumentError
+    from airflow_dtcal.operators.events import CreateEventOperator
+
+    event_id = CreateEventOperator(
+        task_id="create",
+        organizer_id=ORG,
+        summary="Town hall",
+        start="2026-03-11T10:00:00+08:00",
+        end="2026-03-11T11:00:00+08:00",
+        reminders=[],  # none
+        online_meeting=True,
+        chat_notification=False,
+        push_notification=True,
+        ui_configs={"comment": "disable", "deleteEventButton": "hide"},
+    ).execute(task_context("create"))
+    [created] = [r["body"] for r in dtcal_emulator.requests() if r["operation"] == "CreateEvent"]
+    assert created["uiConfigs"] == [
+        {"uiName": "deleteEventButton", "uiStatus": "hide"},
+        {"uiName": "comment", "uiStatus": "disable"},
+    ]
+    assert created["extra"] == {"noChatNotification": "true", "noPushNotification": "false"}
+    assert created["reminders"] == [] and created["onlineMeetingInfo"] == {"type": "dingtalk"}
+
+    def update(**kwargs):
+        return UpdateEventOperator(task_id="u", organizer_id=ORG, event_id=event_id, **kwargs).execute(
+            task_context("u")
+        )
+
+    # The switches alone change nothing, so nothing is sent.
+    assert update(chat_notification=False) == {"id": event_id, "changed": []}
+    assert update(ui_configs={"comment": "enable"}, reminders=[10, 60], push_notification=False) == {
+        "id": event_id,
+        "changed": ["extra", "reminders", "uiConfigs"],
+    }
+    [sent] = patches(dtcal_emulator)
+    assert sent["uiConfigs"] == [  # the element not named keeps its state
+        {"uiName": "deleteEventButton", "uiStatus": "hide"},
+        {"uiName": "comment", "uiStatus": "enable"},
+    ]
+    assert sent["extra"] == {"noPushNotification": "true"}
+    assert update(ui_configs={"deleteEventButton": "hide"}) == {"id": event_id, "changed": []}
+    before = len(dtcal_emulator.requests())
+    with pytest.raises(DingTalkInvalidArgumentError, match=r"ui_configs\['shareButton'\]: is not one of"):
+        update(ui_configs={"shareButton": "hide"})
+    with pytest.raises(DingTalkInvalidArgumentError, match=r"ui_configs\['comment'\]: must be one of hide"):
+        update(ui_configs={"comment": "off"})
+    with pytest.raises(DingTalkInvalidArgumentError, match="online_meeting: .*no documented way to remove"):
+        update(online_meeting=False)
+    with pytest.raises(DingTalkInvalidArgumentError, match="push_notification: must be true or false"):
+        update(summary="x", push_notification="yes")
+    assert len(dtcal_emulator.requests()) == before  # refused before any request

@@ -105,6 +105,10 @@ SCENARIOS = {
         "airflow_dtcal.operators.events.ListEventsOperator",
         lambda who, event, tmp: {"user_id": who("lead"), **WINDOW},
     ),
+    "ListInstancesOperator": Scenario(
+        "airflow_dtcal.operators.events.ListInstancesOperator",
+        lambda who, event, tmp: {"user_id": who("lead"), "event_id": event, **WINDOW},
+    ),
     "SyncEventsOperator": Scenario(
         "airflow_dtcal.operators.events.SyncEventsOperator",
         lambda who, event, tmp: {

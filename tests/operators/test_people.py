@@ -22,12 +22,14 @@ DIRECTORY = [
     {"userId": "u-cy", "unionId": "union-cy", "mobile": "13800000003", "name": "Cy", "active": False},
     {"userId": "u-dee", "unionId": "union-dee", "name": "Dee"},
     {"userId": "u-eve", "unionId": "union-eve", "name": "Eve"},
+    {"userId": "u-gone", "unionId": "union-gone", "name": "Gone"},
 ]
 HIRES = [
     {"userId": "hr-partner-01", "unionId": "union-hr-01", "name": "Hana (HR)"},
     {"userId": "emp-2041", "unionId": "union-2041", "name": "Li Wei"},
     {"userId": "emp-2042", "unionId": "union-2042", "name": "Zhang Min"},
-    {"userId": "emp-2043", "unionId": "union-2043", "name": "Chen Jie"},
+    # A new hire added to the directory who has not logged in to DingTalk yet (active false): invited.
+    {"userId": "emp-2043", "unionId": "union-2043", "name": "Chen Jie", "active": False},
 ]
 
 
@@ -53,6 +55,7 @@ def _fresh_directory_cache():
 @pytest.fixture
 def directory(dtcal_emulator):
     dtcal_emulator.seed_users(DIRECTORY)
+    dtcal_emulator.remove_users(["u-gone"])  # left the organisation: DingTalk removes them from contacts
     return dtcal_emulator
 
 
@@ -97,6 +100,18 @@ def test_every_operator_takes_user_ids_and_mobiles_mixed(airflow_db, directory, 
         {"id": "union-ada", "isOptional": False},
         {"id": "union-bo", "isOptional": True},
     ]
+    # The identity round trip: the mobiles as given, mapped to unionIds, pushed beside the event id.
+    assert xcom(result, "dtcal_people_mixed", "create", "dingtalk_people") == [
+        {"attendees": {"+86 138-0000-0001": "union-ada", "138 0000 0002": "union-bo"}}
+    ]
+    assert xcom(result, "dtcal_people_mixed", "add", "dingtalk_people") == [
+        {"organizer_id": {"u-lead": "union-lead"}, "attendees": {"u-dee": "union-dee", "u-eve": "union-eve"}}
+    ]
+    assert xcom(result, "dtcal_people_mixed", "sync", "dingtalk_people") == [
+        {"attendees": {"u-ada": "union-ada", "u-eve": "union-eve"}}
+    ]
+    mobiles = sorted(r["body"]["mobile"] for r in directory.requests() if r["operation"] == "GetUserByMobile")
+    assert set(mobiles) == {"13800000001", "13800000002"}  # looked up in DingTalk's form
     calls = directory.stats()["calls"]
     assert calls["GetUserByMobile"] >= 2 and calls["GetUser"] >= 4
     counted = directory.stats()["counted"]
@@ -104,7 +119,7 @@ def test_every_operator_takes_user_ids_and_mobiles_mixed(airflow_db, directory, 
     assert counted["CreateEvent"] == 1
 
 
-def test_an_unknown_or_departed_person_fails_before_anything_is_written(airflow_db, directory, flows):
+def test_an_unknown_person_or_one_who_left_fails_before_anything_is_written(airflow_db, directory, flows):
     result = run_dag(flows.unknown)
     assert result.state == "failed"
     assert result.task_states["create"] == "failed"
@@ -122,12 +137,13 @@ def test_an_unknown_or_departed_person_fails_before_anything_is_written(airflow_
         task_id="create",
         id_type="userId",
         organizer_id="u-lead",
-        attendees=["u-ada", "u-ghost", "u-cy", "u-bo"],
+        attendees=["u-ada", "u-ghost", "u-cy", "u-gone", "u-bo"],
         summary="Onboarding",
         **flows.WHEN,
     )
     words = (
-        "attendees: 2 userIds not active in the organisation's directory: unknown 'u-ghost'; departed 'u-cy'"
+        "attendees: 2 userIds not in the organisation's directory (never members, or left): "
+        "'u-ghost', 'u-gone'"
     )
     with pytest.raises(DingTalkNotFoundError, match=re.escape(words)):
         operator.execute(task_context("create"))
@@ -141,10 +157,17 @@ def test_unknown_people_are_skipped_and_reported_when_asked(airflow_db, director
     assert statuses(directory, event_id) == {
         "union-lead": "accepted",
         "union-ada": "needsAction",
+        "union-cy": "needsAction",  # has not activated DingTalk yet: invited all the same
         "union-bo": "needsAction",
     }
     assert xcom(result, "dtcal_people_skip", "create", "dingtalk_unresolved") == [
-        {"attendees": {"unknown": ["u-ghost"], "departed": ["u-cy"]}}
+        {"attendees": {"unknown": ["u-ghost", "u-gone"]}}
+    ]
+    assert xcom(result, "dtcal_people_skip", "create", "dingtalk_people") == [
+        {
+            "organizer_id": {"u-lead": "union-lead"},
+            "attendees": {"u-ada": "union-ada", "u-cy": "union-cy", "u-bo": "union-bo"},
+        }
     ]
 
 
@@ -167,7 +190,7 @@ def test_an_unknown_organizer_fails_even_when_skipping(airflow_db, directory, fl
         summary="Onboarding",
         **flows.WHEN,
     )
-    words = "organizer_id: 1 userId not active in the organisation's directory: unknown 'u-ghost'"
+    words = "organizer_id: 1 userId not in the organisation's directory (never members, or left): 'u-ghost'"
     with pytest.raises(DingTalkNotFoundError, match=re.escape(words)):
         operator.execute(task_context("create"))
 
@@ -175,13 +198,20 @@ def test_an_unknown_organizer_fails_even_when_skipping(airflow_db, directory, fl
 def test_resolve_users_operator_returns_the_mapping(airflow_db, directory, flows):
     result = run_dag(flows.resolve)
     assert result.state == "success", result.task_states
-    assert result.xcom("mapping") == {"u-ada": "union-ada", "u-bo": "union-bo"}
+    assert result.xcom("mapping") == {"u-ada": "union-ada", "u-cy": "union-cy", "u-bo": "union-bo"}
     assert xcom(result, "dtcal_people_resolve", "mapping", "dingtalk_unresolved") == [
-        {"ids": {"unknown": ["u-ghost"], "departed": ["u-cy"]}}
+        {"ids": {"unknown": ["u-ghost", "u-gone"]}}
+    ]
+    # unionIds back to userIds (topapi/user/getbyunionid), to join calendar results to HR tables.
+    assert result.xcom("back") == {"union-cy": "u-cy", "union-ada": "u-ada"}
+    assert xcom(result, "dtcal_people_resolve", "back", "dingtalk_unresolved") == [
+        {"ids": {"unknown": ["union-x"]}}
     ]
     assert result.xcom("by_mobile") == {"13800000002": "u-bo", "13800000001": "u-ada"}
     assert result.xcom("as_list") == ["union-eve", "union-dee"]
     assert set(statuses(directory, result.xcom("create"))) == {"union-lead", "union-eve", "union-dee"}
+    # Every person given as a unionId: no identity mapping is pushed.
+    assert xcom(result, "dtcal_people_resolve", "create", "dingtalk_people") == []
 
 
 # --------------------------------------------------------------------------------------------- the example
@@ -253,6 +283,21 @@ def test_bad_id_type_or_on_unknown_fails_before_any_request(dtcal_emulator):
     with pytest.raises(DingTalkInvalidArgumentError, match="on_unknown: must be 'fail' or 'skip'"):
         run(id_type="userId", on_unknown="ignore")
     assert dtcal_emulator.requests() == []  # refused before any request, the token fetch included
+
+
+def test_resolve_users_operator_refuses_a_conversion_it_cannot_make(dtcal_emulator):
+    from airflow_dtcal.exceptions import DingTalkInvalidArgumentError
+    from airflow_dtcal.operators.people import ResolveUsersOperator
+    from tests.helpers import task_context
+
+    for id_type, to in (("unionId", "unionId"), ("userId", "userId")):
+        operator = ResolveUsersOperator(task_id="r", ids=["x"], id_type=id_type, to=to)
+        with pytest.raises(DingTalkInvalidArgumentError, match="to: must differ from id_type"):
+            operator.execute(task_context("r"))
+    operator = ResolveUsersOperator(task_id="r", ids=["+85291234567"], id_type="mobile")
+    with pytest.raises(DingTalkInvalidArgumentError, match=r"ids\[0\]: must be a mainland mobile"):
+        operator.execute(task_context("r"))
+    assert dtcal_emulator.requests() == []
 
 
 def test_union_ids_map_to_themselves_without_a_lookup():

@@ -88,7 +88,7 @@ def test_full_export_of_the_interval_with_attendees_and_parquet(dtcal_emulator, 
 
     assert run.result["mode"] == "full" and run.result["calendars"] == {ANN: "full", BO: "full"}
     assert run.result["modes"] == {"full": 2}
-    assert run.result["rows"] == {"events": 4, "attendees": 10, "check_ins": None}
+    assert run.result["rows"] == {"events": 4, "attendees": 10, "check_ins": None, "check_outs": None}
     events = run.rows(tmp_path, "events")
     assert sorted((r["calendar_owner"], r["summary"]) for r in events) == [
         (ANN, "Bo's 1:1"),
@@ -218,6 +218,31 @@ def test_check_ins_of_the_events_the_owner_organizes(dtcal_emulator, hook, tmp_p
     partition = tmp_path / "check_ins" / run.result["partition"]
     assert pq.read_table(partition / "part-0.parquet").to_pylist() == run.rows(tmp_path, "check_ins")
     assert run.result["rows"]["check_ins"] == 2
+
+
+def test_check_outs_beside_check_ins(dtcal_emulator, hook, tmp_path):
+    review = hook.create_event(ANN, new_event("Review", attendees=(BO, CY)))
+    sign_in(dtcal_emulator, hook, BO, review["id"])
+    sign_in(dtcal_emulator, hook, CY, review["id"])
+    url = (
+        f"{dtcal_emulator.base_url}/v1.0/calendar/users/{BO}/calendars/primary/events/{review['id']}/signOut"
+    )
+    answer = requests.post(url, headers={"x-acs-dingtalk-access-token": hook.get_access_token()}, timeout=5)
+    answer.raise_for_status()
+    checked_out = answer.json()["checkOutTime"]
+    run = export(tmp_path, check_ins=True, check_outs=True, formats=["jsonl", "parquet"])
+    calls = run.pushed["dingtalk_calls"]["by_operation"]
+    assert calls.get("GetSignInList") == 1 and calls.get("GetSignOutList") == 1
+    [out] = run.rows(tmp_path, "check_outs")
+    assert (out["event_id"], out["user_id"], out["check_out_time"]) == (review["id"], BO, checked_out)
+    assert "check_in_time" not in out and out["change"] == "snapshot"
+    assert sorted(r["user_id"] for r in run.rows(tmp_path, "check_ins")) == sorted([BO, CY])
+    partition = tmp_path / "check_outs" / run.result["partition"]
+    assert pq.read_table(partition / "part-0.parquet").to_pylist() == run.rows(tmp_path, "check_outs")
+    assert run.result["rows"]["check_outs"] == 1
+    only_outs = export(tmp_path / "outs", check_outs=True)
+    assert "GetSignInList" not in only_outs.pushed["dingtalk_calls"]["by_operation"]
+    assert only_outs.result["rows"]["check_ins"] is None and only_outs.result["rows"]["check_outs"] == 1
 
 
 def test_pages_stream_into_the_files(dtcal_emulator, hook, tmp_path):

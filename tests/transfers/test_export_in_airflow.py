@@ -68,7 +68,7 @@ def test_daily_incremental_export_across_days(airflow_db, dtcal_emulator, tmp_pa
     assert export["mode"] == "full"  # the first run: a full listing from the interval's start
     assert export["partition"] == "interval_start=2026-03-08T16-10-00+00-00"
     # Planning and Retro are in three calendars, the standup in two.
-    assert export["rows"] == {"events": 8, "attendees": 22, "check_ins": None}
+    assert export["rows"] == {"events": 8, "attendees": 22, "check_ins": None, "check_outs": None}
     assert monday.xcom("summarize").startswith("interval_start=2026-03-08T16-10-00+00-00: 8 event rows")
     answers = {
         (r["calendar_owner"], r["attendee_id"]): r["response_status"]

@@ -110,6 +110,7 @@ def _routes(state: State, body: Any) -> dict[tuple[str, str], Any]:
         ("GET", "rooms"): lambda: {"rooms": rooms.list_seeded(state)},
         ("POST", "rooms"): lambda: {"roomIds": rooms.seed_rooms(state, body if body is not None else [])},
         ("POST", "users"): lambda: {"userIds": directory.seed_users(state, body if body is not None else [])},
+        ("POST", "users/remove"): lambda: {"userIds": directory.remove_users(state, body)},
         ("POST", "expire-sync-tokens"): lambda: _then_ok(state.expire_sync_tokens),
         ("GET", "stream"): lambda: stream.stream_stats(state),
         ("GET", "stream/connections"): lambda: {"connections": stream.list_connections(state)},

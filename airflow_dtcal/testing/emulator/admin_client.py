@@ -83,6 +83,9 @@ class EmulatorAdmin(EmulatorControls):
     def seed_users(self, users: list[dict]) -> list[str]:
         return self._call("POST", "users", {"users": users})["userIds"]
 
+    def remove_users(self, user_ids: list[str]) -> list[str]:
+        return self._call("POST", "users/remove", {"userIds": user_ids})["userIds"]
+
     def seed_rooms(self, rooms: list[dict]) -> list[str]:
         return self._call("POST", "rooms", {"rooms": rooms})["roomIds"]
 

@@ -88,7 +88,23 @@ def get_sign_out_list(state: State, p: dict, q: dict, body: Any) -> Result:
     return _list(state, p, q, "out")
 
 
+def _link(state: State, p: dict, kind: str) -> Result:
+    ev = events.owned(state, p["event"], p["user"])  # the organizer hands the link out
+    field = {"in": "signInLink", "out": "signOutLink"}[kind]
+    return 200, {field: f"https://applink.dingtalk.com/calendar/sign{kind}?eventId={ev['id']}"}
+
+
+def get_sign_in_link(state: State, p: dict, q: dict, body: Any) -> Result:
+    return _link(state, p, "in")
+
+
+def get_sign_out_link(state: State, p: dict, q: dict, body: Any) -> Result:
+    return _link(state, p, "out")
+
+
 HANDLERS = {
+    "GetSignInLink": get_sign_in_link,
+    "GetSignOutLink": get_sign_out_link,
     "SignIn": sign_in,
     "SignOut": sign_out,
     "GetSignInList": get_sign_in_list,

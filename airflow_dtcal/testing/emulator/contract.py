@@ -11,6 +11,7 @@ OPERATIONS = (
     "GetEvent",
     "ListEvents",
     "ListEventsView",
+    "ListInstances",
     "PatchEvent",
     "DeleteEvent",
     "AddAttendee",
@@ -24,16 +25,21 @@ OPERATIONS = (
     "RemoveMeetingRooms",
     "GetMeetingRoomsSchedule",
     "QueryMeetingRoomList",
+    "MeetingRoomRespond",
+    "ConvertLegacyEventId",
     "GetUser",
     "GetUserByMobile",
+    "GetUserByUnionId",
     "SignIn",
     "GetSignInList",
     "SignOut",
     "GetSignOutList",
+    "GetSignInLink",
+    "GetSignOutLink",
     "OpenStreamConnection",
 )
 #: The legacy contacts operations (``oapi.dingtalk.com``): token in the query, errcode answers, no quota.
-LEGACY_OPERATIONS = frozenset({"GetUser", "GetUserByMobile"})
+LEGACY_OPERATIONS = frozenset({"GetUser", "GetUserByMobile", "GetUserByUnionId"})
 #: The calendar operations that change state; they honour ``x-client-token``.
 WRITE_OPERATIONS = frozenset(
     {
@@ -47,6 +53,7 @@ WRITE_OPERATIONS = frozenset(
         "TransferEvent",
         "AddMeetingRooms",
         "RemoveMeetingRooms",
+        "MeetingRoomRespond",
         "SignIn",
         "SignOut",
     }

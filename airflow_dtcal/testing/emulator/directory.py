@@ -1,6 +1,10 @@
 """The user directory: seeded users (userId, unionId, mobile, name, active) that the legacy contacts
 endpoints look up and the calendar uses for display names. Empty unless seeded; ``reset()`` empties it.
 
+``active`` is DingTalk's flag "has activated DingTalk" (logged in at least once), not "still employed": an
+inactive user is a member like any other. A person who leaves is removed (:func:`remove_users`), as
+DingTalk removes them from the organisation's contacts; lookups of them then answer 60121.
+
 Users live in ``state.users`` (userId -> user, in seed order). Functions that take a :class:`State` expect
 the caller to hold ``state.lock``, except ``seed_users`` and ``list_users``, which take it.
 """
@@ -58,6 +62,18 @@ def seed_users(state: State, users: Any) -> list[str]:
         for user in checked:
             state.users[user["userId"]] = user
     return [user["userId"] for user in checked]
+
+
+def remove_users(state: State, user_ids: Any) -> list[str]:
+    """Remove people from the directory (they left the organisation); returns the userIds removed.
+
+    ``ValueError`` when ``user_ids`` is not a list of strings; ids not in the directory are ignored."""
+    if isinstance(user_ids, dict) and set(user_ids) == {"userIds"}:
+        user_ids = user_ids["userIds"]
+    if not isinstance(user_ids, list) or not all(isinstance(i, str) for i in user_ids):
+        raise ValueError("userIds must be a list of strings")
+    with state.lock:
+        return [i for i in user_ids if state.users.pop(i, None) is not None]
 
 
 def list_users(state: State) -> list[dict]:

@@ -176,6 +176,13 @@ def create(state: State, user: str, body: Any, seeded: bool = False) -> dict:
         "seq": state.event_seq,
     }
     ev.update(fields)
+    if seeded and body.get("legacyEventId") is not None:  # an event made with the old calendar API
+        legacy = body["legacyEventId"]
+        if not isinstance(legacy, str) or not legacy.strip():
+            raise invalid("legacyEventId must be a non-empty string")
+        if any(other.get("_legacyId") == legacy for other in state.events.values()):
+            raise invalid(f"duplicate legacyEventId {legacy!r}")
+        ev["_legacyId"] = legacy
     state.events[event_id] = ev
     touch(state, ev, "create", actor=user, notify=not seeded)
     return ev

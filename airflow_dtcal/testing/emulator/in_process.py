@@ -145,6 +145,10 @@ class DingTalkEmulator(EmulatorControls):
         """Add users to the directory (``{userId, unionId, mobile, name, active}``); returns their userIds."""
         return directory.seed_users(self._state, users)
 
+    def remove_users(self, user_ids: list[str]) -> list[str]:
+        """Remove people from the directory (they left); returns the userIds removed."""
+        return directory.remove_users(self._state, user_ids)
+
     def seed_rooms(self, rooms: list[dict]) -> list[str]:
         """Add meeting rooms (``{roomId, roomName, roomCapacity}``); returns their ids."""
         return room_store.seed_rooms(self._state, rooms)

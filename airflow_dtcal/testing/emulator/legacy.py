@@ -1,7 +1,14 @@
 """The legacy contacts endpoints DingTalk serves on ``oapi.dingtalk.com`` (served here on the same port):
 
 * ``POST /topapi/v2/user/get`` with ``{"userid": ...}``: a user's details, unionid included;
-* ``POST /topapi/v2/user/getbymobile`` with ``{"mobile": ...}``: the userid of an active user.
+* ``POST /topapi/v2/user/getbymobile`` with ``{"mobile": ...}``: the userid of the member with that mobile,
+  matched exactly as stored (DingTalk stores mainland numbers as 11 digits, others as ``+CC-NUMBER``);
+* ``POST /topapi/user/getbyunionid`` with ``{"unionid": ...}``: ``{"contact_type": 0, "userid"}``.
+
+The directory holds the organisation's members: ``active`` is whether the person has activated DingTalk
+(logged in at least once), not whether they still work there; a not-yet-activated member is found by all
+three. People who left are no longer in the directory: every lookup answers 60121 (the emulator's
+``remove_users`` models a departure).
 
 They read the token from the ``access_token`` query parameter, answer HTTP 200 with the legacy shape
 ``{"errcode", "errmsg", ...}`` (errcode 0 on success), have their own QPS windows and are not counted
@@ -62,12 +69,23 @@ def get_user(state: State, body: Any) -> dict:
 
 def get_user_by_mobile(state: State, body: Any) -> dict:
     user = directory.by_mobile(state, _string(body, "mobile"))
-    if user is None or not user["active"]:  # only active staff are found by mobile
+    if user is None:  # members only (people who left are no longer in the directory), activated or not
         raise LegacyError(USER_NOT_FOUND, "找不到该用户")
     return {"userid": user["userId"]}
 
 
-HANDLERS = {"GetUser": get_user, "GetUserByMobile": get_user_by_mobile}
+def get_user_by_union_id(state: State, body: Any) -> dict:
+    user = directory.by_union_id(state, _string(body, "unionid"))
+    if user is None:
+        raise LegacyError(USER_NOT_FOUND, "找不到该用户")
+    return {"contact_type": 0, "userid": user["userId"]}
+
+
+HANDLERS = {
+    "GetUser": get_user,
+    "GetUserByMobile": get_user_by_mobile,
+    "GetUserByUnionId": get_user_by_union_id,
+}
 
 
 def answer(state: State, op: str, request: Request, body: Any, body_error: ApiError | None) -> Reply:

@@ -162,28 +162,56 @@ def list_events_view(state: State, p: dict, q: dict, body: Any) -> Result:
     series' id as ``seriesMasterId`` and its original start as ``originStart``.
     """
     user = p["user"]
+
+    def occurrences(tmin: Any, tmax: Any) -> list[tuple[Any, Any, dict]]:
+        found: list[tuple[Any, Any, dict]] = []
+        for ev in state.events.values():
+            if user in ev["attendees"] and ev["status"] != "cancelled":
+                found.extend((start, end, ev) for start, end in recurrence.occurrences(ev, tmin, tmax))
+        return sorted(found, key=lambda item: (item[0], item[2]["seq"]))
+
+    return _occurrence_page(state, user, q, {"k": "view", "u": user}, occurrences)
+
+
+def list_instances(state: State, p: dict, q: dict, body: Any) -> Result:
+    """The occurrences of one event in the window, in start order, shaped like ListEventsView's items.
+
+    Undocumented, chosen here: timeMin and timeMax are required (a series may have no end), at most a
+    year apart; maxResults 1-100 (default 100); an event that does not recur is its own only instance.
+    """
+    ev = events.visible(state, p["event"], p["user"])
+
+    def occurrences(tmin: Any, tmax: Any) -> list[tuple[Any, Any, dict]]:
+        if ev["status"] == "cancelled":
+            return []
+        return [(start, end, ev) for start, end in recurrence.occurrences(ev, tmin, tmax)]
+
+    return _occurrence_page(state, p["user"], q, {"k": "instances", "e": ev["id"]}, occurrences)
+
+
+def _occurrence_page(
+    state: State, viewer: str, q: dict, scope: dict, occurrences: Callable[[Any, Any], list]
+) -> Result:
+    """One page of occurrences in the query's window (both ends required, at most a year apart;
+    ``maxResults`` and ``maxAttendees`` 1-100); ``scope`` goes into the page token and must come back."""
     max_results = parse_int(q, "maxResults", 100, 1, 100)
     max_attendees = parse_int(q, "maxAttendees", 100, 1, 100)
     if not q.get("timeMin") or not q.get("timeMax"):
-        raise invalid("timeMin and timeMax are required: the view expands recurring events within them")
+        raise invalid("timeMin and timeMax are required: recurring events are expanded within them")
     tmin, tmax = _list_window(q)
     offset = 0
     if q.get("nextToken"):
         payload = decode_page_token(q["nextToken"], "nextToken")
-        if payload.get("k") != "view" or payload.get("u") != user or not is_int(payload.get("o")):
-            raise invalid("nextToken is not a token this server issued for this view")
+        if any(payload.get(k) != v for k, v in scope.items()) or not is_int(payload.get("o")):
+            raise invalid("nextToken is not a token this server issued for this listing")
         offset = payload["o"]
-    found: list[tuple[Any, Any, dict]] = []
-    for ev in state.events.values():
-        if user in ev["attendees"] and ev["status"] != "cancelled":
-            found.extend((start, end, ev) for start, end in recurrence.occurrences(ev, tmin, tmax))
-    found.sort(key=lambda item: (item[0], item[2]["seq"]))
+    found = occurrences(tmin, tmax)
     page = found[offset : offset + max_results]
     result: dict[str, Any] = {
-        "events": [_occurrence(state, ev, start, end, user, max_attendees) for start, end, ev in page]
+        "events": [_occurrence(state, ev, start, end, viewer, max_attendees) for start, end, ev in page]
     }
     if offset + max_results < len(found):
-        result["nextToken"] = encode_page_token({"k": "view", "u": user, "o": offset + max_results})
+        result["nextToken"] = encode_page_token({**scope, "o": offset + max_results})
     return 200, result
 
 
@@ -381,11 +409,33 @@ def get_schedule(state: State, p: dict, q: dict, body: Any) -> Result:
     return 200, {"scheduleInformation": info}
 
 
+#: Legacy ids per ConvertLegacyEventId call (undocumented; the emulator's choice, the client's batch size).
+MAX_LEGACY_IDS = 100
+
+
+def convert_legacy_event_id(state: State, p: dict, q: dict, body: Any) -> Result:
+    """``legacyEventIdMap`` for the legacy ids of events ``user`` can see; other ids are left out
+    (undocumented, chosen here: no error for an id that converts to nothing)."""
+    ids = _object(body).get("legacyEventIds")
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
+        raise invalid("legacyEventIds is required: a non-empty list of legacy event ids")
+    if len(ids) > MAX_LEGACY_IDS:
+        raise invalid(f"legacyEventIds must name at most {MAX_LEGACY_IDS} ids")
+    by_legacy = {
+        ev["_legacyId"]: ev["id"]
+        for ev in state.events.values()
+        if ev.get("_legacyId") and not ev["deleted"] and p["user"] in ev["attendees"]
+    }
+    return 200, {"legacyEventIdMap": {i: by_legacy[i] for i in ids if i in by_legacy}}
+
+
 HANDLERS: dict[str, Callable[[State, dict, dict, Any], Result]] = {
+    "ConvertLegacyEventId": convert_legacy_event_id,
     "CreateEvent": create_event,
     "GetEvent": get_event,
     "ListEvents": list_events,
     "ListEventsView": list_events_view,
+    "ListInstances": list_instances,
     "PatchEvent": patch_event,
     "DeleteEvent": delete_event,
     "AddAttendee": add_attendees,

@@ -157,7 +157,26 @@ def query_room_list(state: State, p: dict, q: dict, body: Any) -> Result:
     return 200, result
 
 
+#: A room's answers to a booking (GetEvent's meetingRooms[].responseStatus; tentative: pending approval).
+ROOM_RESPONSES = ("accepted", "declined", "tentative")
+
+
+def meeting_room_respond(state: State, p: dict, q: dict, body: Any) -> Result:
+    """Undocumented, chosen here: the organizer answers for a room the event booked (404 otherwise)."""
+    if not isinstance(body, dict) or body.get("responseStatus") not in ROOM_RESPONSES:
+        raise invalid(f"responseStatus is required and must be one of {', '.join(ROOM_RESPONSES)}")
+    ev = events.owned(state, p["event"], p["user"])
+    room = ev.get("rooms", {}).get(p["room"])
+    if room is None:
+        raise ApiError(404, "meetingRoomNotExist", f"The event has not booked meeting room {p['room']!r}")
+    if room["responseStatus"] != body["responseStatus"]:
+        room["responseStatus"] = body["responseStatus"]
+        events.touch(state, ev, "update", p["user"])
+    return 200, {"result": True}
+
+
 HANDLERS = {
+    "MeetingRoomRespond": meeting_room_respond,
     "AddMeetingRooms": add_meeting_rooms,
     "RemoveMeetingRooms": remove_meeting_rooms,
     "GetMeetingRoomsSchedule": get_meeting_rooms_schedule,

@@ -12,8 +12,12 @@ from urllib.parse import unquote
 from airflow_dtcal.testing.emulator.errors import ApiError, invalid, no_such_api
 
 CALENDAR_PREFIX = ("v1.0", "calendar", "users")
-#: The legacy contacts endpoints, ``POST /topapi/v2/user/<name>`` (on DingTalk, host oapi.dingtalk.com).
-LEGACY_ROUTES = {"get": "GetUser", "getbymobile": "GetUserByMobile"}
+#: The legacy contacts endpoints, ``POST /topapi/...`` (on DingTalk, host oapi.dingtalk.com), by path.
+LEGACY_ROUTES = {
+    ("topapi", "v2", "user", "get"): "GetUser",
+    ("topapi", "v2", "user", "getbymobile"): "GetUserByMobile",
+    ("topapi", "user", "getbyunionid"): "GetUserByUnionId",
+}
 #: Positions of ids in ``/v1.0/calendar/users/{userId}/calendars/{calendarId}/events/{eventId}/...``.
 ID_POSITIONS = {3: ("userId", "user"), 5: ("calendarId", "calendar"), 7: ("eventId", "event")}
 DOT_SEGMENTS = (".", "..")
@@ -52,6 +56,7 @@ def _refuse_dot_segments(segs: list[str]) -> None:
 USER_ROUTES = {
     ("POST", ("querySchedule",)): "GetSchedule",
     ("POST", ("meetingRooms", "schedules", "query")): "GetMeetingRoomsSchedule",
+    ("POST", ("legacyEventIds", "convert")): "ConvertLegacyEventId",
 }
 
 
@@ -79,10 +84,8 @@ def route(method: str, path: str) -> tuple[str, dict]:
         return "OpenStreamConnection", {}
     if segs == ["v1.0", "rooms", "meetingRoomLists"] and method == "GET":
         return "QueryMeetingRoomList", {}
-    if method == "POST" and segs[:3] == ["topapi", "v2", "user"] and len(segs) == 4:
-        operation = LEGACY_ROUTES.get(segs[3])
-        if operation is not None:
-            return operation, {}
+    if method == "POST" and tuple(segs) in LEGACY_ROUTES:
+        return LEGACY_ROUTES[tuple(segs)], {}
     user_scoped = _user_scoped(method, segs)
     if user_scoped is not None:
         return user_scoped
@@ -109,6 +112,12 @@ def route(method: str, path: str) -> tuple[str, dict]:
         operation = "AddMeetingRooms"
     elif rest[2:] == ["meetingRooms", "batchRemove"] and method == "POST":
         operation = "RemoveMeetingRooms"
+    elif len(rest) == 5 and rest[2] == "meetingRooms" and rest[4] == "respond" and method == "POST":
+        if rest[3] == "":
+            raise invalid("roomId in the path must not be empty")
+        operation, params["room"] = "MeetingRoomRespond", rest[3]
+    elif rest[2:] == ["instances"] and method == "GET":
+        operation = "ListInstances"
     elif rest[2:] == ["cancel"] and method == "POST":
         operation = "CancelEvent"
     elif rest[2:] == ["transfer"] and method == "POST":
@@ -117,6 +126,10 @@ def route(method: str, path: str) -> tuple[str, dict]:
         operation = {"POST": "SignIn", "GET": "GetSignInList"}.get(method)
     elif rest[2:] == ["signOut"]:
         operation = {"POST": "SignOut", "GET": "GetSignOutList"}.get(method)
+    elif rest[2:] == ["signInLinks"] and method == "GET":
+        operation = "GetSignInLink"
+    elif rest[2:] == ["signOutLinks"] and method == "GET":
+        operation = "GetSignOutLink"
     if operation is None or rest[0] != "events":
         raise no_such_api(method, path)
     return operation, params

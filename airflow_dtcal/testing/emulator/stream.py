@@ -118,7 +118,7 @@ def publish(state: State, ev: dict, change: str, actor: str | None, union_ids: l
         "changeType": change,
         "operator": {"type": "user", "unionId": actor} if actor else {"type": "system"},
         "calendarEventUpdateTime": ev["updatedMs"],
-        "legacyCalendarEventId": None,
+        "legacyCalendarEventId": ev.get("_legacyId"),
     }
     text = json.dumps(data, ensure_ascii=False)
     event_id = uuid.uuid4().hex

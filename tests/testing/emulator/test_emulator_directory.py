@@ -26,7 +26,11 @@ USERS = [
 def legacy(api: Api, name: str, body: object, token: str | None = "default", **kw: object) -> dict:
     params = {"access_token": api.token if token == "default" else token} if token is not None else {}
     resp = api.session.post(
-        f"{api.base_url}/topapi/v2/user/{name}", params=params, json=body, timeout=5, **kw
+        f"{api.base_url}/topapi/{'user' if name == 'getbyunionid' else 'v2/user'}/{name}",
+        params=params,
+        json=body,
+        timeout=5,
+        **kw,
     )
     assert resp.status_code == 200, resp.text  # the legacy API answers errors with HTTP 200 too
     assert resp.headers["Content-Type"].startswith("application/json")
@@ -54,12 +58,30 @@ def test_get_user_returns_the_unionid(emu: DingTalkEmulator, api: Api) -> None:
     assert_errcode(legacy(api, "get", {"userid": "u-nobody"}), 60121)
 
 
-def test_get_by_mobile_finds_active_users_only(emu: DingTalkEmulator, api: Api) -> None:
+def test_get_by_mobile_finds_members_activated_or_not(emu: DingTalkEmulator, api: Api) -> None:
     emu.seed_users(USERS)
     answer = legacy(api, "getbymobile", {"mobile": "13800000002"})
     assert answer["errcode"] == 0 and answer["result"] == {"userid": "u-bob"}
-    assert_errcode(legacy(api, "getbymobile", {"mobile": "13800000003"}), 60121)  # Carol left
+    # Carol has not activated DingTalk yet: still a member, found.
+    assert legacy(api, "getbymobile", {"mobile": "13800000003"})["result"] == {"userid": "u-carol"}
     assert_errcode(legacy(api, "getbymobile", {"mobile": "+86-13800000002"}), 60121)  # exact match only
+
+
+def test_get_by_union_id_answers_the_user_id(emu: DingTalkEmulator, api: Api) -> None:
+    emu.seed_users(USERS)
+    answer = legacy(api, "getbyunionid", {"unionid": "union-carol"})
+    assert answer["errcode"] == 0 and answer["result"] == {"contact_type": 0, "userid": "u-carol"}
+    assert_errcode(legacy(api, "getbyunionid", {"unionid": "union-nobody"}), 60121)
+    assert_errcode(legacy(api, "getbyunionid", {}), 40035)
+
+
+def test_a_person_who_left_is_found_by_no_lookup(emu: DingTalkEmulator, api: Api) -> None:
+    emu.seed_users(USERS)
+    assert emu.remove_users(["u-bob"]) == ["u-bob"]
+    assert_errcode(legacy(api, "get", {"userid": "u-bob"}), 60121)
+    assert_errcode(legacy(api, "getbymobile", {"mobile": "13800000002"}), 60121)
+    assert_errcode(legacy(api, "getbyunionid", {"unionid": "union-bob"}), 60121)
+    assert [u["userId"] for u in emu.users()] == ["u-alice", "u-carol"]
 
 
 def test_tokens_come_from_the_query_and_are_the_emulators_own(emu: DingTalkEmulator, api: Api) -> None:

@@ -505,6 +505,126 @@ def test_list_events_view_via_sdk(emu: DingTalkEmulator, sdk: SimpleNamespace) -
     assert emu.requests()[-1]["query"]["maxResults"] == "2"
 
 
+def test_list_instances_via_sdk(emu: DingTalkEmulator, sdk: SimpleNamespace) -> None:
+    create = cm.CreateEventRequest(
+        summary="Retro",
+        **_timed(
+            cm.CreateEventRequestStart,
+            cm.CreateEventRequestEnd,
+            "2025-10-06T16:00:00+08:00",
+            "2025-10-06T17:00:00+08:00",
+        ),
+        recurrence=cm.CreateEventRequestRecurrence(
+            pattern=cm.CreateEventRequestRecurrencePattern(type="weekly", interval=1, days_of_week="monday"),
+            range=cm.CreateEventRequestRecurrenceRange(type="noEnd"),
+        ),
+    )
+    series = sdk.cal.create_event_with_options(ORG, "primary", create, _h(cm.CreateEventHeaders, sdk), sdk.rt)
+    series_id = series.body.id
+    seen, token, pages = [], None, 0
+    while True:
+        page = sdk.cal.list_instances_with_options(
+            ORG,
+            "primary",
+            series_id,
+            cm.ListInstancesRequest(
+                time_min="2025-10-01T00:00Z",  # the SDK's documented format, yyyy-MM-ddTHH:mmZ
+                time_max="2025-11-01T00:00Z",
+                max_results=3,
+                max_attendees=10,
+                next_token=token,
+            ),
+            _h(cm.ListInstancesHeaders, sdk),
+            sdk.rt,
+        ).body
+        pages += 1
+        for event in page.events:
+            assert event.series_master_id == series_id and event.summary == "Retro"
+            assert event.organizer.id == ORG and event.status == "confirmed"
+            seen.append((event.id, event.start.date_time))  # the SDK's model has no originStart
+        token = page.next_token
+        if not token:
+            break
+    assert pages == 2
+    assert [start for _id, start in seen] == [
+        "2025-10-06T16:00:00+08:00",
+        "2025-10-13T16:00:00+08:00",
+        "2025-10-20T16:00:00+08:00",
+        "2025-10-27T16:00:00+08:00",
+    ]
+    assert len({i for i, _s in seen}) == 4
+    assert emu.requests()[-1]["path"].endswith(f"/events/{series_id}/instances")
+
+
+def test_event_extras_via_sdk(emu: DingTalkEmulator, sdk: SimpleNamespace) -> None:
+    """GetSignInLink, GetSignOutLink, MeetingRoomRespond and ConvertLegacyEventId (all SDK-only)."""
+    event_id = _create_simple(sdk, "Training", 9)
+    link_in = sdk.cal.get_sign_in_link_with_options(
+        "primary", ORG, event_id, _h(cm.GetSignInLinkHeaders, sdk), sdk.rt
+    ).body.sign_in_link
+    link_out = sdk.cal.get_sign_out_link_with_options(
+        "primary", ORG, event_id, _h(cm.GetSignOutLinkHeaders, sdk), sdk.rt
+    ).body.sign_out_link
+    assert link_in.startswith("https://") and link_out.startswith("https://") and link_in != link_out
+
+    emu.seed_rooms([{"roomId": "lotus", "roomName": "Lotus"}])
+    sdk.cal.add_meeting_rooms_with_options(
+        ORG,
+        "primary",
+        event_id,
+        cm.AddMeetingRoomsRequest(
+            meeting_rooms_to_add=[cm.AddMeetingRoomsRequestMeetingRoomsToAdd(room_id="lotus")]
+        ),
+        _h(cm.AddMeetingRoomsHeaders, sdk),
+        sdk.rt,
+    )
+    answer = sdk.cal.meeting_room_respond_with_options(
+        "primary",
+        ORG,
+        event_id,
+        "lotus",
+        cm.MeetingRoomRespondRequest(response_status="declined"),
+        _h(cm.MeetingRoomRespondHeaders, sdk, x_client_token="respond-1"),
+        sdk.rt,
+    )
+    assert answer.body.result is True
+    event = sdk.cal.get_event_with_options(
+        ORG, "primary", event_id, cm.GetEventRequest(), _h(cm.GetEventHeaders, sdk), sdk.rt
+    ).body
+    assert [(room.room_id, room.response_status) for room in event.meeting_rooms] == [("lotus", "declined")]
+    with pytest.raises(TeaException) as caught:
+        sdk.cal.meeting_room_respond_with_options(
+            "primary",
+            ORG,
+            event_id,
+            "lotus",
+            cm.MeetingRoomRespondRequest(response_status="maybe"),
+            _h(cm.MeetingRoomRespondHeaders, sdk),
+            sdk.rt,
+        )
+    assert caught.value.statusCode == 400
+
+    [old_id] = emu.seed_events(
+        [
+            {
+                "organizer": ORG,
+                "summary": "From the old API",
+                "legacyEventId": "legacy-42",
+                "start": {"dateTime": "2025-10-10T09:00:00+08:00", "timeZone": TZ},
+                "end": {"dateTime": "2025-10-10T10:00:00+08:00", "timeZone": TZ},
+            }
+        ]
+    )
+    converted = sdk.cal.convert_legacy_event_id_with_options(
+        ORG,
+        cm.ConvertLegacyEventIdRequest(legacy_event_ids=["legacy-42", "legacy-none"]),
+        _h(cm.ConvertLegacyEventIdHeaders, sdk),
+        sdk.rt,
+    ).body
+    assert converted.legacy_event_id_map == {"legacy-42": old_id}
+    assert emu.stats()["applied"]["MeetingRoomRespond"] == 1
+
+
 def test_get_schedule_via_sdk(emu: DingTalkEmulator, sdk: SimpleNamespace) -> None:
     _create_simple(sdk, "Busy", 6)
     answer = sdk.cal.get_schedule_with_options(
