@@ -19,7 +19,8 @@ from tests.airflow_compat import AIRFLOW_V_3_2_PLUS
 
 AIRFLOW_DIR = Path(airflow.__file__).parent
 EXTRA_FIELDS = {
-    "timeout", "connect_timeout", "max_attempts", "backoff_initial", "backoff_max", "retry_deadline",
+    "timeout", "connect_timeout", "max_attempts", "max_throttled_attempts", "backoff_initial", "backoff_max",
+    "retry_deadline",
     "rate_limit", "pacing", "pacing_redis_conn_id", "pacing_window", "monthly_budget", "max_in_flight",
     "max_answer_bytes", "max_pages", "verify", "legacy_host", "stream_host_suffix",
 }  # fmt: skip
