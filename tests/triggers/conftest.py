@@ -128,8 +128,13 @@ def hook(dtcal_emulator) -> DingTalkCalendarHook:
 
 
 def saved_position(trigger: CalendarChangeTrigger, calendar: str = ORGANIZER) -> list:
-    """The saved ``[sync token, next page]`` of a watched calendar ([None, None] before any)."""
+    """The saved ``[sync token, next page]`` of a watched calendar ([None, None] before any). A save writes
+    the parts before the head: until the head of the same generation is written too (the first save), a
+    new trigger would not find the part, so neither does this."""
     part = variables.load_state(f"{trigger.cursor_key}.1") or {}
+    head = variables.load_state(trigger.cursor_key) or {}
+    if not part or head.get("generation") != part.get("generation"):
+        return [None, None]
     return (part.get("calendars") or {}).get(calendar, [None, None])
 
 
