@@ -92,7 +92,7 @@ def _no_calendar() -> ApiError:
 
 
 def _no_permission(what: str) -> ApiError:
-    return ApiError(403, "noPermission", f"This user may not {what}.")
+    return ApiError(403, "Forbidden.AccessDenied.NoPermission", f"This user may not {what}.")
 
 
 # ----------------------------------------------------------------------------------------- bodies
