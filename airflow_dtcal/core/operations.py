@@ -220,3 +220,12 @@ def build_call(
     )
     call.json_body()  # a body that is not plain JSON is refused now, before any request
     return call
+
+
+def check_operation(value: Any, argument: str = "operation") -> str:
+    """An operation name of the table (an operator's rule)."""
+    if not isinstance(value, str) or value not in OPERATIONS:
+        raise InvalidArgumentError(
+            argument, f"must be one of the documented operations: {', '.join(sorted(OPERATIONS))}", value
+        )
+    return value

@@ -1,0 +1,168 @@
+"""DingTalkCalendarApiOperator and SyncCalendarAclOperator against the emulator over real HTTP (execute()
+called with a task context); bad input refused when the DAG is parsed or before any request."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_dtcal.exceptions import DingTalkInvalidArgumentError, DingTalkPeopleNotFoundError
+from airflow_dtcal.operators.calendars import DingTalkCalendarApiOperator, SyncCalendarAclOperator
+from tests.helpers import ORGANIZER, seed_event, task_context
+
+OWNER = "union-owner"
+
+
+def sent(emulator, since: int = 0) -> list[str]:
+    return [r["operation"] for r in emulator.requests()[since:] if r["operation"] != "GetAccessToken"]
+
+
+def sync(sharing, **kwargs) -> SyncCalendarAclOperator:
+    kwargs.setdefault("owner_id", OWNER)
+    return SyncCalendarAclOperator(task_id="share", sharing=sharing, **kwargs)
+
+
+def acls(hook, calendar_id: str = "primary") -> dict[str, str]:
+    return {a["scope"]["userId"]: a["privilege"] for a in hook.list_acls(OWNER, calendar_id=calendar_id)}
+
+
+# ------------------------------------------------------------------------------------------ the escape hatch
+
+
+def test_api_operator_sends_a_row_with_a_derived_idempotency_key(dtcal_emulator):
+    event_id = seed_event(dtcal_emulator, ["a"])
+    op = DingTalkCalendarApiOperator(
+        task_id="cancel",
+        operation="CancelEvent",
+        user_id=ORGANIZER,
+        path_params={"eventId": event_id},
+        query={"scope": "all"},
+    )
+    assert op.execute(task_context("cancel")) == {"result": True}
+    [cancel] = [r for r in dtcal_emulator.requests() if r["operation"] == "CancelEvent"]
+    assert cancel["path"].endswith(f"/calendars/primary/events/{event_id}/cancel")
+    assert cancel["client_token"] and len(cancel["client_token"]) == 32
+    assert dtcal_emulator.event(event_id)["status"] == "cancelled"
+
+
+def test_api_operator_resolves_the_path_user_by_id_type(dtcal_emulator):
+    dtcal_emulator.seed_users([{"userId": "emp-1", "unionId": OWNER, "name": "Owner"}])
+    op = DingTalkCalendarApiOperator(task_id="list", operation="ListCalendars", user_id="emp-1", id_type="userId")
+    answer = op.execute(task_context("list"))
+    assert [c["id"] for c in answer["response"]["calendars"]] == ["primary"]
+    [listing] = [r for r in dtcal_emulator.requests() if r["operation"] == "ListCalendars"]
+    assert listing["path"] == f"/v1.0/calendar/users/{OWNER}/calendars"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "named"),
+    [
+        ({"operation": "Nope"}, "operation"),
+        ({"operation": "ListAcls", "user_id": "u", "path_params": {"aclId": "x"}}, "aclId"),
+        ({"operation": "ListCategories", "user_id": "u"}, "user_id"),
+        ({"operation": "ListCategories", "calendar_id": "team"}, "calendar_id"),
+        ({"operation": "ListAcls", "user_id": "u", "path_params": {"userId": "v"}}, "user_id"),
+        ({"operation": "ListAcls", "user_id": "u", "client_token": "k"}, "client_token"),
+        ({"operation": "ListAcls", "user_id": "u", "body": {"a": 1}}, "body"),
+    ],
+)
+def test_api_operator_refuses_bad_input_before_any_request(dtcal_emulator, kwargs, named):
+    with pytest.raises(DingTalkInvalidArgumentError) as caught:
+        DingTalkCalendarApiOperator(task_id="t", **kwargs).execute(task_context())
+    assert named in str(caught.value)
+    assert sent(dtcal_emulator) == []
+
+
+def test_api_operator_unknown_operation_fails_the_dag_import():
+    with pytest.raises(DingTalkInvalidArgumentError, match="operation"):
+        DingTalkCalendarApiOperator(task_id="t", operation="DeleteEverything")
+
+
+# ------------------------------------------------------------------------------------------ sharing
+
+
+def test_grants_changes_and_a_second_run_sends_nothing(dtcal_emulator, hook):
+    hook.add_acl(OWNER, "keep", "reader")
+    hook.add_acl(OWNER, "promote", "reader")
+    hook.add_acl(OWNER, "someone-else", "writer")  # not in the table: left alone by default
+    table = {"keep": "reader", "promote": "writer", "new": "free_busy_reader"}
+    assert sync(table).execute(task_context()) == {
+        "added": ["new"],
+        "changed": ["promote"],
+        "removed": [],
+        "unchanged": 1,
+    }
+    assert acls(hook) == {"keep": "reader", "someone-else": "writer", "promote": "writer", "new": "free_busy_reader"}
+    seen = len(dtcal_emulator.requests())
+    again = sync(table).execute(task_context(try_number=2))
+    assert again == {"added": [], "changed": [], "removed": [], "unchanged": 3}
+    assert sent(dtcal_emulator, seen) == ["ListAcls"]
+
+
+def test_revoke_unlisted_makes_the_table_the_whole_sharing(dtcal_emulator, hook):
+    cid = hook.create_subscribed_calendar(OWNER, "Team")
+    hook.add_acl(OWNER, "leaver", "writer", calendar_id=cid)
+    hook.add_acl(OWNER, "stays", "reader", calendar_id=cid)
+    rows = [{"id": "stays", "privilege": "reader"}, ["lead", "writer"], {"id": OWNER, "privilege": "writer"}]
+    result = sync(rows, calendar_id=cid, revoke_unlisted=True).execute(task_context())
+    assert result == {"added": ["lead"], "changed": [], "removed": ["leaver"], "unchanged": 1}
+    assert acls(hook, cid) == {"stays": "reader", "lead": "writer"}  # the owner needs no ACL
+
+
+def test_duplicate_acls_of_one_person_are_reduced_to_one():
+    """The emulator replaces a second grant; DingTalk may keep two: the plan of what ListAcls could answer."""
+    from airflow_dtcal.planning.sharing import plan_acls
+
+    current = [
+        {"aclId": "1", "privilege": "reader", "scope": {"scopeType": "user", "userId": "p"}},
+        {"aclId": "2", "privilege": "writer", "scope": {"scopeType": "user", "userId": "p"}},
+        {"aclId": "3", "privilege": "reader", "scope": {"scopeType": "group", "userId": "g"}},
+    ]
+    plan = plan_acls(current, {"p": "writer"}, revoke_unlisted=True)
+    assert plan.revoke == ["1"] and plan.grant == {} and plan.unchanged == 1
+
+
+def test_people_resolve_by_id_type_and_unknown_ones_fail_or_are_skipped(dtcal_emulator, hook):
+    dtcal_emulator.seed_users(
+        [
+            {"userId": "boss", "unionId": OWNER, "name": "Boss"},
+            {"userId": "emp-1", "unionId": "union-1", "name": "One"},
+        ]
+    )
+    with pytest.raises(DingTalkPeopleNotFoundError):
+        sync({"emp-1": "reader", "ghost": "reader"}, owner_id="boss", id_type="userId").execute(task_context())
+    assert [op for op in sent(dtcal_emulator) if op in ("CreateAcls", "ListAcls")] == []
+    op = SyncCalendarAclOperator(
+        task_id="share", owner_id="boss", sharing={"emp-1": "reader", "ghost": "reader"}, id_type="userId", on_unknown="skip"
+    )
+    assert op.execute(task_context())["added"] == ["union-1"]
+    assert acls(hook) == {"union-1": "reader"}
+
+
+def test_more_than_500_sharers_is_refused_before_any_write(dtcal_emulator):
+    from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
+
+    fast = DingTalkCalendarHook(rate_limit=0)
+    fast.run_many(lambda i: fast.add_acl(OWNER, f"old-{i}", "reader"), range(400))
+    seen = len(dtcal_emulator.requests())
+    table = {f"new-{i}": "reader" for i in range(200)}
+    with pytest.raises(DingTalkInvalidArgumentError, match="more than DingTalk's 500"):
+        sync(table).execute(task_context())
+    assert sent(dtcal_emulator, seen) == ["ListAcls"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "named"),
+    [
+        ({"sharing": {"a": "owner"}}, "sharing[0].privilege"),
+        ({"sharing": [["a", "reader"], ["a", "writer"]]}, "sharing[1]"),
+        ({"sharing": "a"}, "sharing"),
+        ({"sharing": {}, "revoke_unlisted": "yes"}, "revoke_unlisted"),
+        ({"sharing": {}, "client_token": "k"}, "client_token"),
+        ({"sharing": {}, "send_msg": 1}, "send_msg"),
+    ],
+)
+def test_sync_refuses_bad_input_before_any_request(dtcal_emulator, kwargs, named):
+    with pytest.raises(DingTalkInvalidArgumentError) as caught:
+        sync(**kwargs).execute(task_context())
+    assert named in str(caught.value)
+    assert sent(dtcal_emulator) == []
