@@ -263,3 +263,299 @@ class SyncCalendarAclOperator(_NoIdempotencyKey):
             plan.unchanged,
         )
         return summary
+
+
+# --------------------------------------------------------------------------------------------- subscribed calendars
+
+#: The calendar part of a subscribed calendar's marker (a primary calendar's events use ``primary``).
+MARKED_CALENDARS = "subscribedCalendars"
+
+
+def _scope(members: list[str] | None, scope: Any) -> dict[str, list[str]] | None:
+    """``subscribeScope`` from ``members`` (unionIds, resolved) and the raw ``subscribe_scope``."""
+    from airflow_dtcal.core.errors import InvalidArgumentError
+    from airflow_dtcal.planning.sharing import subscribe_scope
+
+    if members is None and scope is None:
+        return None
+    out = subscribe_scope(scope if scope is not None else {})
+    if members is not None:
+        if "unionIds" in out:
+            raise InvalidArgumentError("members", "is given twice: as members and as subscribe_scope.unionIds")
+        out["unionIds"] = list(members)
+    return out
+
+
+class _SubscribedCalendarFields(_NoIdempotencyKey):
+    """The fields of a subscribed calendar an operator sets: name, description, managers and who may
+    subscribe (``members``, by ``id_type``, and the rest of ``subscribe_scope``)."""
+
+    people = {"owner_id": ONE, "managers": IDS(optional=True, allow_empty=True), "members": IDS(optional=True, allow_empty=True)}
+    template_fields: Sequence[str] = (
+        "owner_id",
+        "name",
+        "description",
+        "managers",
+        "members",
+        "subscribe_scope",
+        "calendar_id",
+        "dingtalk_conn_id",
+    )
+
+    def __init__(
+        self,
+        *,
+        owner_id: str | XComArg,
+        name: str | None = None,
+        description: str | None = None,
+        managers: Any = None,
+        members: Any = None,
+        subscribe_scope: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.owner_id = owner_id
+        self.name = name
+        self.description = description
+        self.managers = managers
+        self.members = members
+        self.subscribe_scope = subscribe_scope
+
+    def fields(self, ex: Execution, *, partial: bool) -> dict[str, Any]:
+        """The wire fields (people resolved), checked."""
+        from airflow_dtcal.planning.sharing import subscribed_calendar_body
+
+        return subscribed_calendar_body(
+            self.name, self.description, ex.managers, _scope(ex.members, self.subscribe_scope), partial=partial
+        )
+
+
+def _marker_room(description: str | None) -> str:
+    from airflow_dtcal.core.errors import InvalidArgumentError
+    from airflow_dtcal.planning.markers import EVENT_MARKER_LENGTH, strip_marker_line
+    from airflow_dtcal.planning.sharing import MAX_DESCRIPTION
+
+    text = strip_marker_line(description)
+    room = MAX_DESCRIPTION - EVENT_MARKER_LENGTH - 2
+    if len(text) > room:
+        raise InvalidArgumentError("description", f"leaves no room for the key's marker; keep it within {room} characters")
+    return text
+
+
+def _with_line(text: str, line: str) -> str:
+    return f"{text}\n\n{line}" if text else line
+
+
+class EnsureSubscribedCalendarOperator(_SubscribedCalendarFields):
+    """Create a subscribed (team/public) calendar once per ``key``, or find the one created before, and
+    bring its fields in line; returns its calendar id (``ensure.output`` feeds the sharing and subscribe
+    operators).
+
+    DingTalk takes no idempotency key for CreateSubscribedCalendar, so the calendar carries the key as a
+    marker on the last line of its description: a keyed hash of the owner, the key and the calendar's own
+    id under a key derived from the app secret (:mod:`airflow_dtcal.planning.markers`), which nobody else can
+    make or copy onto another calendar. A run lists the owner's calendars (ListCalendars), takes the one whose
+    marker verifies, and changes only the fields that differ (name, description, managers, subscribe scope);
+    when there is none it creates the calendar, marks it (UpdateSubscribedCalendars) and subscribes the owner
+    (so the calendar is listed for the owner on later runs). A run that stops between creating and marking
+    leaves an unmarked calendar behind, which a later run does not recognise (it creates another): delete it
+    by hand.
+
+    :param owner_id: the calendar's author (a service account, say): a unionId, or see ``id_type``. (templated)
+    :param key: what names the calendar across runs, e.g. ``"data-team-rota"``. (templated)
+    :param name: the calendar's name (at most 128 characters). (templated)
+    :param description: its description (at most 1,024 characters with the marker line). (templated)
+    :param managers: people who may change and share it (unionIds, or see ``id_type``). (templated)
+    :param members: people who may subscribe (``subscribeScope.unionIds``; see ``id_type``). (templated)
+    :param subscribe_scope: the rest of who may subscribe: ``{"corpIds": [...], "openConversationIds": [...]}``.
+        (templated)
+    """
+
+    on_calendar = False
+    rules = {"key": checked_by("airflow_dtcal.planning.markers:check_event_key")}
+    template_fields: Sequence[str] = ("key", *_SubscribedCalendarFields.template_fields)
+
+    def __init__(self, *, key: str, name: str, **kwargs: Any) -> None:
+        super().__init__(name=name, **kwargs)
+        self.key = key
+
+    def check(self, ex: Execution) -> dict[str, Any]:
+        self.fields(ex, partial=False)  # checked now, people as given; built again once they are resolved
+        return {"text": _marker_room(self.description)}
+
+    def run(self, ex: Execution) -> str:
+        hook, owner = ex.hook, ex.owner_id
+        markers = hook.markers()
+        from airflow_dtcal.planning.markers import marker_words
+
+        ours = [
+            c["id"]
+            for c in hook.list_calendars(owner)
+            if c["id"] != "primary"
+            and markers.event(owner, MARKED_CALENDARS, ex.key, c["id"]) in marker_words(c.get("description"))
+        ]
+        if len(ours) > 1:
+            self.log.warning("Calendars %s all carry the key %r; keeping %s", ours, ex.key, ours[0])
+        desired = self.fields(ex, partial=False)
+        if not ours:
+            calendar_id = hook.create_subscribed_calendar(
+                owner,
+                desired["name"],
+                description=desired.get("description"),
+                managers=desired.get("managers"),
+                subscribe_scope=desired.get("subscribeScope"),
+            )
+            line = markers.event(owner, MARKED_CALENDARS, ex.key, calendar_id)
+            hook.update_subscribed_calendar(owner, calendar_id, description=_with_line(ex.text, line))
+            hook.subscribe_calendar(owner, calendar_id)
+            self.log.info("Created subscribed calendar %s for key %r", calendar_id, ex.key)
+            return calendar_id
+        calendar_id = ours[0]
+        line = markers.event(owner, MARKED_CALENDARS, ex.key, calendar_id)
+        current = hook.get_subscribed_calendar(owner, calendar_id)
+        desired["description"] = _with_line(ex.text, line)
+        changes = {name: value for name, value in desired.items() if _differs(current.get(name), value)}
+        if changes:
+            hook.update_subscribed_calendar(
+                owner,
+                calendar_id,
+                name=changes.get("name"),
+                description=changes.get("description"),
+                managers=changes.get("managers"),
+                subscribe_scope=changes.get("subscribeScope"),
+            )
+            self.log.info("Updated %s of subscribed calendar %s (key %r)", ", ".join(sorted(changes)), calendar_id, ex.key)
+        else:
+            self.log.info("Subscribed calendar %s (key %r) is as wanted; nothing to do", calendar_id, ex.key)
+        return calendar_id
+
+
+def _differs(current: Any, wanted: Any) -> bool:
+    """Whether a field DingTalk holds differs from the wanted one (lists compared as sets, absent as empty)."""
+    if isinstance(wanted, dict):
+        current = current if isinstance(current, dict) else {}
+        return any(_differs(current.get(k), v) for k, v in wanted.items())
+    if isinstance(wanted, list):
+        return set(current or []) != set(wanted)
+    return (current or "") != (wanted or "")
+
+
+class UpdateSubscribedCalendarOperator(_SubscribedCalendarFields):
+    """Change the fields given of a subscribed calendar (as its author or a manager); a list given replaces
+    the one DingTalk holds. A key marker on the description's last line (see
+    :class:`EnsureSubscribedCalendarOperator`) is kept when the description changes.
+
+    :param owner_id: the calendar's author or a manager: a unionId, or see ``id_type``. (templated)
+    :param calendar_id: the subscribed calendar, e.g. ``ensure.output``. (templated)
+    :param name: :param description: :param managers: :param members: :param subscribe_scope: as for
+        :class:`EnsureSubscribedCalendarOperator`; at least one. (templated)
+    """
+
+    def check(self, ex: Execution) -> None:
+        from airflow_dtcal.core.errors import InvalidArgumentError
+
+        if ex.calendar_id == "primary":
+            raise InvalidArgumentError("calendar_id", "must name a subscribed calendar, not primary")
+        self.fields(ex, partial=True)  # checked now, people as given; built again once they are resolved
+
+    def run(self, ex: Execution) -> dict[str, Any]:
+        from airflow_dtcal.planning.markers import marker_words
+
+        hook, owner, calendar_id = ex.hook, ex.owner_id, ex.calendar_id
+        changes = self.fields(ex, partial=True)
+        if "description" in changes:
+            kept = marker_words(hook.get_subscribed_calendar(owner, calendar_id).get("description"))
+            text = _marker_room(changes["description"]) if kept else changes["description"]
+            changes["description"] = _with_line(text, " ".join(kept)) if kept else text
+        hook.update_subscribed_calendar(
+            owner,
+            calendar_id,
+            name=changes.get("name"),
+            description=changes.get("description"),
+            managers=changes.get("managers"),
+            subscribe_scope=changes.get("subscribeScope"),
+        )
+        return {"calendar_id": calendar_id, "changed": sorted(changes)}
+
+
+class DeleteSubscribedCalendarOperator(_NoIdempotencyKey):
+    """Delete a subscribed calendar as its author; returns whether it was there (a calendar already gone is
+    not an error, so a retry after a lost answer succeeds).
+
+    :param owner_id: the calendar's author: a unionId, or see ``id_type``. (templated)
+    :param calendar_id: the subscribed calendar. (templated)
+    """
+
+    people = {"owner_id": ONE}
+    template_fields: Sequence[str] = ("owner_id", "calendar_id", "dingtalk_conn_id")
+
+    def __init__(self, *, owner_id: str | XComArg, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.owner_id = owner_id
+
+    def check(self, ex: Execution) -> None:
+        from airflow_dtcal.core.errors import InvalidArgumentError
+
+        if ex.calendar_id == "primary":
+            raise InvalidArgumentError("calendar_id", "must name a subscribed calendar, not primary")
+
+    def run(self, ex: Execution) -> bool:
+        from airflow_dtcal.exceptions import DingTalkNotFoundError
+
+        try:
+            ex.hook.delete_subscribed_calendar(ex.owner_id, ex.calendar_id)
+        except DingTalkNotFoundError:
+            self.log.info("Subscribed calendar %s is already gone", ex.calendar_id)
+            return False
+        return True
+
+
+class _Subscription(_NoIdempotencyKey):
+    people = {"subscribers": IDS(allow_empty=True)}
+    template_fields: Sequence[str] = ("subscribers", "calendar_id", "dingtalk_conn_id")
+    subscribe = True
+
+    def __init__(self, *, subscribers: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.subscribers = subscribers
+
+    def check(self, ex: Execution) -> None:
+        from airflow_dtcal.core.errors import InvalidArgumentError
+
+        if ex.calendar_id == "primary":
+            raise InvalidArgumentError("calendar_id", "must name a subscribed calendar, not primary")
+
+    def expected_calls(self, ex: Execution) -> int:
+        return len(ex.subscribers)
+
+    def run(self, ex: Execution) -> list[str]:
+        hook, calendar_id = ex.hook, ex.calendar_id
+        method = hook.subscribe_calendar if self.subscribe else hook.unsubscribe_calendar
+        hook.run_many(lambda person: method(person, calendar_id), ex.subscribers)
+        self.log.info(
+            "%s %d people %s calendar %s",
+            "Subscribed" if self.subscribe else "Unsubscribed",
+            len(ex.subscribers),
+            "to" if self.subscribe else "from",
+            calendar_id,
+        )
+        return list(ex.subscribers)
+
+
+class SubscribeCalendarOperator(_Subscription):
+    """Subscribe people to a subscribed calendar (one call each; each must be in its subscribe scope);
+    returns their unionIds. Subscribing someone already subscribed changes nothing.
+
+    :param subscribers: the people: unionIds, or see ``id_type``. (templated)
+    :param calendar_id: the subscribed calendar, e.g. ``ensure.output``. (templated)
+    """
+
+
+class UnsubscribeCalendarOperator(_Subscription):
+    """Unsubscribe people from a subscribed calendar (one call each); returns their unionIds.
+
+    :param subscribers: the people: unionIds, or see ``id_type``. (templated)
+    :param calendar_id: the subscribed calendar. (templated)
+    """
+
+    subscribe = False

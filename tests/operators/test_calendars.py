@@ -166,3 +166,88 @@ def test_sync_refuses_bad_input_before_any_request(dtcal_emulator, kwargs, named
         sync(**kwargs).execute(task_context())
     assert named in str(caught.value)
     assert sent(dtcal_emulator) == []
+
+
+# ------------------------------------------------------------------------------------------ subscribed calendars
+
+
+def ensure(**kwargs):
+    from airflow_dtcal.operators.calendars import EnsureSubscribedCalendarOperator
+
+    kwargs.setdefault("owner_id", OWNER)
+    kwargs.setdefault("key", "data-team")
+    kwargs.setdefault("name", "Data team")
+    return EnsureSubscribedCalendarOperator(task_id="ensure", **kwargs)
+
+
+def test_ensure_creates_once_then_finds_and_updates_only_what_differs(dtcal_emulator, hook):
+    cid = ensure(description="Rota", members=["m1"]).execute(task_context("ensure"))
+    assert sent(dtcal_emulator) == ["ListCalendars", "CreateSubscribedCalendar", "UpdateSubscribedCalendars", "SubscribeCalendar"]
+    got = hook.get_subscribed_calendar(OWNER, cid)
+    assert got["name"] == "Data team" and got["subscribeScope"] == {"unionIds": ["m1"]}
+    assert got["description"].startswith("Rota\n\n[airflow-dtcal:")
+    seen = len(dtcal_emulator.requests())
+
+    assert ensure(description="Rota", members=["m1"]).execute(task_context("ensure", try_number=2)) == cid
+    assert sent(dtcal_emulator, seen) == ["ListCalendars", "GetSubscribedCalendar"]
+    seen = len(dtcal_emulator.requests())
+
+    assert ensure(description="Rota", members=["m1", "m2"]).execute(task_context("ensure")) == cid
+    assert sent(dtcal_emulator, seen) == ["ListCalendars", "GetSubscribedCalendar", "UpdateSubscribedCalendars"]
+    [update] = [r for r in dtcal_emulator.requests()[seen:] if r["operation"] == "UpdateSubscribedCalendars"]
+    assert update["body"] == {"subscribeScope": {"unionIds": ["m1", "m2"]}}
+    assert len([c for c in hook.list_calendars(OWNER) if c["id"] != "primary"]) == 1
+    # another key is another calendar
+    assert ensure(key="other").execute(task_context("ensure")) != cid
+
+
+def test_ensure_ignores_a_copied_marker(dtcal_emulator, hook):
+    cid = ensure().execute(task_context("ensure"))
+    marker = hook.get_subscribed_calendar(OWNER, cid)["description"]
+    copy = hook.create_subscribed_calendar(OWNER, "Copy", description=marker)  # the marker of another id
+    hook.delete_subscribed_calendar(OWNER, cid)
+    again = ensure().execute(task_context("ensure"))
+    assert again not in (cid, copy)
+
+
+def test_update_keeps_the_marker_and_delete_is_idempotent(dtcal_emulator, hook):
+    from airflow_dtcal.operators.calendars import DeleteSubscribedCalendarOperator, UpdateSubscribedCalendarOperator
+
+    cid = ensure(description="Old").execute(task_context("ensure"))
+    UpdateSubscribedCalendarOperator(task_id="u", owner_id=OWNER, calendar_id=cid, description="New").execute(task_context())
+    description = hook.get_subscribed_calendar(OWNER, cid)["description"]
+    assert description.startswith("New\n\n[airflow-dtcal:")
+    assert ensure(description="New").execute(task_context("ensure")) == cid  # still found by its key
+    delete = DeleteSubscribedCalendarOperator(task_id="d", owner_id=OWNER, calendar_id=cid)
+    assert delete.execute(task_context()) is True
+    assert delete.execute(task_context()) is False
+
+
+def test_subscribe_and_unsubscribe_people_by_id_type(dtcal_emulator, hook):
+    from airflow_dtcal.operators.calendars import SubscribeCalendarOperator, UnsubscribeCalendarOperator
+
+    dtcal_emulator.seed_users([{"userId": "e1", "unionId": "u1"}, {"userId": "e2", "unionId": "u2"}])
+    cid = hook.create_subscribed_calendar(OWNER, "Team", subscribe_scope={"unionIds": ["u1", "u2"]})
+    op = SubscribeCalendarOperator(task_id="s", calendar_id=cid, subscribers=["e1", "e2"], id_type="userId")
+    assert op.execute(task_context()) == ["u1", "u2"]
+    assert cid in {c["id"] for c in hook.list_calendars("u2")}
+    UnsubscribeCalendarOperator(task_id="u", calendar_id=cid, subscribers=["u2"]).execute(task_context())
+    assert cid not in {c["id"] for c in hook.list_calendars("u2")}
+
+
+@pytest.mark.parametrize(
+    ("make", "named"),
+    [
+        (lambda: ensure(key=""), "key"),
+        (lambda: ensure(name="x" * 129), "name"),
+        (lambda: ensure(description="d" * 1000), "description"),
+        (lambda: ensure(members=["a"], subscribe_scope={"unionIds": ["b"]}), "members"),
+        (lambda: ensure(subscribe_scope={"chats": []}), "subscribe_scope"),
+        (lambda: ensure(client_token="k"), "client_token"),
+    ],
+)
+def test_subscribed_calendar_operators_refuse_bad_input_before_any_request(dtcal_emulator, make, named):
+    with pytest.raises(DingTalkInvalidArgumentError) as caught:
+        make().execute(task_context())
+    assert named in str(caught.value)
+    assert sent(dtcal_emulator) == []
