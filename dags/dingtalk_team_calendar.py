@@ -23,6 +23,8 @@ someone the directory does not hold fails the task, naming them. Runs at 07:10, 
 
 from __future__ import annotations
 
+from typing import Any
+
 import pendulum
 from airflow.sdk import DAG, Param, task
 
@@ -60,9 +62,11 @@ with DAG(
         return list(dict.fromkeys(params["leads"]))
 
     @task
-    def sharing_table(team: list[str], leads: list[str]) -> dict[str, str]:
+    def sharing_table(team: Any, leads: Any) -> dict[str, str]:  # lists of userIds (XComArgs when called)
         """Who sees the calendar, and how: leads write, the rest of the team reads."""
-        return {person: "writer" if person in leads else "reader" for person in dict.fromkeys([*team, *leads])}
+        return {
+            person: "writer" if person in leads else "reader" for person in dict.fromkeys([*team, *leads])
+        }
 
     team = team_roster()
     leads = team_leads()

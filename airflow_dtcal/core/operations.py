@@ -109,7 +109,9 @@ _ROWS = (
     Operation("ListCategories", "GET", "/v1.0/calendar/categories", True, source="sdk"),
     Operation("GenerateCaldavAccount", "POST", _U + "/caldavAccounts", source="sdk"),
     Operation("ListOrgPlugins", "GET", "/v1.0/calendar/plugins", source="sdk"),
-    Operation("UpdateOrgPluginSubscribers", "POST", "/v1.0/calendar/plugins/{pluginId}/subscribers", source="sdk"),
+    Operation(
+        "UpdateOrgPluginSubscribers", "POST", "/v1.0/calendar/plugins/{pluginId}/subscribers", source="sdk"
+    ),
 )
 
 #: Every operation by name.
@@ -165,7 +167,9 @@ def _query(row: Operation, query: Any) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in query.items():
         if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.]{0,63}", key):
-            raise InvalidArgumentError("query", "names must be DingTalk parameter names (letters, digits)", key)
+            raise InvalidArgumentError(
+                "query", "names must be DingTalk parameter names (letters, digits)", key
+            )
         if value is None:
             continue
         if isinstance(value, bool):  # DingTalk's other SDKs send lower case; Python's str() would not

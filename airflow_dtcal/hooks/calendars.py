@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from airflow_dtcal.core.errors import DingTalkAnswerError
 from airflow_dtcal.core import operations
+from airflow_dtcal.core.errors import DingTalkAnswerError
 from airflow_dtcal.hooks.operation import Context, Flow
 from airflow_dtcal.planning.sharing import acl_body, subscribed_calendar_body
 
@@ -40,7 +40,9 @@ def list_calendars(ctx: Context, user_id: str) -> Flow[list[dict]]:
     if not isinstance(calendars, list) or not all(
         isinstance(c, dict) and isinstance(c.get("id"), str) and c["id"] for c in calendars
     ):
-        raise DingTalkAnswerError(call.operation, 200, None, "the answer has no response.calendars list with ids")
+        raise DingTalkAnswerError(
+            call.operation, 200, None, "the answer has no response.calendars list with ids"
+        )
     return calendars
 
 
@@ -123,7 +125,9 @@ def add_acl(
     """Share ``user_id``'s calendar with ``grantee_id`` (a unionId) at ``privilege``
     (``free_busy_reader``, ``title_reader``, ``reader`` or ``writer``); return the ACL ``{aclId, privilege,
     scope}``. A calendar is shared with at most 500 people (``shareExceedLimit``)."""
-    call = build_call("CreateAcls", _calendar(user_id, calendar_id), body=acl_body(grantee_id, privilege, send_msg))
+    call = build_call(
+        "CreateAcls", _calendar(user_id, calendar_id), body=acl_body(grantee_id, privilege, send_msg)
+    )
     acl = yield call
     if not isinstance(acl.get("aclId"), str) or not acl["aclId"]:
         raise DingTalkAnswerError(call.operation, 200, None, "the answer has no aclId")

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_dtcal.operators.arguments import IDS, ONE, People, checked_by, optional
+from airflow_dtcal.operators.arguments import IDS, ONE, People, checked_by
 from airflow_dtcal.operators.base import DingTalkCalendarBaseOperator, Execution, check_flags
 
 if TYPE_CHECKING:
@@ -38,14 +38,19 @@ __all__ = [
 
 #: The desired sharing: ``{person: privilege}`` or rows ``{"id", "privilege"}`` / ``[person, privilege]``,
 #: read as ``[{"id", "privilege"}]`` so the people in it resolve by ``id_type`` like attendees.
-SHARING = People("attendees", allow_empty=True, check=checked_by("airflow_dtcal.operators.calendars:sharing_rows"))
+SHARING = People(
+    "attendees", allow_empty=True, check=checked_by("airflow_dtcal.operators.calendars:sharing_rows")
+)
 
 
 def sharing_rows(value: Any, argument: str) -> list[dict]:
     """The desired sharing table checked (:func:`~airflow_dtcal.planning.sharing.desired_sharing`), as rows."""
     from airflow_dtcal.planning.sharing import desired_sharing
 
-    return [{"id": person, "privilege": privilege} for person, privilege in desired_sharing(value, argument).items()]
+    return [
+        {"id": person, "privilege": privilege}
+        for person, privilege in desired_sharing(value, argument).items()
+    ]
 
 
 class _NoIdempotencyKey(DingTalkCalendarBaseOperator):
@@ -236,7 +241,9 @@ class SyncCalendarAclOperator(_NoIdempotencyKey):
                 )
             desired[row["id"]] = row["privilege"]
         if desired.pop(owner, None) is not None:
-            self.log.info("Leaving the calendar's owner %s out of the sharing table: owners need no ACL", owner)
+            self.log.info(
+                "Leaving the calendar's owner %s out of the sharing table: owners need no ACL", owner
+            )
         current = hook.list_acls(owner, calendar_id=calendar)
         plan = plan_acls(current, desired, revoke_unlisted=self.revoke_unlisted)
         people_after = {acl_person(a) for a in current} - set(plan.removed) - {None}
@@ -250,7 +257,9 @@ class SyncCalendarAclOperator(_NoIdempotencyKey):
             hook.run_many(lambda acl_id: hook.delete_acl(owner, acl_id, calendar_id=calendar), plan.revoke)
         if plan.grant:
             hook.run_many(
-                lambda item: hook.add_acl(owner, item[0], item[1], calendar_id=calendar, send_msg=self.send_msg),
+                lambda item: hook.add_acl(
+                    owner, item[0], item[1], calendar_id=calendar, send_msg=self.send_msg
+                ),
                 list(plan.grant.items()),
             )
         summary = plan.summary()
@@ -281,7 +290,9 @@ def _scope(members: list[str] | None, scope: Any) -> dict[str, list[str]] | None
     out = subscribe_scope(scope if scope is not None else {})
     if members is not None:
         if "unionIds" in out:
-            raise InvalidArgumentError("members", "is given twice: as members and as subscribe_scope.unionIds")
+            raise InvalidArgumentError(
+                "members", "is given twice: as members and as subscribe_scope.unionIds"
+            )
         out["unionIds"] = list(members)
     return out
 
@@ -290,7 +301,11 @@ class _SubscribedCalendarFields(_NoIdempotencyKey):
     """The fields of a subscribed calendar an operator sets: name, description, managers and who may
     subscribe (``members``, by ``id_type``, and the rest of ``subscribe_scope``)."""
 
-    people = {"owner_id": ONE, "managers": IDS(optional=True, allow_empty=True), "members": IDS(optional=True, allow_empty=True)}
+    people = {
+        "owner_id": ONE,
+        "managers": IDS(optional=True, allow_empty=True),
+        "members": IDS(optional=True, allow_empty=True),
+    }
     template_fields: Sequence[str] = (
         "owner_id",
         "name",
@@ -326,7 +341,11 @@ class _SubscribedCalendarFields(_NoIdempotencyKey):
         from airflow_dtcal.planning.sharing import subscribed_calendar_body
 
         return subscribed_calendar_body(
-            self.name, self.description, ex.managers, _scope(ex.members, self.subscribe_scope), partial=partial
+            self.name,
+            self.description,
+            ex.managers,
+            _scope(ex.members, self.subscribe_scope),
+            partial=partial,
         )
 
 
@@ -338,7 +357,9 @@ def _marker_room(description: str | None) -> str:
     text = strip_marker_line(description)
     room = MAX_DESCRIPTION - EVENT_MARKER_LENGTH - 2
     if len(text) > room:
-        raise InvalidArgumentError("description", f"leaves no room for the key's marker; keep it within {room} characters")
+        raise InvalidArgumentError(
+            "description", f"leaves no room for the key's marker; keep it within {room} characters"
+        )
     return text
 
 
@@ -424,7 +445,12 @@ class EnsureSubscribedCalendarOperator(_SubscribedCalendarFields):
                 managers=changes.get("managers"),
                 subscribe_scope=changes.get("subscribeScope"),
             )
-            self.log.info("Updated %s of subscribed calendar %s (key %r)", ", ".join(sorted(changes)), calendar_id, ex.key)
+            self.log.info(
+                "Updated %s of subscribed calendar %s (key %r)",
+                ", ".join(sorted(changes)),
+                calendar_id,
+                ex.key,
+            )
         else:
             self.log.info("Subscribed calendar %s (key %r) is as wanted; nothing to do", calendar_id, ex.key)
         return calendar_id

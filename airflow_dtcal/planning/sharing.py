@@ -50,7 +50,9 @@ def _text(value: Any, field_name: str, high: int, *, required: bool) -> str | No
     if value is None and not required:
         return None
     if not isinstance(value, str) or (required and not value.strip()):
-        raise InvalidArgumentError(field_name, "must be a non-empty string" if required else "must be a string")
+        raise InvalidArgumentError(
+            field_name, "must be a non-empty string" if required else "must be a string"
+        )
     if len(value) > high:
         raise InvalidArgumentError(field_name, f"must be at most {high} characters", len(value))
     return value
@@ -69,7 +71,9 @@ def subscribe_scope(value: Any, field_name: str = "subscribe_scope") -> dict[str
         raise InvalidArgumentError(field_name, f"must be a dict with any of {', '.join(SCOPE_KEYS)}", value)
     unknown = sorted(str(key) for key in value if key not in SCOPE_KEYS)
     if unknown:
-        raise InvalidArgumentError(field_name, f"has no key {', '.join(unknown)} (keys: {', '.join(SCOPE_KEYS)})")
+        raise InvalidArgumentError(
+            field_name, f"has no key {', '.join(unknown)} (keys: {', '.join(SCOPE_KEYS)})"
+        )
     return {key: _ids(value[key], f"{field_name}.{key}") for key in SCOPE_KEYS if value.get(key) is not None}
 
 
@@ -95,7 +99,9 @@ def subscribed_calendar_body(
     if scope is not None:
         body["subscribeScope"] = subscribe_scope(scope)
     if partial and not body:
-        raise InvalidArgumentError("changes", "give at least one of name, description, managers, subscribe_scope")
+        raise InvalidArgumentError(
+            "changes", "give at least one of name, description, managers, subscribe_scope"
+        )
     return body
 
 
@@ -117,7 +123,9 @@ def desired_sharing(value: Any, field_name: str = "sharing") -> dict[str, str]:
         elif isinstance(row, (list, tuple)) and len(row) == 2:
             person, privilege = row
         else:
-            raise InvalidArgumentError(where, "must be {'id': person, 'privilege': ...} or [person, privilege]", row)
+            raise InvalidArgumentError(
+                where, "must be {'id': person, 'privilege': ...} or [person, privilege]", row
+            )
         person = require_id(person, f"{where}.id")
         privilege = check_privilege(privilege, f"{where}.privilege")
         if person in out:
@@ -162,7 +170,9 @@ class AclPlan:
         }
 
 
-def plan_acls(current: Iterable[Mapping[str, Any]], desired: Mapping[str, str], *, revoke_unlisted: bool) -> AclPlan:
+def plan_acls(
+    current: Iterable[Mapping[str, Any]], desired: Mapping[str, str], *, revoke_unlisted: bool
+) -> AclPlan:
     """Bring ``current`` ACLs (ListAcls' ``acls``) in line with ``desired`` (``{unionId: privilege}``).
 
     A listed person without an ACL is granted; one with another privilege is changed (old ACL revoked,

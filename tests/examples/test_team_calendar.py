@@ -9,8 +9,19 @@ from tests.airflow_runs import run_dag
 from tests.helpers import ROOT, load_module
 
 OWNER = "union-calendar-bot"
-PEOPLE = {"emp-lead-1": "union-lead-1", "emp-101": "union-101", "emp-102": "union-102", "emp-103": "union-103"}
-WRITES = {"CreateSubscribedCalendar", "UpdateSubscribedCalendars", "CreateAcls", "DeleteAcl", "SubscribeCalendar"}
+PEOPLE = {
+    "emp-lead-1": "union-lead-1",
+    "emp-101": "union-101",
+    "emp-102": "union-102",
+    "emp-103": "union-103",
+}
+WRITES = {
+    "CreateSubscribedCalendar",
+    "UpdateSubscribedCalendars",
+    "CreateAcls",
+    "DeleteAcl",
+    "SubscribeCalendar",
+}
 
 
 def test_team_calendar_is_provisioned_shared_and_left_alone_on_a_second_run(airflow_db, dtcal_emulator, hook):
@@ -29,7 +40,12 @@ def test_team_calendar_is_provisioned_shared_and_left_alone_on_a_second_run(airf
         "unchanged": 0,
     }
     acls = {a["scope"]["userId"]: a["privilege"] for a in hook.list_acls(OWNER, calendar_id=calendar_id)}
-    assert acls == {"union-lead-1": "writer", "union-101": "reader", "union-102": "reader", "union-103": "reader"}
+    assert acls == {
+        "union-lead-1": "writer",
+        "union-101": "reader",
+        "union-102": "reader",
+        "union-103": "reader",
+    }
     assert sorted(first.xcom("subscribe_team")) == sorted(PEOPLE.values())
     assert calendar_id in {c["id"] for c in hook.list_calendars("union-102")}
     scope = hook.get_subscribed_calendar(OWNER, calendar_id)["subscribeScope"]

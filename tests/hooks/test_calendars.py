@@ -27,14 +27,21 @@ def test_share_a_primary_calendar_list_and_revoke(dtcal_emulator, hook: DingTalk
     assert acl["privilege"] == "reader" and acl["scope"] == {"scopeType": "user", "userId": "union-a"}
     hook.add_acl(OWNER, "union-b", "writer")
     acls = hook.list_acls(OWNER)
-    assert [(a["scope"]["userId"], a["privilege"]) for a in acls] == [("union-a", "reader"), ("union-b", "writer")]
+    assert [(a["scope"]["userId"], a["privilege"]) for a in acls] == [
+        ("union-a", "reader"),
+        ("union-b", "writer"),
+    ]
     hook.delete_acl(OWNER, acl["aclId"])
     assert [a["scope"]["userId"] for a in hook.list_acls(OWNER)] == ["union-b"]
     with pytest.raises(DingTalkNotFoundError):
         hook.delete_acl(OWNER, acl["aclId"])
     sent = [r for r in dtcal_emulator.requests() if r["operation"] == "CreateAcls"]
     assert sent[0]["path"] == f"/v1.0/calendar/users/{OWNER}/calendars/primary/acls"
-    assert sent[0]["body"] == {"privilege": "reader", "scope": {"scopeType": "user", "userId": "union-a"}, "sendMsg": False}
+    assert sent[0]["body"] == {
+        "privilege": "reader",
+        "scope": {"scopeType": "user", "userId": "union-a"},
+        "sendMsg": False,
+    }
 
 
 def test_sharer_limit_is_dingtalks_error(dtcal_emulator):
@@ -56,7 +63,9 @@ def test_subscribed_calendar_lifecycle(dtcal_emulator, hook: DingTalkCalendarHoo
     )
     got = hook.get_subscribed_calendar(OWNER, cid)
     assert got["name"] == "Data team" and got["managers"] == ["union-lead"] and got["author"] == OWNER
-    hook.update_subscribed_calendar("union-lead", cid, description="rota", subscribe_scope={"unionIds": ["union-a", "union-c"]})
+    hook.update_subscribed_calendar(
+        "union-lead", cid, description="rota", subscribe_scope={"unionIds": ["union-a", "union-c"]}
+    )
     assert hook.get_subscribed_calendar(OWNER, cid)["description"] == "rota"
     hook.subscribe_calendar("union-c", cid)
     mine = {c["id"]: c for c in hook.list_calendars("union-c")}
@@ -97,7 +106,12 @@ def test_async_twins_against_the_emulator(dtcal_emulator):
     cid, acls, calendars, got = asyncio.run(run())
     assert [a["privilege"] for a in acls] == ["title_reader"]
     assert cid in {c["id"] for c in calendars} and got["name"] == "Renamed"
-    assert _ops(dtcal_emulator)[-4:] == ["DeleteAcl", "SubscribeCalendar", "UnsubscribeCalendar", "DeleteSubscribedCalendar"]
+    assert _ops(dtcal_emulator)[-4:] == [
+        "DeleteAcl",
+        "SubscribeCalendar",
+        "UnsubscribeCalendar",
+        "DeleteSubscribedCalendar",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -110,7 +124,10 @@ def test_async_twins_against_the_emulator(dtcal_emulator):
         (lambda h: h.create_subscribed_calendar(OWNER, ""), "name"),
         (lambda h: h.create_subscribed_calendar(OWNER, "x" * 129), "name"),
         (lambda h: h.create_subscribed_calendar(OWNER, "t", description="d" * 1025), "description"),
-        (lambda h: h.create_subscribed_calendar(OWNER, "t", subscribe_scope={"groups": []}), "subscribe_scope"),
+        (
+            lambda h: h.create_subscribed_calendar(OWNER, "t", subscribe_scope={"groups": []}),
+            "subscribe_scope",
+        ),
         (lambda h: h.create_subscribed_calendar(OWNER, "t", managers="lead"), "managers"),
         (lambda h: h.update_subscribed_calendar(OWNER, "cid"), "changes"),
         (lambda h: h.delete_acl(OWNER, ""), "acl_id"),

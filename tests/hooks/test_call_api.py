@@ -35,7 +35,11 @@ def _sdk_rows() -> dict[str, tuple[str, str, bool]]:
             path = re.search(r"pathname=f?'([^']+)'", source)
             if not (action and method and path):
                 continue
-            wire = re.sub(r"\{(\w+)\}", lambda m: "{" + re.sub(r"_(\w)", lambda c: c.group(1).upper(), m.group(1)) + "}", path.group(1))
+            wire = re.sub(
+                r"\{(\w+)\}",
+                lambda m: "{" + re.sub(r"_(\w)", lambda c: c.group(1).upper(), m.group(1)) + "}",
+                path.group(1),
+            )
             out[action.group(1)] = (method.group(1), wire, "x-client-token" in source)
     return out
 
@@ -62,11 +66,17 @@ def test_every_row_the_emulator_serves_routes_to_itself():
 
 
 def test_call_api_sends_any_row_sync_and_async(dtcal_emulator, hook: DingTalkCalendarHook):
-    created = hook.create_event(ORG, build_event(summary="Hatch", start="2026-12-01T10:00:00+08:00", end="2026-12-01T11:00:00+08:00"))
+    created = hook.create_event(
+        ORG, build_event(summary="Hatch", start="2026-12-01T10:00:00+08:00", end="2026-12-01T11:00:00+08:00")
+    )
     ids = {"userId": ORG, "calendarId": "primary", "eventId": created["id"]}
     got = hook.call_api("GetEvent", ids, {"maxAttendees": 10})
     assert got["id"] == created["id"]
-    assert hook.call_api("CreateAcls", {"userId": ORG, "calendarId": "primary"}, body={"privilege": "reader", "scope": {"scopeType": "user", "userId": "u1"}})["aclId"]
+    assert hook.call_api(
+        "CreateAcls",
+        {"userId": ORG, "calendarId": "primary"},
+        body={"privilege": "reader", "scope": {"scopeType": "user", "userId": "u1"}},
+    )["aclId"]
     assert hook.call_api("CancelEvent", ids, {"scope": "all"}, client_token="cancel-1") == {"result": True}
     listed = hook.call_api("ListEvents", {"userId": ORG, "calendarId": "primary"}, {"showDeleted": True})
     assert [e["status"] for e in listed["events"]] == ["cancelled"]
@@ -99,9 +109,21 @@ def test_a_row_dingtalk_does_not_serve_here_fails_typed(dtcal_emulator, hook):
         (("ListAcls", {"userId": "u", "calendarId": ".."}), {}, "path_params.calendarId"),
         (("ListAcls", {"userId": "u", "calendarId": "primary"}, {"x": [1]}), {}, "query.x"),
         (("ListAcls", {"userId": "u", "calendarId": "primary"}, None, {"a": 1}), {}, "body"),
-        (("CreateAcls", {"userId": "u", "calendarId": "primary"}, None, {"a": float("nan")}), {}, "CreateAcls"),
-        (("CreateAcls", {"userId": "u", "calendarId": "primary"}, None, {}), {"client_token": "k"}, "client_token"),
-        (("CancelEvent", {"userId": "u", "calendarId": "primary", "eventId": "e"}), {"client_token": "a b"}, "client_token"),
+        (
+            ("CreateAcls", {"userId": "u", "calendarId": "primary"}, None, {"a": float("nan")}),
+            {},
+            "CreateAcls",
+        ),
+        (
+            ("CreateAcls", {"userId": "u", "calendarId": "primary"}, None, {}),
+            {"client_token": "k"},
+            "client_token",
+        ),
+        (
+            ("CancelEvent", {"userId": "u", "calendarId": "primary", "eventId": "e"}),
+            {"client_token": "a b"},
+            "client_token",
+        ),
     ],
 )
 def test_bad_input_is_refused_before_any_request(dtcal_emulator, hook, args, kwargs, named):

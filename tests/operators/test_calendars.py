@@ -46,7 +46,9 @@ def test_api_operator_sends_a_row_with_a_derived_idempotency_key(dtcal_emulator)
 
 def test_api_operator_resolves_the_path_user_by_id_type(dtcal_emulator):
     dtcal_emulator.seed_users([{"userId": "emp-1", "unionId": OWNER, "name": "Owner"}])
-    op = DingTalkCalendarApiOperator(task_id="list", operation="ListCalendars", user_id="emp-1", id_type="userId")
+    op = DingTalkCalendarApiOperator(
+        task_id="list", operation="ListCalendars", user_id="emp-1", id_type="userId"
+    )
     answer = op.execute(task_context("list"))
     assert [c["id"] for c in answer["response"]["calendars"]] == ["primary"]
     [listing] = [r for r in dtcal_emulator.requests() if r["operation"] == "ListCalendars"]
@@ -91,7 +93,12 @@ def test_grants_changes_and_a_second_run_sends_nothing(dtcal_emulator, hook):
         "removed": [],
         "unchanged": 1,
     }
-    assert acls(hook) == {"keep": "reader", "someone-else": "writer", "promote": "writer", "new": "free_busy_reader"}
+    assert acls(hook) == {
+        "keep": "reader",
+        "someone-else": "writer",
+        "promote": "writer",
+        "new": "free_busy_reader",
+    }
     seen = len(dtcal_emulator.requests())
     again = sync(table).execute(task_context(try_number=2))
     assert again == {"added": [], "changed": [], "removed": [], "unchanged": 3}
@@ -129,10 +136,16 @@ def test_people_resolve_by_id_type_and_unknown_ones_fail_or_are_skipped(dtcal_em
         ]
     )
     with pytest.raises(DingTalkPeopleNotFoundError):
-        sync({"emp-1": "reader", "ghost": "reader"}, owner_id="boss", id_type="userId").execute(task_context())
+        sync({"emp-1": "reader", "ghost": "reader"}, owner_id="boss", id_type="userId").execute(
+            task_context()
+        )
     assert [op for op in sent(dtcal_emulator) if op in ("CreateAcls", "ListAcls")] == []
     op = SyncCalendarAclOperator(
-        task_id="share", owner_id="boss", sharing={"emp-1": "reader", "ghost": "reader"}, id_type="userId", on_unknown="skip"
+        task_id="share",
+        owner_id="boss",
+        sharing={"emp-1": "reader", "ghost": "reader"},
+        id_type="userId",
+        on_unknown="skip",
     )
     assert op.execute(task_context())["added"] == ["union-1"]
     assert acls(hook) == {"union-1": "reader"}
@@ -182,7 +195,12 @@ def ensure(**kwargs):
 
 def test_ensure_creates_once_then_finds_and_updates_only_what_differs(dtcal_emulator, hook):
     cid = ensure(description="Rota", members=["m1"]).execute(task_context("ensure"))
-    assert sent(dtcal_emulator) == ["ListCalendars", "CreateSubscribedCalendar", "UpdateSubscribedCalendars", "SubscribeCalendar"]
+    assert sent(dtcal_emulator) == [
+        "ListCalendars",
+        "CreateSubscribedCalendar",
+        "UpdateSubscribedCalendars",
+        "SubscribeCalendar",
+    ]
     got = hook.get_subscribed_calendar(OWNER, cid)
     assert got["name"] == "Data team" and got["subscribeScope"] == {"unionIds": ["m1"]}
     assert got["description"].startswith("Rota\n\n[airflow-dtcal:")
@@ -193,7 +211,11 @@ def test_ensure_creates_once_then_finds_and_updates_only_what_differs(dtcal_emul
     seen = len(dtcal_emulator.requests())
 
     assert ensure(description="Rota", members=["m1", "m2"]).execute(task_context("ensure")) == cid
-    assert sent(dtcal_emulator, seen) == ["ListCalendars", "GetSubscribedCalendar", "UpdateSubscribedCalendars"]
+    assert sent(dtcal_emulator, seen) == [
+        "ListCalendars",
+        "GetSubscribedCalendar",
+        "UpdateSubscribedCalendars",
+    ]
     [update] = [r for r in dtcal_emulator.requests()[seen:] if r["operation"] == "UpdateSubscribedCalendars"]
     assert update["body"] == {"subscribeScope": {"unionIds": ["m1", "m2"]}}
     assert len([c for c in hook.list_calendars(OWNER) if c["id"] != "primary"]) == 1
@@ -211,10 +233,15 @@ def test_ensure_ignores_a_copied_marker(dtcal_emulator, hook):
 
 
 def test_update_keeps_the_marker_and_delete_is_idempotent(dtcal_emulator, hook):
-    from airflow_dtcal.operators.calendars import DeleteSubscribedCalendarOperator, UpdateSubscribedCalendarOperator
+    from airflow_dtcal.operators.calendars import (
+        DeleteSubscribedCalendarOperator,
+        UpdateSubscribedCalendarOperator,
+    )
 
     cid = ensure(description="Old").execute(task_context("ensure"))
-    UpdateSubscribedCalendarOperator(task_id="u", owner_id=OWNER, calendar_id=cid, description="New").execute(task_context())
+    UpdateSubscribedCalendarOperator(task_id="u", owner_id=OWNER, calendar_id=cid, description="New").execute(
+        task_context()
+    )
     description = hook.get_subscribed_calendar(OWNER, cid)["description"]
     assert description.startswith("New\n\n[airflow-dtcal:")
     assert ensure(description="New").execute(task_context("ensure")) == cid  # still found by its key

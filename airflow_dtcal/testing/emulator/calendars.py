@@ -243,7 +243,9 @@ def create_subscribed_calendar(state: State, p: dict, q: dict, body: Any) -> Res
     fields = _fields(_object(body), partial=False)
     user = p["user"]
     if len(state.subscriptions.get(user, ())) >= MAX_SUBSCRIPTIONS:
-        raise ApiError(400, "exceedSubscribeLimit", f"A user subscribes to at most {MAX_SUBSCRIPTIONS} calendars.")
+        raise ApiError(
+            400, "exceedSubscribeLimit", f"A user subscribes to at most {MAX_SUBSCRIPTIONS} calendars."
+        )
     calendar_id = "sub_" + uuid.uuid4().hex
     state.calendars[calendar_id] = {
         "calendarId": calendar_id,
@@ -297,7 +299,9 @@ def subscribe_calendar(state: State, p: dict, q: dict, body: Any) -> Result:
     if user in cal["subscribers"]:
         return 200, None
     if len(state.subscriptions.get(user, ())) >= MAX_SUBSCRIPTIONS:
-        raise ApiError(400, "exceedSubscribeLimit", f"A user subscribes to at most {MAX_SUBSCRIPTIONS} calendars.")
+        raise ApiError(
+            400, "exceedSubscribeLimit", f"A user subscribes to at most {MAX_SUBSCRIPTIONS} calendars."
+        )
     cal["subscribers"][user] = None
     state.subscriptions.setdefault(user, {})[p["calendar"]] = None
     return 200, None
@@ -330,7 +334,9 @@ def create_acl(state: State, p: dict, q: dict, body: Any) -> Result:
     acl = _acl_of(state, key, grantee)
     if acl is None:
         if len(acls) >= MAX_SHARERS:
-            raise ApiError(400, "shareExceedLimit", f"A calendar is shared with at most {MAX_SHARERS} people.")
+            raise ApiError(
+                400, "shareExceedLimit", f"A calendar is shared with at most {MAX_SHARERS} people."
+            )
         acl = {"aclId": "acl_" + uuid.uuid4().hex, "scope": {"scopeType": "user", "userId": grantee}}
         acls[acl["aclId"]] = acl
     acl["privilege"] = privilege

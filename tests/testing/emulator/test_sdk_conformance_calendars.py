@@ -36,8 +36,12 @@ def test_subscribed_calendar_lifecycle_via_sdk(emu: DingTalkEmulator, sdk: Simpl
     )
     cid = created.body.calendar_id
     assert cid
-    got = sdk.cal.get_subscribed_calendar_with_options(AUTHOR, cid, _h(cm.GetSubscribedCalendarHeaders, sdk), sdk.rt)
-    assert got.body.name == "Data team" and got.body.author == AUTHOR and got.body.managers == ["lead-union-id"]
+    got = sdk.cal.get_subscribed_calendar_with_options(
+        AUTHOR, cid, _h(cm.GetSubscribedCalendarHeaders, sdk), sdk.rt
+    )
+    assert (
+        got.body.name == "Data team" and got.body.author == AUTHOR and got.body.managers == ["lead-union-id"]
+    )
     assert got.body.subscribe_scope.union_ids == ["member-union-id"]
     updated = sdk.cal.update_subscribed_calendars_with_options(  # this one takes the calendar id first
         cid,
@@ -47,7 +51,9 @@ def test_subscribed_calendar_lifecycle_via_sdk(emu: DingTalkEmulator, sdk: Simpl
         sdk.rt,
     )
     assert updated.body.result is True
-    sdk.cal.subscribe_calendar_with_options("member-union-id", cid, _h(cm.SubscribeCalendarHeaders, sdk), sdk.rt)
+    sdk.cal.subscribe_calendar_with_options(
+        "member-union-id", cid, _h(cm.SubscribeCalendarHeaders, sdk), sdk.rt
+    )
     listed = sdk.cal.list_calendars_with_options("member-union-id", _h(cm.ListCalendarsHeaders, sdk), sdk.rt)
     by_id = {c.id: c for c in listed.body.response.calendars}
     assert by_id["primary"].type == "primary" and by_id["primary"].privilege == "owner"
@@ -56,12 +62,18 @@ def test_subscribed_calendar_lifecycle_via_sdk(emu: DingTalkEmulator, sdk: Simpl
     with pytest.raises(TeaException) as caught:
         sdk.cal.subscribe_calendar_with_options("stranger", cid, _h(cm.SubscribeCalendarHeaders, sdk), sdk.rt)
     assert caught.value.code == "Forbidden.AccessDenied.NoPermission"
-    gone = sdk.cal.unsubscribe_calendar_with_options("member-union-id", cid, _h(cm.UnsubscribeCalendarHeaders, sdk), sdk.rt)
+    gone = sdk.cal.unsubscribe_calendar_with_options(
+        "member-union-id", cid, _h(cm.UnsubscribeCalendarHeaders, sdk), sdk.rt
+    )
     assert gone.body.result is True
-    deleted = sdk.cal.delete_subscribed_calendar_with_options(AUTHOR, cid, _h(cm.DeleteSubscribedCalendarHeaders, sdk), sdk.rt)
+    deleted = sdk.cal.delete_subscribed_calendar_with_options(
+        AUTHOR, cid, _h(cm.DeleteSubscribedCalendarHeaders, sdk), sdk.rt
+    )
     assert deleted.body.result is True
     with pytest.raises(Exception) as caught:  # noqa: B017 - TeaException, wrapped by this SDK operation
-        sdk.cal.get_subscribed_calendar_with_options(AUTHOR, cid, _h(cm.GetSubscribedCalendarHeaders, sdk), sdk.rt)
+        sdk.cal.get_subscribed_calendar_with_options(
+            AUTHOR, cid, _h(cm.GetSubscribedCalendarHeaders, sdk), sdk.rt
+        )
     assert _code(caught.value) == "calendarNotExist"
 
 
@@ -71,7 +83,9 @@ def test_acls_via_sdk(emu: DingTalkEmulator, sdk: SimpleNamespace) -> None:  # n
             AUTHOR,
             "primary",
             cm.CreateAclsRequest(
-                privilege=privilege, scope=cm.CreateAclsRequestScope(scope_type="user", user_id=user), send_msg=False
+                privilege=privilege,
+                scope=cm.CreateAclsRequestScope(scope_type="user", user_id=user),
+                send_msg=False,
             ),
             _h(cm.CreateAclsHeaders, sdk),
             sdk.rt,
@@ -86,7 +100,9 @@ def test_acls_via_sdk(emu: DingTalkEmulator, sdk: SimpleNamespace) -> None:  # n
         ("reader-union-id", "reader"),
         ("writer-union-id", "writer"),
     ]
-    deleted = sdk.cal.delete_acl_with_options(AUTHOR, "primary", first.body.acl_id, _h(cm.DeleteAclHeaders, sdk), sdk.rt)
+    deleted = sdk.cal.delete_acl_with_options(
+        AUTHOR, "primary", first.body.acl_id, _h(cm.DeleteAclHeaders, sdk), sdk.rt
+    )
     assert deleted.status_code == 200
     listed = sdk.cal.list_acls_with_options(AUTHOR, "primary", _h(cm.ListAclsHeaders, sdk), sdk.rt)
     assert [a.scope.user_id for a in listed.body.acls] == ["writer-union-id"]
