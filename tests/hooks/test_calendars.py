@@ -138,3 +138,16 @@ def test_bad_input_is_refused_before_any_request(dtcal_emulator, hook, call, fie
         call(hook)
     assert field in str(caught.value)
     assert dtcal_emulator.requests() == []
+
+
+def test_named_methods_and_call_api_retry_through_the_same_machinery(dtcal_emulator):
+    hook = DingTalkCalendarHook(backoff_initial=0.01, backoff_max=0.05)
+    dtcal_emulator.add_fault("fail", operation="CreateAcls")
+    dtcal_emulator.add_fault("reset_after", operation="CreateAcls")  # applied, the answer lost: retried
+    hook.add_acl(OWNER, "union-a", "reader")
+    dtcal_emulator.add_fault(
+        "fail", operation="ListAcls", status=429, code="Forbidden.AccessDenied.QpsLimitForAppkeyAndApi"
+    )
+    answer = hook.call_api("ListAcls", {"userId": OWNER, "calendarId": "primary"})
+    assert [a["scope"]["userId"] for a in answer["acls"]] == ["union-a"]  # one grant, whatever the retries
+    assert hook.calls_spent["CreateAcls"] == 3 and hook.calls_spent["ListAcls"] == 2
