@@ -276,6 +276,8 @@ class SyncCalendarAclOperator(_NoIdempotencyKey):
 
 # --------------------------------------------------------------------------------------------- subscribed calendars
 
+#: ``calendar_id`` of the operators that work on a subscribed calendar: not ``primary``.
+SUBSCRIBED_CALENDAR = checked_by("airflow_dtcal.planning.sharing:check_subscribed_calendar_id")
 #: The calendar part of a subscribed calendar's marker (a primary calendar's events use ``primary``).
 MARKED_CALENDARS = "subscribedCalendars"
 
@@ -477,11 +479,9 @@ class UpdateSubscribedCalendarOperator(_SubscribedCalendarFields):
         :class:`EnsureSubscribedCalendarOperator`; at least one. (templated)
     """
 
-    def check(self, ex: Execution) -> None:
-        from airflow_dtcal.core.errors import InvalidArgumentError
+    rules = {"calendar_id": SUBSCRIBED_CALENDAR}
 
-        if ex.calendar_id == "primary":
-            raise InvalidArgumentError("calendar_id", "must name a subscribed calendar, not primary")
+    def check(self, ex: Execution) -> None:
         self.fields(ex, partial=True)  # checked now, people as given; built again once they are resolved
 
     def run(self, ex: Execution) -> dict[str, Any]:
@@ -519,11 +519,7 @@ class DeleteSubscribedCalendarOperator(_NoIdempotencyKey):
         super().__init__(**kwargs)
         self.owner_id = owner_id
 
-    def check(self, ex: Execution) -> None:
-        from airflow_dtcal.core.errors import InvalidArgumentError
-
-        if ex.calendar_id == "primary":
-            raise InvalidArgumentError("calendar_id", "must name a subscribed calendar, not primary")
+    rules = {"calendar_id": SUBSCRIBED_CALENDAR}
 
     def run(self, ex: Execution) -> bool:
         from airflow_dtcal.exceptions import DingTalkNotFoundError
@@ -545,11 +541,7 @@ class _Subscription(_NoIdempotencyKey):
         super().__init__(**kwargs)
         self.subscribers = subscribers
 
-    def check(self, ex: Execution) -> None:
-        from airflow_dtcal.core.errors import InvalidArgumentError
-
-        if ex.calendar_id == "primary":
-            raise InvalidArgumentError("calendar_id", "must name a subscribed calendar, not primary")
+    rules = {"calendar_id": SUBSCRIBED_CALENDAR}
 
     def expected_calls(self, ex: Execution) -> int:
         return len(ex.subscribers)

@@ -201,3 +201,13 @@ def plan_acls(
                 plan.removed.append(person)
                 plan.revoke.extend(a["aclId"] for a in acls)
     return plan
+
+
+def check_subscribed_calendar_id(value: Any, field_name: str = "calendar_id") -> str:
+    """A subscribed calendar's id (not ``primary``, which is a person's own calendar)."""
+    calendar_id = require_id(value, field_name)
+    if calendar_id == "primary":
+        raise InvalidArgumentError(
+            field_name, "must name a subscribed calendar (e.g. ensure.output), not primary"
+        )
+    return calendar_id

@@ -278,3 +278,19 @@ def test_subscribed_calendar_operators_refuse_bad_input_before_any_request(dtcal
         make().execute(task_context())
     assert named in str(caught.value)
     assert sent(dtcal_emulator) == []
+
+
+def test_operators_on_a_subscribed_calendar_refuse_primary_when_the_dag_is_parsed():
+    from airflow_dtcal.operators.calendars import (
+        DeleteSubscribedCalendarOperator,
+        SubscribeCalendarOperator,
+        UpdateSubscribedCalendarOperator,
+    )
+
+    for make in (
+        lambda: UpdateSubscribedCalendarOperator(task_id="u", owner_id=OWNER, name="x"),
+        lambda: DeleteSubscribedCalendarOperator(task_id="d", owner_id=OWNER),
+        lambda: SubscribeCalendarOperator(task_id="s", subscribers=["a"]),
+    ):
+        with pytest.raises(DingTalkInvalidArgumentError, match="calendar_id: must name a subscribed calendar"):
+            make()
