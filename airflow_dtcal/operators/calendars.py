@@ -142,11 +142,20 @@ class DingTalkCalendarApiOperator(DingTalkCalendarBaseOperator):
             if "userId" in params:
                 raise InvalidArgumentError("user_id", "is given twice: as user_id and as path_params.userId")
             params["userId"] = user
+        elif "userId" in params and self._user_id_type() != "unionId":
+            raise InvalidArgumentError(
+                "path_params", "names userId, which id_type does not resolve: give the person as user_id"
+            )
         if "calendarId" in row.path_params:
             params.setdefault("calendarId", ex.calendar_id)
         elif ex.calendar_id != "primary":
             raise InvalidArgumentError("calendar_id", f"does not apply: {row.name}'s path names no calendar")
         return params
+
+    def _user_id_type(self) -> str:
+        from airflow_dtcal.operators.arguments import id_types
+
+        return id_types(self.people, self.id_type, type(self).__name__)["user_id"]
 
     def check(self, ex: Execution) -> dict[str, Any]:
         from airflow_dtcal.core.operations import build_call, operation

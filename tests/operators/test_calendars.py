@@ -65,6 +65,10 @@ def test_api_operator_resolves_the_path_user_by_id_type(dtcal_emulator):
         ({"operation": "ListAcls", "user_id": "u", "path_params": {"userId": "v"}}, "user_id"),
         ({"operation": "ListAcls", "user_id": "u", "client_token": "k"}, "client_token"),
         ({"operation": "ListAcls", "user_id": "u", "body": {"a": 1}}, "body"),
+        (
+            {"operation": "ListAcls", "path_params": {"userId": "e1"}, "id_type": "userId"},
+            "give the person as user_id",
+        ),
     ],
 )
 def test_api_operator_refuses_bad_input_before_any_request(dtcal_emulator, kwargs, named):
@@ -292,5 +296,7 @@ def test_operators_on_a_subscribed_calendar_refuse_primary_when_the_dag_is_parse
         lambda: DeleteSubscribedCalendarOperator(task_id="d", owner_id=OWNER),
         lambda: SubscribeCalendarOperator(task_id="s", subscribers=["a"]),
     ):
-        with pytest.raises(DingTalkInvalidArgumentError, match="calendar_id: must name a subscribed calendar"):
+        with pytest.raises(
+            DingTalkInvalidArgumentError, match="calendar_id: must name a subscribed calendar"
+        ):
             make()

@@ -60,7 +60,6 @@ ROUTES = {
     ("GET", ("calendars", "*", "acls")): "ListAcls",
     ("DELETE", ("calendars", "*", "acls", "*")): "DeleteAcl",
 }
-OPERATIONS = tuple(dict.fromkeys(ROUTES.values()))
 _ID_NAMES = {1: ("calendarId", "calendar"), 3: ("aclId", "acl")}
 
 
