@@ -75,7 +75,7 @@ class _NoIdempotencyKey(DingTalkCalendarBaseOperator):
 
 class DingTalkCalendarApiOperator(DingTalkCalendarBaseOperator):
     """Send any documented DingTalk Calendar operation by name and return its answer (the escape hatch for
-    what has no operator of its own: ``ListCategories``, ``MeetingRoomRespond``, ``ListInstances``...).
+    what has no operator of its own: ``ListCategories``, ``ListEventsInstances``, ``SignIn``...).
 
     The operation table (:mod:`airflow_dtcal.core.operations`) gives its method, path, idempotency header
     and answer shape; the request goes through the hook's machinery (token, pacing, monthly budget,
@@ -83,7 +83,7 @@ class DingTalkCalendarApiOperator(DingTalkCalendarBaseOperator):
     unknown operation, a missing or unexpected path parameter or a value that is not plain JSON fails the
     task naming it.
 
-    :param operation: the operation's SDK name, e.g. ``"ListInstances"``. (templated)
+    :param operation: the operation's SDK name, e.g. ``"ListCategories"``. (templated)
     :param path_params: the path parameters by wire name, e.g. ``{"eventId": create.output}``. (templated)
     :param user_id: the person of the path's ``{userId}`` (a unionId, or see ``id_type``); give it here,
         not in ``path_params``, to have it resolved from a userId or mobile. (templated)
