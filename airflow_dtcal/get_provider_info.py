@@ -52,6 +52,7 @@ def get_provider_info() -> dict:
                     "airflow_dtcal.operators.rooms",
                     "airflow_dtcal.operators.slots",
                     "airflow_dtcal.operators.people",
+                    "airflow_dtcal.operators.calendars",
                 ],
             }
         ],

@@ -306,7 +306,7 @@ def interpret(
 
 
 #: The field that identifies an item of a page, where it is not ``id``.
-PAGE_ITEM_IDS = {"users": "userId"}
+PAGE_ITEM_IDS = {"users": "userId", "acls": "aclId"}
 _WEBSOCKET_URL = re.compile(r"wss?://[!-~]{1,2000}")
 
 

@@ -292,7 +292,7 @@ def respond_event(user_id: str, event_id: str, response_status: str, calendar_id
 
 
 def optional_flag(value: Any, field_name: str) -> bool | None:
-    if value not in (None, True, False):
+    if value is not None and not isinstance(value, bool):  # 1 == True: not a flag
         raise InvalidArgumentError(field_name, "must be true, false or None", value)
     return value
 

@@ -86,7 +86,7 @@ def check_formats(value: Any) -> tuple[str, ...]:
 
 
 def _flag(value: Any, field: str) -> bool:
-    if value not in (True, False):
+    if not isinstance(value, bool):  # 1 == True, 0 == False: not flags
         raise InvalidArgumentError(field, "must be true or false", value)
     return bool(value)
 

@@ -14,7 +14,7 @@ from typing import Any
 from airflow_dtcal.core import connection_form
 from airflow_dtcal.core.paging import EventPage
 from airflow_dtcal.core.settings import DEFAULTS, resolve_base_url
-from airflow_dtcal.hooks import attendees, checkins, events, people, rooms, stream
+from airflow_dtcal.hooks import api, attendees, calendars, checkins, events, people, rooms, stream
 from airflow_dtcal.hooks.client import CalendarClient, clear_token_cache
 from airflow_dtcal.hooks.operation import collected, listing, operation
 from airflow_dtcal.planning.markers import Markers
@@ -105,6 +105,21 @@ class DingTalkCalendarHook(CalendarClient):
     get_sign_in_link, aget_sign_in_link = operation(checkins.get_sign_in_link)
     get_sign_out_link, aget_sign_out_link = operation(checkins.get_sign_out_link)
     open_stream_connection, aopen_stream_connection = operation(stream.open_stream_connection)
+
+    # calendars, subscribed calendars and sharing
+    list_calendars, alist_calendars = operation(calendars.list_calendars)
+    create_subscribed_calendar, acreate_subscribed_calendar = operation(calendars.create_subscribed_calendar)
+    get_subscribed_calendar, aget_subscribed_calendar = operation(calendars.get_subscribed_calendar)
+    update_subscribed_calendar, aupdate_subscribed_calendar = operation(calendars.update_subscribed_calendar)
+    delete_subscribed_calendar, adelete_subscribed_calendar = operation(calendars.delete_subscribed_calendar)
+    subscribe_calendar, asubscribe_calendar = operation(calendars.subscribe_calendar)
+    unsubscribe_calendar, aunsubscribe_calendar = operation(calendars.unsubscribe_calendar)
+    list_acls, alist_acls = operation(calendars.list_acls)
+    add_acl, aadd_acl = operation(calendars.add_acl)
+    delete_acl, adelete_acl = operation(calendars.delete_acl)
+
+    # any documented operation by name (the escape hatch)
+    call_api, acall_api = operation(api.call_api)
 
     def markers(self) -> Markers:
         """The event markers of this connection's app (:mod:`airflow_dtcal.planning.markers`): keyed by the

@@ -22,7 +22,7 @@ import requests
 import tenacity
 
 from airflow_dtcal.compat import BaseHook, amask_secret, mask_secret
-from airflow_dtcal.core import answers, calls, retry
+from airflow_dtcal.core import answers, calls, operations, retry
 from airflow_dtcal.core.calls import Call
 from airflow_dtcal.core.pacing import PACERS, TOKENS, Usage
 from airflow_dtcal.core.settings import LEGACY_HOST_EXTRA, Settings, resolve_settings
@@ -37,8 +37,9 @@ from airflow_dtcal.hooks.executor import Executor
 from airflow_dtcal.hooks.operation import Context
 
 #: Operations that do not count toward an organisation's monthly API quota (token, contacts, Stream open).
-NOT_COUNTED = frozenset(
-    {"GetAccessToken", "GetUser", "GetUserByMobile", "GetUserByUnionId", "OpenStreamConnection"}
+NOT_COUNTED = (
+    frozenset({"GetAccessToken", "GetUser", "GetUserByMobile", "GetUserByUnionId", "OpenStreamConnection"})
+    | operations.UNCOUNTED
 )
 
 

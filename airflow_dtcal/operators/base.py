@@ -147,7 +147,7 @@ def check_flags(source: object, *names: str) -> None:
     from airflow_dtcal.core.errors import InvalidArgumentError
 
     for name in names:
-        if getattr(source, name) not in (None, True, False):
+        if getattr(source, name) is not None and not isinstance(getattr(source, name), bool):  # 1 == True
             raise InvalidArgumentError(name, "must be true or false", getattr(source, name))
 
 

@@ -59,6 +59,19 @@ def _book_room(emulator, event):
     DingTalkCalendarHook().add_meeting_rooms(union("lead"), event, ["room-1"])
 
 
+#: The subscribed calendar a scenario works on (made by its ``prepare``).
+TEAM: dict[str, str] = {}
+
+
+def _team_calendar() -> None:
+    from airflow_dtcal.hooks.calendar import DingTalkCalendarHook
+
+    scope = {"unionIds": [union("ada"), union("bo")]}
+    TEAM["id"] = DingTalkCalendarHook().create_subscribed_calendar(
+        union("lead"), "Team", subscribe_scope=scope
+    )
+
+
 SCENARIOS = {
     "CreateEventOperator": Scenario(
         "airflow_dtcal.operators.events.CreateEventOperator",
@@ -205,6 +218,47 @@ SCENARIOS = {
             "timeout": 600,
         },
         deferred=True,
+    ),
+    "DingTalkCalendarApiOperator": Scenario(
+        "airflow_dtcal.operators.calendars.DingTalkCalendarApiOperator",
+        lambda who, event, tmp: {"operation": "ListAcls", "user_id": who("lead")},
+    ),
+    "SyncCalendarAclOperator": Scenario(
+        "airflow_dtcal.operators.calendars.SyncCalendarAclOperator",
+        lambda who, event, tmp: {
+            "owner_id": who("lead"),
+            "sharing": {who("ada"): "reader", who("bo"): "writer"},
+        },
+    ),
+    "EnsureSubscribedCalendarOperator": Scenario(
+        "airflow_dtcal.operators.calendars.EnsureSubscribedCalendarOperator",
+        lambda who, event, tmp: {
+            "owner_id": who("lead"),
+            "key": "team",
+            "name": "Team",
+            "managers": [who("ada")],
+            "members": [who("bo")],
+        },
+    ),
+    "UpdateSubscribedCalendarOperator": Scenario(
+        "airflow_dtcal.operators.calendars.UpdateSubscribedCalendarOperator",
+        lambda who, event, tmp: {"owner_id": who("lead"), "calendar_id": TEAM["id"], "managers": [who("cy")]},
+        prepare=lambda emulator, event: _team_calendar(),
+    ),
+    "DeleteSubscribedCalendarOperator": Scenario(
+        "airflow_dtcal.operators.calendars.DeleteSubscribedCalendarOperator",
+        lambda who, event, tmp: {"owner_id": who("lead"), "calendar_id": TEAM["id"]},
+        prepare=lambda emulator, event: _team_calendar(),
+    ),
+    "SubscribeCalendarOperator": Scenario(
+        "airflow_dtcal.operators.calendars.SubscribeCalendarOperator",
+        lambda who, event, tmp: {"calendar_id": TEAM["id"], "subscribers": [who("ada"), who("bo")]},
+        prepare=lambda emulator, event: _team_calendar(),
+    ),
+    "UnsubscribeCalendarOperator": Scenario(
+        "airflow_dtcal.operators.calendars.UnsubscribeCalendarOperator",
+        lambda who, event, tmp: {"calendar_id": TEAM["id"], "subscribers": [who("ada")]},
+        prepare=lambda emulator, event: _team_calendar(),
     ),
 }
 

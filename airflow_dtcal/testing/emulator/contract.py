@@ -37,6 +37,16 @@ OPERATIONS = (
     "GetSignInLink",
     "GetSignOutLink",
     "OpenStreamConnection",
+    "ListCalendars",
+    "CreateSubscribedCalendar",
+    "GetSubscribedCalendar",
+    "UpdateSubscribedCalendars",
+    "DeleteSubscribedCalendar",
+    "SubscribeCalendar",
+    "UnsubscribeCalendar",
+    "CreateAcls",
+    "ListAcls",
+    "DeleteAcl",
 )
 #: The legacy contacts operations (``oapi.dingtalk.com``): token in the query, errcode answers, no quota.
 LEGACY_OPERATIONS = frozenset({"GetUser", "GetUserByMobile", "GetUserByUnionId"})

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from airflow_dtcal.testing.emulator import checkins, events, recurrence, rooms, sync_tokens
+from airflow_dtcal.testing.emulator import calendars, checkins, events, recurrence, rooms, sync_tokens
 from airflow_dtcal.testing.emulator.contract import (
     MAX_ATTENDEES_PER_EVENT,
     MAX_LIST_SPAN,
@@ -447,4 +447,5 @@ HANDLERS: dict[str, Callable[[State, dict, dict, Any], Result]] = {
     "GetSchedule": get_schedule,
     **rooms.HANDLERS,
     **checkins.HANDLERS,
+    **calendars.HANDLERS,
 }

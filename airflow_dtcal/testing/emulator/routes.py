@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from urllib.parse import unquote
 
+from airflow_dtcal.testing.emulator import calendars
 from airflow_dtcal.testing.emulator.errors import ApiError, invalid, no_such_api
 
 CALENDAR_PREFIX = ("v1.0", "calendar", "users")
@@ -89,6 +90,10 @@ def route(method: str, path: str) -> tuple[str, dict]:
     user_scoped = _user_scoped(method, segs)
     if user_scoped is not None:
         return user_scoped
+    calendar_scoped = calendars.route(method, segs)
+    if calendar_scoped is not None:
+        _refuse_dot_segments(segs)
+        return calendar_scoped
     is_calendar = len(segs) >= 7 and tuple(segs[:3]) == CALENDAR_PREFIX and segs[4] == "calendars"
     params = _check_ids(segs) if is_calendar else {}
     if not is_calendar:

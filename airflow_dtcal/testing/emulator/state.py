@@ -129,6 +129,9 @@ class State:
         self.events: dict[str, dict] = {}  # event id -> stored event (see events.py)
         self.users: dict[str, dict] = {}  # userId -> seeded user (see directory.py)
         self.rooms: dict[str, dict] = {}  # roomId -> seeded meeting room (see rooms.py)
+        self.calendars: dict[str, dict] = {}  # subscribed calendarId -> calendar (see calendars.py)
+        self.acls: dict[tuple, dict] = {}  # ("primary", owner) or ("sub", calendarId) -> {aclId: ACL}
+        self.subscriptions: dict[str, dict] = {}  # unionId -> {calendarId: None} it subscribes to
         self.tokens: dict[str, dict] = {}  # access token -> {"app", "expires"}
         self.app_tokens: dict[str, str] = {}  # app key -> its current access token
         self.secrets_seen: set[str] = set()  # app secrets that obtained a token (scrubbed from the log)
