@@ -104,6 +104,9 @@ class DingTalkCalendarHook(CalendarClient):
     iter_sign_ins, aiter_sign_ins = listing(checkins.iter_sign_ins, dict)
     get_sign_in_link, aget_sign_in_link = operation(checkins.get_sign_in_link)
     get_sign_out_link, aget_sign_out_link = operation(checkins.get_sign_out_link)
+    sign_in, asign_in = operation(checkins.sign_in)
+    sign_out, asign_out = operation(checkins.sign_out)
+    check_in, acheck_in = operation(checkins.check_in)
     open_stream_connection, aopen_stream_connection = operation(stream.open_stream_connection)
 
     # calendars, subscribed calendars and sharing

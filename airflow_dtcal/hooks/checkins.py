@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from airflow_dtcal.core import calls
+from airflow_dtcal.core import calls, operations
 from airflow_dtcal.core.errors import DingTalkAnswerError
 from airflow_dtcal.hooks.operation import Context, Flow, Listing, pages
 
@@ -60,3 +60,34 @@ def get_sign_out_link(
     """The link attendees open to check out of the event (GetSignOutLink, SDK-only); see
     :func:`get_sign_in_link`."""
     return (yield from _check_in_link(ctx, organizer_id, event_id, calendar_id, "out"))
+
+
+def _check_in(
+    ctx: Context, name: str, field: str, user_id: str, event_id: str, calendar_id: str
+) -> Flow[int]:
+    call = operations.build_call(
+        name, {"userId": user_id, "calendarId": calendar_id, "eventId": event_id}, by_argument=True
+    )
+    answer = yield call
+    when = answer.get(field) if isinstance(answer, dict) else None
+    if isinstance(when, bool) or not isinstance(when, int) or when < 0:
+        raise DingTalkAnswerError(name, 200, None, f"the answer has no {field} (epoch milliseconds)")
+    return when
+
+
+def sign_in(ctx: Context, user_id: str, event_id: str, *, calendar_id: str = "primary") -> Flow[int]:
+    """Check ``user_id`` (an attendee's unionId) in to the event (SignIn); returns the check-in time in epoch
+    milliseconds (checking in again keeps the first)."""
+    return (yield from _check_in(ctx, "SignIn", "checkInTime", user_id, event_id, calendar_id))
+
+
+def sign_out(ctx: Context, user_id: str, event_id: str, *, calendar_id: str = "primary") -> Flow[int]:
+    """Check ``user_id`` (an attendee's unionId) out of the event (SignOut); returns the check-out time in
+    epoch milliseconds."""
+    return (yield from _check_in(ctx, "SignOut", "checkOutTime", user_id, event_id, calendar_id))
+
+
+def check_in(ctx: Context, user_id: str, event_id: str, *, calendar_id: str = "primary") -> Flow[int]:
+    """CheckIn, the older version of :func:`sign_in` (DingTalk documents both): check ``user_id`` in to the
+    event; returns the check-in time in epoch milliseconds."""
+    return (yield from _check_in(ctx, "CheckIn", "checkInTime", user_id, event_id, calendar_id))

@@ -163,3 +163,45 @@ def _wire(i: int) -> dict:
         "start": {"dateTime": f"{day}T09:00:00+08:00", "timeZone": "Asia/Shanghai"},
         "end": {"dateTime": f"{day}T10:00:00+08:00", "timeZone": "Asia/Shanghai"},
     }
+
+
+def test_attendees_sign_in_and_out_and_the_organizer_reads_the_lists(dtcal_emulator, event_id):
+    """SignIn, SignOut and CheckIn (SignIn's older version) as the attendee, sync and async; the organizer's
+    lists show them."""
+    hook = DingTalkCalendarHook()
+    signed_in = hook.sign_in("union-ada", event_id)
+    assert hook.check_in("union-ada", event_id) == signed_in  # checking in again keeps the first time
+    signed_out = hook.sign_out("union-ada", event_id)
+    assert isinstance(signed_in, int) and signed_out >= signed_in
+    assert requests_of(dtcal_emulator, "CheckIn")[0]["path"].endswith(f"/events/{event_id}/checkIn")
+
+    async def organizer_checks_in():
+        try:
+            return await hook.acheck_in(ORG, event_id), await hook.asign_out(ORG, event_id)
+        finally:
+            await hook.aclose()
+
+    org_in, org_out = asyncio.run(organizer_checks_in())
+    assert org_out >= org_in
+    checked_in = {u["userId"]: u["checkInTime"] for u in hook.iter_sign_ins(ORG, event_id)}
+    assert checked_in == {"union-ada": signed_in, ORG: org_in}
+    checked_out = {u["userId"] for u in hook.iter_sign_ins(ORG, event_id, status="sign_out")}
+    assert checked_out == {"union-ada", ORG}
+    with pytest.raises(DingTalkNotFoundError):
+        hook.sign_in("union-ada", "no-such-event")
+    before = len(dtcal_emulator.requests())
+    with pytest.raises(DingTalkInvalidArgumentError, match="event_id"):
+        hook.sign_in("union-ada", "")
+    assert len(dtcal_emulator.requests()) == before  # refused before any request
+
+
+@pytest.mark.parametrize(
+    "answer", [{}, {"checkInTime": "soon"}, {"checkInTime": True}, {"checkInTime": -1}, []]
+)
+def test_a_check_in_answer_without_a_time_is_refused(answer):
+    from airflow_dtcal.hooks import checkins
+
+    with pytest.raises(DingTalkAnswerError, match="SignIn"):
+        answered(checkins.sign_in(None, "union-ada", "e-1"), answer)
+    call, when = answered(checkins.check_in(None, "union-ada", "e-1"), {"checkInTime": 1767225600000})
+    assert when == 1767225600000 and call.method == "POST" and call.operation == "CheckIn"

@@ -1,5 +1,6 @@
-"""Check-in: SignIn / SignOut (an attendee checks in or out of an event) and the organizer's lists of who
-did and who did not (GetSignInList / GetSignOutList).
+"""Check-in: SignIn / SignOut (an attendee checks in or out of an event; CheckIn is SignIn's older version,
+documented as such, and records the same check-in) and the organizer's lists of who did and who did not
+(GetSignInList / GetSignOutList).
 
 Each handler runs with ``state.lock`` held, like those in ``operations.py``. An event keeps its check-ins
 as ``ev["checkIns"]`` and ``ev["checkOuts"]`` (unionId -> epoch milliseconds, in check-in order). Checking
@@ -76,6 +77,10 @@ def sign_in(state: State, p: dict, q: dict, body: Any) -> Result:
     return _check(state, p, "in")
 
 
+def check_in(state: State, p: dict, q: dict, body: Any) -> Result:
+    return _check(state, p, "in")
+
+
 def sign_out(state: State, p: dict, q: dict, body: Any) -> Result:
     return _check(state, p, "out")
 
@@ -106,6 +111,7 @@ HANDLERS = {
     "GetSignInLink": get_sign_in_link,
     "GetSignOutLink": get_sign_out_link,
     "SignIn": sign_in,
+    "CheckIn": check_in,
     "SignOut": sign_out,
     "GetSignInList": get_sign_in_list,
     "GetSignOutList": get_sign_out_list,

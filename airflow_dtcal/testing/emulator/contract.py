@@ -31,6 +31,7 @@ OPERATIONS = (
     "GetUserByMobile",
     "GetUserByUnionId",
     "SignIn",
+    "CheckIn",
     "GetSignInList",
     "SignOut",
     "GetSignOutList",
@@ -65,6 +66,7 @@ WRITE_OPERATIONS = frozenset(
         "RemoveMeetingRooms",
         "MeetingRoomRespond",
         "SignIn",
+        "CheckIn",
         "SignOut",
     }
 )

@@ -129,6 +129,8 @@ def route(method: str, path: str) -> tuple[str, dict]:
         operation = "TransferEvent"
     elif rest[2:] == ["signin"]:
         operation = {"POST": "SignIn", "GET": "GetSignInList"}.get(method)
+    elif rest[2:] == ["checkIn"] and method == "POST":
+        operation = "CheckIn"
     elif rest[2:] == ["signOut"]:
         operation = {"POST": "SignOut", "GET": "GetSignOutList"}.get(method)
     elif rest[2:] == ["signInLinks"] and method == "GET":

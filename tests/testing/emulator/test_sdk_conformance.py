@@ -805,3 +805,11 @@ def test_check_in_via_sdk(emu: DingTalkEmulator, sdk: SimpleNamespace) -> None:
     with pytest.raises(TeaException) as excinfo:
         sign_ins("sign_in")  # maxResults is required
     assert excinfo.value.code == "invalidParameter" and "maxResults" in excinfo.value.message
+    # CheckIn, SignIn's older version, records the same check-in
+    checked = sdk.cal.check_in_with_options("bob", "primary", event_id, _h(cm.CheckInHeaders, sdk), sdk.rt)
+    assert isinstance(checked.body.check_in_time, int)
+    after = sign_ins("sign_in", max_results=500)
+    assert {u.user_id: u.check_in_time for u in after.users} == {
+        "alice": signed.body.check_in_time,
+        "bob": checked.body.check_in_time,
+    }
