@@ -19,6 +19,7 @@ from scenarios import (
     RETRO_ANSWERS,
     ROW_COUNTS,
     RUNS,
+    TEAM_SHARING,
     WEEK_11_ROTA,
 )
 
@@ -131,6 +132,22 @@ def check_runs(deployment: Deployment, run_ids: dict[str, str]) -> list[str]:
     done.append(
         f"{ROW_COUNTS}: run by the scheduler on the export's asset event; counted the rows the export "
         f"reported in its partition ({counted[0]['rows']})"
+    )
+
+    run_id = run_ids["dingtalk_team_calendar"]
+    calendar_id = api.xcom("dingtalk_team_calendar", run_id, "ensure_team_calendar")
+    shared = api.xcom("dingtalk_team_calendar", run_id, "share_team_calendar")
+    # (the order of "added" follows the table's, which XCom may hand over with its keys sorted)
+    assert sorted(shared.pop("added")) == sorted(TEAM_SHARING), shared
+    assert shared == {"changed": [], "removed": [], "unchanged": 0}, shared
+    subscribed = api.xcom("dingtalk_team_calendar", run_id, "subscribe_team")
+    assert sorted(subscribed) == sorted(TEAM_SHARING), subscribed
+    on_calendar = Counter(r["operation"] for r in requests if f"/calendars/{calendar_id}" in r["path"])
+    created = [r for r in requests if r["operation"] == "CreateSubscribedCalendar"]
+    assert len(created) == 1 and on_calendar["CreateAcls"] == len(TEAM_SHARING), (created, on_calendar)
+    done.append(
+        f"dingtalk_team_calendar: calendar {calendar_id} created once by ensure_team_calendar, reached "
+        f"share_team_calendar and subscribe_team through XCom; shared as {TEAM_SHARING} ({dict(on_calendar)})"
     )
 
     run_id = run_ids[FOLLOWUP]

@@ -53,13 +53,20 @@ WATCH_ROUNDS = (
 # all-hands date -> prep date (the working day before)
 PREP_DATES = {"2026-12-08": "2026-12-07", "2026-12-15": "2026-12-14", "2026-12-22": "2026-12-21"}
 
-# The people the onboarding example names by userId (its default params), seeded into the emulator.
+# The people the onboarding and team-calendar examples name by userId (their default params), seeded into
+# the emulator.
 DIRECTORY = [
     {"userId": "hr-partner-01", "unionId": "union-hr-01", "name": "Hana (HR)"},
     {"userId": "emp-2041", "unionId": "union-2041", "name": "Li Wei"},
     {"userId": "emp-2042", "unionId": "union-2042", "name": "Zhang Min"},
     {"userId": "emp-2043", "unionId": "union-2043", "name": "Chen Jie"},
+    {"userId": "emp-lead-1", "unionId": "union-lead-1", "name": "Wang Fang (lead)"},
+    {"userId": "emp-101", "unionId": "union-101", "name": "Liu Yang"},
+    {"userId": "emp-102", "unionId": "union-102", "name": "Zhao Lei"},
+    {"userId": "emp-103", "unionId": "union-103", "name": "Sun Li"},
 ]
+# The team calendar's sharing its DAG makes from those params: leads write, the rest of the team reads.
+TEAM_SHARING = {"union-lead-1": "writer", "union-101": "reader", "union-102": "reader", "union-103": "reader"}
 
 
 @dataclass(frozen=True)
@@ -113,6 +120,20 @@ RUNS = (
         "dingtalk_daily_export",
         FIRST_OF_APRIL,  # reads the team's calendars (incremental export, first run: a full listing)
         frozenset({"export_team_calendars", "summarize"}),  # to DTCAL_EXPORT_DESTINATION (deploy.md)
+    ),
+    Run(
+        "dingtalk_team_calendar",
+        MONDAY,  # provisions a subscribed calendar from the roster (userIds: DIRECTORY) and shares it
+        frozenset(
+            {
+                "team_roster",
+                "team_leads",
+                "sharing_table",
+                "ensure_team_calendar",
+                "share_team_calendar",
+                "subscribe_team",
+            }
+        ),
     ),
     Run(
         "dingtalk_design_review",
